@@ -1,0 +1,317 @@
+/*
+ * stackheap.h -- the one public header of stackheap.
+ *
+ * stackheap implements the two memory systems every program lives on:
+ *
+ *   - the STACK: LIFO, bump-pointer fast, fixed capacity chosen up front,
+ *     released a frame at a time, with a catchable error on overflow;
+ *   - the HEAP (later issues): general-purpose, thread-safe malloc/free.
+ *
+ * Conventions kept by every function below:
+ *   - A failure returns NULL (or an error number) and sets errno; it never
+ *     changes the object it failed on.
+ *   - Misuse that cannot be reported through a return value (popping the
+ *     wrong frame, deleting a thread's default stack) aborts with one line
+ *     on stderr that starts "stackheap: " and says what, which object, and
+ *     what to do.  Nothing is ever corrupted silently.
+ *   - Sizes from callers are checked for overflow: SIZE_MAX is an ordinary
+ *     "does not fit", never a wrap-around.
+ */
+#ifndef STACKHEAP_H
+#define STACKHEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SH_VERSION_MAJOR 0
+#define SH_VERSION_MINOR 1
+#define SH_VERSION_PATCH 0
+#define SH_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SH_API __attribute__((visibility("default")))
+#define sh_likely(x) __builtin_expect(!!(x), 1)
+#define sh_unlikely(x) __builtin_expect(!!(x), 0)
+#define SH_NORETURN __attribute__((noreturn))
+#define SH_MALLOC_LIKE __attribute__((malloc, warn_unused_result))
+#else
+#error "stackheap needs GCC or Clang (it relies on __attribute__((cleanup)) and builtins)"
+#endif
+
+/* Default alignment of sh_stack_alloc: that of max_align_t (16 on x86_64). */
+#define SH_STACK_ALIGN _Alignof(max_align_t)
+
+/* Capacity of a thread's default stack when STACKHEAP_STACK_SIZE is unset. */
+#define SH_STACK_DEFAULT_CAPACITY ((size_t)8 << 20)
+
+/* ======================================================================== */
+/* The stack                                                                */
+/* ======================================================================== */
+
+/*
+ * A stack is one contiguous reservation of `capacity` bytes with a
+ * no-access guard page on each side, so a raw overrun faults at once.
+ * Pages are committed by the OS when first touched.  A stack belongs to one
+ * thread at a time: nothing here takes a lock.
+ *
+ * The fields below are public only so that the fast paths can be inline;
+ * read them through sh_stack_get_stats() and never write them.
+ */
+typedef struct sh_stack {
+    uintptr_t top;          /* first free byte; base <= top <= end */
+    uintptr_t fast_end;     /* inline alloc may bump up to here: the end of the stack,
+                               or 0 while tools (ASan, Valgrind) need every allocation
+                               to go through the out-of-line path that marks memory */
+    uintptr_t last;         /* start of the most recent allocation if it is still the
+                               top one (for free_top/resize_top), else 0 */
+    uint64_t frame_serial;  /* serial of the innermost open frame, 0 when none */
+    uint64_t next_serial;   /* last serial handed out; serials never repeat */
+    size_t depth;           /* number of open frames */
+    uintptr_t high_water;   /* highest top seen at the last pop/shrink */
+    unsigned pop_slow;      /* non-zero: sh_stack_pop must take the out-of-line path */
+} sh_stack;
+
+/*
+ * A frame: a mark on a stack, returned by sh_stack_push and consumed by
+ * sh_stack_pop.  It is a small value; copy it freely, pop it once.
+ */
+typedef struct sh_frame {
+    sh_stack *stack;  /* the stack it was pushed on */
+    uintptr_t mark;   /* top at the push: the pop returns the stack here */
+    uint64_t serial;  /* unique per push, so a stale frame is recognised */
+    uint64_t parent;  /* serial of the frame that was innermost at the push */
+    size_t depth;     /* 1 for an outermost frame */
+} sh_frame;
+
+/* What a stack does when an allocation does not fit (see sh_stack_set_overflow). */
+typedef enum sh_overflow_policy {
+    SH_OVERFLOW_RETURN_NULL = 0, /* return NULL with errno = ENOMEM (the default) */
+    SH_OVERFLOW_ABORT = 1,       /* print one line naming the stack, the request
+                                    and the space left, then abort() */
+    SH_OVERFLOW_CALL = 2,        /* call the handler; its return value is the result */
+    SH_OVERFLOW_HEAP = 3         /* serve the request from the heap instead; the block
+                                    is released by the pop of the enclosing frame */
+} sh_overflow_policy;
+
+/*
+ * Overflow handler for SH_OVERFLOW_CALL.  Called with the stack unchanged,
+ * the request that did not fit, and the `arg` given when it was installed.
+ * Whatever it returns is what the failed allocation returns; errno is ENOMEM
+ * on entry.  It may longjmp out.  An allocation from the same stack made
+ * inside the handler that overflows again returns NULL without recursing.
+ */
+typedef void *sh_overflow_fn(sh_stack *s, size_t size, size_t align, void *arg);
+
+/* A snapshot of a stack's counters (sh_stack_get_stats). */
+typedef struct sh_stack_stats {
+    size_t capacity;    /* usable bytes (the requested capacity rounded up to pages) */
+    size_t in_use;      /* bytes between the bottom and the top, padding included */
+    size_t available;   /* bytes left for one allocation at the default alignment */
+    size_t high_water;  /* largest in_use ever reached */
+    size_t frames;      /* frames currently open */
+    uint64_t overflows; /* allocations that did not fit, whatever the policy did */
+    size_t heap_blocks; /* blocks served by the heap under SH_OVERFLOW_HEAP, still live */
+    size_t heap_bytes;  /* their total requested size */
+} sh_stack_stats;
+
+/*
+ * Create a stack of `capacity` bytes (rounded up to whole pages).
+ * Returns NULL with errno = EINVAL if capacity is 0, ENOMEM if it is too
+ * large to reserve.  The memory is reserved, not committed: a 1 GiB stack
+ * costs nothing until used.
+ */
+SH_API sh_stack *sh_stack_new(size_t capacity);
+
+/*
+ * Release a stack and everything on it (heap fallback blocks included).
+ * Every pointer into it and every frame of it become invalid.  NULL does
+ * nothing.  Deleting the calling thread's default stack aborts with a
+ * message: it is released when its thread exits.
+ */
+SH_API void sh_stack_delete(sh_stack *s);
+
+/*
+ * Give the stack a name for messages (copied, at most 47 bytes kept).
+ * Returns 0, or EINVAL if s or name is NULL.
+ */
+SH_API int sh_stack_set_name(sh_stack *s, const char *name);
+
+/* The stack's name: the one set, or "stack@0x..." / "default stack of thread N". */
+SH_API const char *sh_stack_name(const sh_stack *s);
+
+/*
+ * Choose what an allocation that does not fit does (sh_overflow_policy).
+ * `fn` and `arg` are used by SH_OVERFLOW_CALL only (fn must be non-NULL then).
+ * Returns 0, or EINVAL for a NULL stack, an unknown policy or a missing fn.
+ */
+SH_API int sh_stack_set_overflow(sh_stack *s, sh_overflow_policy policy, sh_overflow_fn *fn,
+                                 void *arg);
+
+/* Out-of-line paths of the inline functions below; call those instead. */
+SH_API void *sh_stack_alloc_slow_(sh_stack *s, size_t size, size_t align);
+SH_API void sh_stack_pop_slow_(sh_stack *s, sh_frame f);
+SH_API SH_NORETURN void sh_stack_push_null_(void);
+
+/*
+ * Allocate `size` bytes aligned to `align` (any power of two, larger than a
+ * page included).  Memory is not zeroed.  Inline fast path: one round-up,
+ * one bounds check, one bump; no call, lock or atomic.
+ *   - size 0: returns a valid, aligned, non-NULL pointer to zero usable
+ *     bytes that takes no space (the next allocation may start there); it
+ *     counts as the top allocation for free_top/resize_top.
+ *   - does not fit (SIZE_MAX included): errno = ENOMEM, the stack is
+ *     unchanged, the overflow counter is bumped, then the overflow policy
+ *     decides (NULL by default).
+ *   - align 0 or not a power of two: NULL, errno = EINVAL, stack unchanged.
+ *   - s NULL: NULL, errno = EINVAL.
+ */
+static inline SH_MALLOC_LIKE void *sh_stack_alloc_aligned(sh_stack *s, size_t size, size_t align)
+{
+    /* align - 1 < 4096 rejects 0 and keeps the round-up below from overflowing */
+    if (sh_likely(s != NULL && align - 1 < 4096 && (align & (align - 1)) == 0)) {
+        uintptr_t p = (s->top + (align - 1)) & ~(uintptr_t)(align - 1);
+        uintptr_t new_top;
+        if (sh_likely(!__builtin_add_overflow(p, size, &new_top) && new_top <= s->fast_end)) {
+            s->top = new_top;
+            s->last = p;
+            return (void *)p;
+        }
+    }
+    return sh_stack_alloc_slow_(s, size, align);
+}
+
+/* sh_stack_alloc_aligned(s, size, SH_STACK_ALIGN): same contract. */
+static inline SH_MALLOC_LIKE void *sh_stack_alloc(sh_stack *s, size_t size)
+{
+    return sh_stack_alloc_aligned(s, size, SH_STACK_ALIGN);
+}
+
+/*
+ * Allocate n * size zeroed bytes at the default alignment.  n * size
+ * overflowing is an overflow of the stack (ENOMEM, policy applies).
+ */
+SH_API void *sh_stack_calloc(sh_stack *s, size_t n, size_t size);
+
+/*
+ * Open a frame: everything allocated after it is released by the matching
+ * sh_stack_pop.  Frames nest to any depth.  Never fails; a NULL stack aborts
+ * with a message (there is no way to return an error in a frame).
+ */
+static inline sh_frame sh_stack_push(sh_stack *s)
+{
+    if (sh_unlikely(s == NULL))
+        sh_stack_push_null_();
+    sh_frame f;
+    f.stack = s;
+    f.mark = s->top;
+    f.serial = ++s->next_serial;
+    f.parent = s->frame_serial;
+    f.depth = ++s->depth;
+    s->frame_serial = f.serial;
+    s->last = 0;
+    return f;
+}
+
+/*
+ * Close frame f: release everything allocated since its push (heap fallback
+ * blocks included).  f must be the innermost open frame of s.  Aborts with a
+ * message naming the stack and the frame if s is NULL, f belongs to another
+ * stack, f was already popped, or frames pushed after f are still open.
+ */
+static inline void sh_stack_pop(sh_stack *s, sh_frame f)
+{
+    if (sh_likely(s != NULL && f.stack == s && f.serial == s->frame_serial && !s->pop_slow)) {
+        if (s->top > s->high_water)
+            s->high_water = s->top;
+        s->top = f.mark;
+        s->frame_serial = f.parent;
+        s->depth--;
+        s->last = 0;
+        return;
+    }
+    sh_stack_pop_slow_(s, f);
+}
+
+/*
+ * Release the most recent allocation p (the one returned last, if nothing
+ * was pushed or popped since).  Only that single allocation can be freed
+ * this way; a second free_top needs a new allocation first.
+ * Returns 0; 0 for p == NULL (nothing to do); EINVAL (nothing changes) if
+ * s is NULL or p is not the most recent allocation.
+ */
+SH_API int sh_stack_free_top(sh_stack *s, void *p);
+
+/*
+ * Resize the most recent allocation p to `size` bytes in place: growing a
+ * buffer on top of the stack never copies.  Returns p; with p == NULL it
+ * is sh_stack_alloc(s, size).  Failures leave p and the stack unchanged:
+ *   - does not fit: NULL, errno = ENOMEM (counted as an overflow; the
+ *     policy applies to heap fallback blocks, which are reallocated);
+ *   - s NULL, or p not the most recent allocation: NULL, errno = EINVAL.
+ */
+SH_API void *sh_stack_resize_top(sh_stack *s, void *p, size_t size);
+
+/*
+ * The calling thread's stack, created on first use with the capacity in
+ * STACKHEAP_STACK_SIZE (bytes, or with a K, M, G or T suffix: "64K", "8M",
+ * "1G") or SH_STACK_DEFAULT_CAPACITY.  An unreadable value prints one
+ * warning and uses the default.  Released when the thread exits.  Returns
+ * NULL with errno = ENOMEM if the stack cannot be created.
+ */
+SH_API sh_stack *sh_stack_default(void);
+
+/*
+ * Fill *out with a snapshot of s's counters.  Returns 0, or EINVAL if s or
+ * out is NULL.
+ */
+SH_API int sh_stack_get_stats(const sh_stack *s, sh_stack_stats *out);
+
+/*
+ * Give the physical pages above the current top back to the OS (the
+ * reservation stays).  Useful after a deep, rare spike.  Returns the number
+ * of bytes released, 0 for a NULL stack.
+ */
+SH_API size_t sh_stack_trim(sh_stack *s);
+
+/* ------------------------------------------------------------------------ */
+/* Automatic release                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Cleanup hook used by SH_FRAME and SH_SCOPE. */
+static inline void sh_frame_cleanup_(sh_frame *f)
+{
+    sh_stack_pop(f->stack, *f);
+}
+
+#define SH_CONCAT_(a, b) a##b
+#define SH_CONCAT(a, b) SH_CONCAT_(a, b)
+
+/*
+ * SH_FRAME(s);  -- declare, in the current block, a frame of s that is
+ * popped when the block is left in any way: falling off its end, return,
+ * break, continue or goto.  SH_FRAME_NAMED(f, s) names the frame variable.
+ */
+#define SH_FRAME_NAMED(name, s) sh_frame name __attribute__((cleanup(sh_frame_cleanup_))) = sh_stack_push(s)
+#define SH_FRAME(s) SH_FRAME_NAMED(SH_CONCAT(sh_frame_at_line_, __LINE__), s)
+
+/*
+ * SH_SCOPE(s) { ... }  -- run the block in a new frame of s, popped however
+ * the block is left (return and goto included).  The block is a one-pass
+ * loop: `break` or `continue` inside it leaves the scope (not an enclosing
+ * loop); use SH_FRAME in the loop body when that matters.
+ */
+#define SH_SCOPE(s) SH_SCOPE_(s, SH_CONCAT(sh_scope_at_line_, __LINE__))
+#define SH_SCOPE_(s, v)                                                                            \
+    for (sh_frame v __attribute__((cleanup(sh_frame_cleanup_))) = sh_stack_push(s),                \
+                                                                *SH_CONCAT(v, _once) = &v;        \
+         SH_CONCAT(v, _once) != NULL; SH_CONCAT(v, _once) = NULL)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STACKHEAP_H */

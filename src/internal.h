@@ -1,0 +1,100 @@
+/*
+ * internal.h -- what the files of src/ share with each other (never installed).
+ *
+ * Modules and their one job:
+ *   os.c       the only file that talks to the kernel (mmap, mprotect, write...)
+ *   message.c  formatting without malloc, warnings, sh_fatal
+ *   options.c  environment options, read lazily and without allocating
+ *   tools.c    marking memory for AddressSanitizer and Valgrind
+ *   stack.c    the stack's slow paths (fast paths are inline in stackheap.h)
+ */
+#ifndef SH_INTERNAL_H
+#define SH_INTERNAL_H
+
+#include "stackheap.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SH_NOINLINE __attribute__((noinline))
+#define SH_COLD __attribute__((cold))
+#define SH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Debug levels: 0 release, 1 cheap asserts, 2 whole-structure walks. */
+#ifndef SH_DEBUG
+#define SH_DEBUG 0
+#endif
+static const int sh_cfg_debug = SH_DEBUG;
+
+#define sh_assert(cond)                                                                            \
+    do {                                                                                           \
+        if (sh_cfg_debug > 0 && !(cond))                                                           \
+            sh_fatal("internal error: assertion '%s' failed at %s:%d; please report this",       \
+                     #cond, __FILE__, __LINE__);                                                   \
+    } while (0)
+
+/* ---- arithmetic ---------------------------------------------------------- */
+
+static inline bool sh_is_pow2(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* Round x up to a multiple of the power of two a; false if that overflows. */
+static inline bool sh_round_up(size_t x, size_t a, size_t *out)
+{
+    size_t t;
+    if (__builtin_add_overflow(x, a - 1, &t))
+        return false;
+    *out = t & ~(a - 1);
+    return true;
+}
+
+/* ---- os.c: the one door to the kernel ------------------------------------ */
+
+size_t sh_os_page_size(void);
+/* Map size bytes read-write, committed lazily. NULL + errno on failure. */
+void *sh_os_map(size_t size);
+/* Map size bytes aligned to align (a power of two >= page). NULL + errno. */
+void *sh_os_map_aligned(size_t size, size_t align);
+void sh_os_unmap(void *p, size_t size);
+/* Make [p, p+size) inaccessible (guard). Returns 0 or an errno value. */
+int sh_os_protect_none(void *p, size_t size);
+/* Drop the physical pages of [p, p+size); contents read back as zero. */
+void sh_os_decommit(void *p, size_t size);
+/* Write all of buf to fd, retrying on EINTR; errors are ignored. */
+void sh_os_write(int fd, const char *buf, size_t len);
+SH_NORETURN void sh_os_abort(void);
+/* Kernel id of the calling thread. */
+long sh_os_thread_id(void);
+
+/* ---- message.c: formatting without malloc -------------------------------- */
+
+/* vsnprintf subset: %s %c %d %i %u %x %p %zu %zd %zx %ld %lu %lld %llu %%.
+   Always NUL-terminates (if n > 0); returns the length written. */
+size_t sh_vformat(char *buf, size_t n, const char *fmt, va_list ap);
+size_t sh_format(char *buf, size_t n, const char *fmt, ...) SH_PRINTF(3, 4);
+/* Format a byte count for humans: "512 B", "64.0 KiB", "8.00 MiB". */
+const char *sh_format_bytes(char *buf, size_t n, size_t bytes);
+/* One line "stackheap: warning: ...\n" on stderr. */
+void sh_warning(const char *fmt, ...) SH_PRINTF(1, 2);
+/* One line "stackheap: ...\n" on stderr, then abort(). */
+SH_NORETURN SH_COLD void sh_fatal(const char *fmt, ...) SH_PRINTF(1, 2);
+
+/* ---- options.c ------------------------------------------------------------ */
+
+/* Parse "4096", "64K", "8M", "1G", "2T" (optionally "KiB"/"KB"); false if not a size. */
+bool sh_parse_size(const char *text, size_t *out);
+/* Capacity of a new default stack (STACKHEAP_STACK_SIZE, read once). */
+size_t sh_option_stack_size(void);
+
+/* ---- tools.c: AddressSanitizer and Valgrind ------------------------------- */
+
+/* True if allocations must be marked for a tool (ASan build or under Valgrind). */
+bool sh_tools_active(void);
+void sh_tools_mark_noaccess(const void *p, size_t size);
+void sh_tools_mark_undefined(const void *p, size_t size);
+
+#endif /* SH_INTERNAL_H */

@@ -1,0 +1,69 @@
+/*
+ * options.c -- settings from the environment.
+ *
+ * Each option is read once, lazily, at first use, with getenv (which does
+ * not allocate) and parsed here without allocating, so this is safe early
+ * in a process's life.  A value that cannot be read is reported once and
+ * the compiled default is used.
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+bool sh_parse_size(const char *text, size_t *out)
+{
+    if (text == NULL || *text < '0' || *text > '9')
+        return false;
+    size_t v = 0;
+    const char *p = text;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (size_t)(*p - '0'), &v))
+            return false;
+    }
+    unsigned shift = 0;
+    switch (*p) {
+    case 'k': case 'K': shift = 10; p++; break;
+    case 'm': case 'M': shift = 20; p++; break;
+    case 'g': case 'G': shift = 30; p++; break;
+    case 't': case 'T': shift = 40; p++; break;
+    default: break;
+    }
+    /* optional "B", or "iB" after a unit */
+    if (shift != 0 && *p == 'i' && p[1] == 'B')
+        p += 2;
+    else if (*p == 'B' || *p == 'b')
+        p++;
+    if (*p != '\0')
+        return false;
+    if (shift != 0 && v > (SIZE_MAX >> shift))
+        return false;
+    *out = v << shift;
+    return true;
+}
+
+static struct {
+    _Atomic size_t stack_size; /* 0 until read */
+} options;
+
+size_t sh_option_stack_size(void)
+{
+    /* relaxed: racing first readers compute the same value */
+    size_t v = atomic_load_explicit(&options.stack_size, memory_order_relaxed);
+    if (sh_likely(v != 0))
+        return v;
+    v = SH_STACK_DEFAULT_CAPACITY;
+    const char *env = getenv("STACKHEAP_STACK_SIZE");
+    if (env != NULL && *env != '\0') {
+        size_t parsed;
+        if (sh_parse_size(env, &parsed) && parsed > 0) {
+            v = parsed;
+        } else {
+            sh_warning("STACKHEAP_STACK_SIZE='%s' is not a size (use bytes or a K, M, G suffix, "
+                       "e.g. 64K, 8M, 1G); using the default of %zu MiB",
+                       env, (size_t)(SH_STACK_DEFAULT_CAPACITY >> 20));
+        }
+    }
+    atomic_store_explicit(&options.stack_size, v, memory_order_relaxed);
+    return v;
+}

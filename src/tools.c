@@ -1,0 +1,78 @@
+/*
+ * tools.c -- telling AddressSanitizer and Valgrind which memory is live.
+ *
+ * When stackheap is built with ASan, memory that is released or was never
+ * handed out is poisoned, so touching it is reported as use-after-poison.
+ * When <valgrind/memcheck.h> was available at build time and the process
+ * runs under Valgrind, the same regions are marked no-access / undefined.
+ * Otherwise every function here compiles to nothing and sh_tools_active()
+ * is false, so the inline fast paths never need to call in.
+ */
+#include "internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SH_HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SH_HAVE_ASAN 1
+#endif
+#endif
+#ifndef SH_HAVE_ASAN
+#define SH_HAVE_ASAN 0
+#endif
+
+#if SH_HAVE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define SH_HAVE_VALGRIND 1
+#endif
+#endif
+#ifndef SH_HAVE_VALGRIND
+#define SH_HAVE_VALGRIND 0
+#endif
+
+static const bool sh_cfg_asan = SH_HAVE_ASAN;
+
+static bool under_valgrind(void)
+{
+#if SH_HAVE_VALGRIND
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return false;
+#endif
+}
+
+bool sh_tools_active(void)
+{
+    return sh_cfg_asan || under_valgrind();
+}
+
+void sh_tools_mark_noaccess(const void *p, size_t size)
+{
+    if (size == 0)
+        return;
+#if SH_HAVE_ASAN
+    ASAN_POISON_MEMORY_REGION(p, size);
+#endif
+#if SH_HAVE_VALGRIND
+    VALGRIND_MAKE_MEM_NOACCESS(p, size);
+#endif
+    (void)p;
+}
+
+void sh_tools_mark_undefined(const void *p, size_t size)
+{
+    if (size == 0)
+        return;
+#if SH_HAVE_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, size);
+#endif
+#if SH_HAVE_VALGRIND
+    VALGRIND_MAKE_MEM_UNDEFINED(p, size);
+#endif
+    (void)p;
+}

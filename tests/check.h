@@ -1,0 +1,132 @@
+/*
+ * check.h -- the tests' tiny harness (header only, nothing to install).
+ *
+ *   CHECK(cond)                 fail with the condition's text
+ *   CHECK_EQ_U(a, b)            unsigned comparison, prints both values
+ *   CHECK_EQ_PTR(a, b)          pointer comparison
+ *   RUN(fn)                     run one test function, count it
+ *   expect_death(fn, arg, msg)  run fn(arg) in a child process; pass if the
+ *                               child is killed by SIGABRT and its stderr
+ *                               contains msg
+ *   return check_report();      in main: prints "N passed, N failed"
+ *
+ * A failing CHECK reports file:line and what was expected and what came,
+ * marks the current test failed and returns from it.
+ */
+#ifndef SH_TEST_CHECK_H
+#define SH_TEST_CHECK_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int check_passed, check_failed;
+static bool check_current_failed;
+static const char *check_current = "";
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL %s (%s:%d): expected %s\n", check_current, __FILE__, __LINE__,  \
+                    #cond);                                                                        \
+            check_current_failed = true;                                                           \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_EQ_U(a, b)                                                                           \
+    do {                                                                                           \
+        unsigned long long check_a_ = (unsigned long long)(a);                                     \
+        unsigned long long check_b_ = (unsigned long long)(b);                                     \
+        if (check_a_ != check_b_) {                                                                \
+            fprintf(stderr, "FAIL %s (%s:%d): expected %s == %s, got %llu and %llu\n",             \
+                    check_current, __FILE__, __LINE__, #a, #b, check_a_, check_b_);                \
+            check_current_failed = true;                                                           \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_EQ_PTR(a, b)                                                                         \
+    do {                                                                                           \
+        const void *check_a_ = (const void *)(a);                                                  \
+        const void *check_b_ = (const void *)(b);                                                  \
+        if (check_a_ != check_b_) {                                                                \
+            fprintf(stderr, "FAIL %s (%s:%d): expected %s == %s, got %p and %p\n", check_current,  \
+                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);                               \
+            check_current_failed = true;                                                           \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        check_current = #fn;                                                                       \
+        check_current_failed = false;                                                              \
+        fn();                                                                                      \
+        if (check_current_failed) {                                                                \
+            check_failed++;                                                                        \
+        } else {                                                                                   \
+            check_passed++;                                                                        \
+            printf("ok   %s\n", #fn);                                                              \
+        }                                                                                          \
+        fflush(stdout);                                                                            \
+    } while (0)
+
+/*
+ * Run fn(arg) in a child.  True if the child died of SIGABRT and wrote a
+ * line containing `message` to stderr; otherwise prints what happened.
+ */
+static bool check_dies_with(void (*fn)(void *), void *arg, const char *message)
+{
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return false;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        close(pipefd[0]);
+        dup2(pipefd[1], 2);
+        signal(SIGABRT, SIG_DFL);
+        fn(arg);
+        _exit(0); /* fn returned: it did not abort */
+    }
+    close(pipefd[1]);
+    char err[4096];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(pipefd[0], err + len, sizeof err - 1 - len)) > 0)
+        len += (size_t)n;
+    err[len] = '\0';
+    close(pipefd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    bool said = strstr(err, message) != NULL;
+    if (!aborted || !said) {
+        fprintf(stderr, "  child %s; expected stderr to contain \"%s\"; it said: \"%s\"\n",
+                aborted ? "aborted"
+                : WIFSIGNALED(status) ? "died of another signal"
+                                      : "exited normally",
+                message, err);
+    }
+    return aborted && said;
+}
+
+#define CHECK_DIES(fn, arg, message) CHECK(check_dies_with((fn), (arg), (message)))
+
+static int check_report(void)
+{
+    printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed == 0 ? 0 : 1;
+}
+
+#endif /* SH_TEST_CHECK_H */

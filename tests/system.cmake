@@ -1,0 +1,1 @@
+# tests of the build, install, threads, options and tools
