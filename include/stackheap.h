@@ -5,7 +5,8 @@
  *
  *   - the STACK: LIFO, bump-pointer fast, fixed capacity chosen up front,
  *     released a frame at a time, with a catchable error on overflow;
- *   - the HEAP (later issues): general-purpose, thread-safe malloc/free.
+ *   - the HEAP: general-purpose, thread-safe malloc/free with per-thread
+ *     heaps, that grows and shrinks and can replace the system allocator.
  *
  * Conventions kept by every function below:
  *   - A failure returns NULL (or an error number) and sets errno; it never
@@ -39,6 +40,9 @@ extern "C" {
 #define sh_unlikely(x) __builtin_expect(!!(x), 0)
 #define SH_NORETURN __attribute__((noreturn))
 #define SH_MALLOC_LIKE __attribute__((malloc, warn_unused_result))
+/* The stack's allocators are not `malloc`-like to the compiler: an overflow
+   handler may return memory the program already points to. */
+#define SH_WARN_UNUSED __attribute__((warn_unused_result))
 #else
 #error "stackheap needs GCC or Clang (it relies on __attribute__((cleanup)) and builtins)"
 #endif
@@ -63,17 +67,17 @@ extern "C" {
  * read them through sh_stack_get_stats() and never write them.
  */
 typedef struct sh_stack {
-    uintptr_t top;          /* first free byte; base <= top <= end */
-    uintptr_t fast_end;     /* inline alloc may bump up to here: the end of the stack,
-                               or 0 while tools (ASan, Valgrind) need every allocation
-                               to go through the out-of-line path that marks memory */
-    uintptr_t last;         /* start of the most recent allocation if it is still the
-                               top one (for free_top/resize_top), else 0 */
-    uint64_t frame_serial;  /* serial of the innermost open frame, 0 when none */
-    uint64_t next_serial;   /* last serial handed out; serials never repeat */
-    size_t depth;           /* number of open frames */
-    uintptr_t high_water;   /* highest top seen at the last pop/shrink */
-    unsigned pop_slow;      /* non-zero: sh_stack_pop must take the out-of-line path */
+    uintptr_t top;         /* first free byte; base <= top <= end */
+    uintptr_t fast_end;    /* inline alloc may bump up to here: the end of the stack,
+                              or 0 while tools (ASan, Valgrind) need every allocation
+                              to go through the out-of-line path that marks memory */
+    uintptr_t last;        /* start of the most recent allocation if it is still the
+                              top one (for free_top/resize_top), else 0 */
+    uint64_t frame_serial; /* serial of the innermost open frame, 0 when none */
+    uint64_t next_serial;  /* last serial handed out; serials never repeat */
+    size_t depth;          /* number of open frames */
+    uintptr_t high_water;  /* highest top seen at the last pop/shrink */
+    unsigned pop_slow;     /* non-zero: sh_stack_pop must take the out-of-line path */
 } sh_stack;
 
 /*
@@ -81,11 +85,11 @@ typedef struct sh_stack {
  * sh_stack_pop.  It is a small value; copy it freely, pop it once.
  */
 typedef struct sh_frame {
-    sh_stack *stack;  /* the stack it was pushed on */
-    uintptr_t mark;   /* top at the push: the pop returns the stack here */
-    uint64_t serial;  /* unique per push, so a stale frame is recognised */
-    uint64_t parent;  /* serial of the frame that was innermost at the push */
-    size_t depth;     /* 1 for an outermost frame */
+    sh_stack *stack; /* the stack it was pushed on */
+    uintptr_t mark;  /* top at the push: the pop returns the stack here */
+    uint64_t serial; /* unique per push, so a stale frame is recognised */
+    uint64_t parent; /* serial of the frame that was innermost at the push */
+    size_t depth;    /* 1 for an outermost frame */
 } sh_frame;
 
 /* What a stack does when an allocation does not fit (see sh_stack_set_overflow). */
@@ -94,16 +98,20 @@ typedef enum sh_overflow_policy {
     SH_OVERFLOW_ABORT = 1,       /* print one line naming the stack, the request
                                     and the space left, then abort() */
     SH_OVERFLOW_CALL = 2,        /* call the handler; its return value is the result */
-    SH_OVERFLOW_HEAP = 3         /* serve the request from the heap instead; the block
-                                    is released by the pop of the enclosing frame */
+    SH_OVERFLOW_HEAP = 3         /* serve the request from the heap (sh_aligned_alloc)
+                                    instead; the block is released by the pop of the
+                                    enclosing frame, or by free_top */
 } sh_overflow_policy;
 
 /*
  * Overflow handler for SH_OVERFLOW_CALL.  Called with the stack unchanged,
  * the request that did not fit, and the `arg` given when it was installed.
  * Whatever it returns is what the failed allocation returns; errno is ENOMEM
- * on entry.  It may longjmp out.  An allocation from the same stack made
- * inside the handler that overflows again returns NULL without recursing.
+ * on entry.  An allocation from the same stack made inside the handler
+ * that overflows again returns NULL without recursing.  The handler may
+ * longjmp out: later overflows call it again, except ones made from deeper
+ * in the call stack than the overflow it left, which look nested until
+ * sh_stack_set_overflow is called again.
  */
 typedef void *sh_overflow_fn(sh_stack *s, size_t size, size_t align, void *arg);
 
@@ -170,7 +178,7 @@ SH_API SH_NORETURN void sh_stack_push_null_(void);
  *   - align 0 or not a power of two: NULL, errno = EINVAL, stack unchanged.
  *   - s NULL: NULL, errno = EINVAL.
  */
-static inline SH_MALLOC_LIKE void *sh_stack_alloc_aligned(sh_stack *s, size_t size, size_t align)
+static inline SH_WARN_UNUSED void *sh_stack_alloc_aligned(sh_stack *s, size_t size, size_t align)
 {
     /* align - 1 < 4096 rejects 0 and keeps the round-up below from overflowing */
     if (sh_likely(s != NULL && align - 1 < 4096 && (align & (align - 1)) == 0)) {
@@ -186,14 +194,15 @@ static inline SH_MALLOC_LIKE void *sh_stack_alloc_aligned(sh_stack *s, size_t si
 }
 
 /* sh_stack_alloc_aligned(s, size, SH_STACK_ALIGN): same contract. */
-static inline SH_MALLOC_LIKE void *sh_stack_alloc(sh_stack *s, size_t size)
+static inline SH_WARN_UNUSED void *sh_stack_alloc(sh_stack *s, size_t size)
 {
     return sh_stack_alloc_aligned(s, size, SH_STACK_ALIGN);
 }
 
 /*
  * Allocate n * size zeroed bytes at the default alignment.  n * size
- * overflowing is an overflow of the stack (ENOMEM, policy applies).
+ * overflowing returns NULL with errno = ENOMEM and counts as an overflow;
+ * the policy is not applied (no block could hold that many bytes).
  */
 SH_API void *sh_stack_calloc(sh_stack *s, size_t n, size_t size);
 
@@ -250,8 +259,10 @@ SH_API int sh_stack_free_top(sh_stack *s, void *p);
  * Resize the most recent allocation p to `size` bytes in place: growing a
  * buffer on top of the stack never copies.  Returns p; with p == NULL it
  * is sh_stack_alloc(s, size).  Failures leave p and the stack unchanged:
- *   - does not fit: NULL, errno = ENOMEM (counted as an overflow; the
- *     policy applies to heap fallback blocks, which are reallocated);
+ *   - does not fit: NULL, errno = ENOMEM, counted as an overflow, and the
+ *     policy applies.  A heap fallback block that must grow beyond its room
+ *     is moved to a new heap block (counted as an overflow too, whatever
+ *     the policy is now).
  *   - s NULL, or p not the most recent allocation: NULL, errno = EINVAL.
  */
 SH_API void *sh_stack_resize_top(sh_stack *s, void *p, size_t size);
@@ -278,6 +289,94 @@ SH_API int sh_stack_get_stats(const sh_stack *s, sh_stack_stats *out);
  */
 SH_API size_t sh_stack_trim(sh_stack *s);
 
+/* ======================================================================== */
+/* The heap                                                                 */
+/* ======================================================================== */
+
+/*
+ * A general-purpose, thread-safe allocator.  Each thread allocates from its
+ * own heap without locks; any thread may free any block.  Memory comes from
+ * the OS on demand and goes back to it when unused (after
+ * STACKHEAP_PURGE_DELAY milliseconds, 50 by default, or at once through
+ * sh_heap_collect(true)).
+ *
+ * Unless built with -DSH_OVERRIDE=OFF, libstackheap also exports malloc,
+ * free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign,
+ * memalign, valloc, pvalloc and malloc_usable_size with these semantics, so
+ * linking it (or LD_PRELOAD) replaces the system allocator.
+ *
+ * Conventions of every function below:
+ *   - a failure returns NULL (or an error number) with errno set, never aborts;
+ *   - blocks are aligned to 16 bytes when their size is 16 or more (8 below);
+ *   - sh_free and sh_realloc accept NULL; a pointer that stackheap did not
+ *     allocate (from the system allocator before stackheap was loaded, or
+ *     from the dynamic loader) is left alone by sh_free and copied by
+ *     sh_realloc (up to the end of its page: its size is unknown).  Freeing
+ *     a block twice, or a pointer into the middle of a block, is undefined
+ *     in this release mode; the check mode of a later release reports it.
+ */
+typedef struct sh_heap sh_heap;
+
+/* size bytes, uninitialised.  malloc(0) returns a unique pointer that must be
+   freed.  NULL + ENOMEM when the OS refuses or size is absurd (SIZE_MAX). */
+SH_API SH_MALLOC_LIKE void *sh_malloc(size_t size);
+
+/* n * size zeroed bytes.  NULL + ENOMEM if n * size overflows. */
+SH_API SH_MALLOC_LIKE void *sh_calloc(size_t n, size_t size);
+
+/*
+ * Resize p to size bytes, keeping its contents up to the smaller size.
+ * p NULL: sh_malloc(size).  size 0 (p not NULL): frees p, returns NULL (as
+ * glibc does).  On failure returns NULL + ENOMEM and p is untouched.  May
+ * return p itself; large blocks grow in place or move without copying.
+ */
+SH_API void *sh_realloc(void *p, size_t size);
+
+/* sh_realloc(p, n * size); NULL + ENOMEM (p untouched) if n * size overflows. */
+SH_API void *sh_reallocarray(void *p, size_t n, size_t size);
+
+/* Release p (from any sh_ allocation function, in any thread).  NULL does nothing. */
+SH_API void sh_free(void *p);
+
+/* size bytes aligned to align.  NULL + EINVAL if align is not a power of two;
+   any power of two is accepted (1 MiB and more included). */
+SH_API SH_MALLOC_LIKE void *sh_aligned_alloc(size_t align, size_t size);
+
+/* *out = size bytes aligned to align; returns 0, EINVAL (align not a power of
+   two or below sizeof(void *), or out NULL) or ENOMEM; *out is untouched on
+   failure.  errno is set to the same value. */
+SH_API int sh_posix_memalign(void **out, size_t align, size_t size);
+
+/* Bytes usable at p (>= what was asked).  0 for NULL or a foreign pointer. */
+SH_API size_t sh_usable_size(const void *p);
+
+/*
+ * First-class heaps.  A heap from sh_heap_new belongs to the calling thread:
+ * only that thread allocates from it (others get NULL + EPERM), any thread
+ * may sh_free its blocks, and sh_heap_destroy releases every block still in
+ * it at once.  If its thread exits first, its blocks stay valid (other
+ * threads adopt them) and sh_heap_destroy then releases only its large
+ * blocks and the handle.
+ */
+/* A new, empty heap.  NULL + ENOMEM. */
+SH_API sh_heap *sh_heap_new(void);
+/* Like sh_malloc/sh_calloc/sh_realloc, from h.  NULL + EINVAL for a NULL heap,
+   NULL + EPERM from a thread that does not own h.  sh_heap_realloc moves p
+   into h when it must move it. */
+SH_API SH_MALLOC_LIKE void *sh_heap_malloc(sh_heap *h, size_t size);
+SH_API SH_MALLOC_LIKE void *sh_heap_calloc(sh_heap *h, size_t n, size_t size);
+SH_API void *sh_heap_realloc(sh_heap *h, void *p, size_t size);
+/* Free every block of h and h itself.  NULL does nothing.  Aborts with a
+   message if h belongs to another living thread. */
+SH_API void sh_heap_destroy(sh_heap *h);
+
+/*
+ * Return unused memory to the OS now.  force false: what the purge delay has
+ * already released; true: every empty page of the calling thread's heaps
+ * (and of exited threads' heaps, which this thread adopts) at once.
+ */
+SH_API void sh_heap_collect(bool force);
+
 /* ------------------------------------------------------------------------ */
 /* Automatic release                                                         */
 /* ------------------------------------------------------------------------ */
@@ -296,7 +395,8 @@ static inline void sh_frame_cleanup_(sh_frame *f)
  * popped when the block is left in any way: falling off its end, return,
  * break, continue or goto.  SH_FRAME_NAMED(f, s) names the frame variable.
  */
-#define SH_FRAME_NAMED(name, s) sh_frame name __attribute__((cleanup(sh_frame_cleanup_))) = sh_stack_push(s)
+#define SH_FRAME_NAMED(name, s)                                                                    \
+    sh_frame name __attribute__((cleanup(sh_frame_cleanup_), unused)) = sh_stack_push(s)
 #define SH_FRAME(s) SH_FRAME_NAMED(SH_CONCAT(sh_frame_at_line_, __LINE__), s)
 
 /*
@@ -308,7 +408,7 @@ static inline void sh_frame_cleanup_(sh_frame *f)
 #define SH_SCOPE(s) SH_SCOPE_(s, SH_CONCAT(sh_scope_at_line_, __LINE__))
 #define SH_SCOPE_(s, v)                                                                            \
     for (sh_frame v __attribute__((cleanup(sh_frame_cleanup_))) = sh_stack_push(s),                \
-                                                                *SH_CONCAT(v, _once) = &v;        \
+                    *SH_CONCAT(v, _once) = &v;                                                     \
          SH_CONCAT(v, _once) != NULL; SH_CONCAT(v, _once) = NULL)
 
 #ifdef __cplusplus

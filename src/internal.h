@@ -7,6 +7,8 @@
  *   options.c  environment options, read lazily and without allocating
  *   tools.c    marking memory for AddressSanitizer and Valgrind
  *   stack.c    the stack's slow paths (fast paths are inline in stackheap.h)
+ *   heap/      the heap: segments, pages, per-thread heaps, large blocks, malloc
+ *   override.c the standard names (malloc, free, ...) mapped onto sh_ functions
  */
 #ifndef SH_INTERNAL_H
 #define SH_INTERNAL_H
@@ -31,8 +33,8 @@ static const int sh_cfg_debug = SH_DEBUG;
 #define sh_assert(cond)                                                                            \
     do {                                                                                           \
         if (sh_cfg_debug > 0 && !(cond))                                                           \
-            sh_fatal("internal error: assertion '%s' failed at %s:%d; please report this",       \
-                     #cond, __FILE__, __LINE__);                                                   \
+            sh_fatal("internal error: assertion '%s' failed at %s:%d; please report this", #cond,  \
+                     __FILE__, __LINE__);                                                          \
     } while (0)
 
 /* ---- arithmetic ---------------------------------------------------------- */
@@ -60,6 +62,12 @@ void *sh_os_map(size_t size);
 /* Map size bytes aligned to align (a power of two >= page). NULL + errno. */
 void *sh_os_map_aligned(size_t size, size_t align);
 void sh_os_unmap(void *p, size_t size);
+/* Grow the mapping [p, p+old_size) to new_size in place; NULL if it cannot. */
+void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size);
+/* Move the mapping's pages to dest (a mapping of new_size that it replaces). NULL + errno. */
+void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest);
+/* Milliseconds of a coarse monotonic clock (vDSO: no system call). */
+uint64_t sh_os_now_ms(void);
 /* Make [p, p+size) inaccessible (guard). Returns 0 or an errno value. */
 int sh_os_protect_none(void *p, size_t size);
 /* Drop the physical pages of [p, p+size); contents read back as zero. */
@@ -89,6 +97,8 @@ SH_NORETURN SH_COLD void sh_fatal(const char *fmt, ...) SH_PRINTF(1, 2);
 bool sh_parse_size(const char *text, size_t *out);
 /* Capacity of a new default stack (STACKHEAP_STACK_SIZE, read once). */
 size_t sh_option_stack_size(void);
+/* Delay before free pages go back to the OS (STACKHEAP_PURGE_DELAY, ms; default 50). */
+uint64_t sh_option_purge_delay_ms(void);
 
 /* ---- tools.c: AddressSanitizer and Valgrind ------------------------------- */
 

@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool sh_parse_size(const char *text, size_t *out)
 {
@@ -23,11 +24,28 @@ bool sh_parse_size(const char *text, size_t *out)
     }
     unsigned shift = 0;
     switch (*p) {
-    case 'k': case 'K': shift = 10; p++; break;
-    case 'm': case 'M': shift = 20; p++; break;
-    case 'g': case 'G': shift = 30; p++; break;
-    case 't': case 'T': shift = 40; p++; break;
-    default: break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        p++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        p++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        p++;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        p++;
+        break;
+    default:
+        break;
     }
     /* optional "B", or "iB" after a unit */
     if (shift != 0 && *p == 'i' && p[1] == 'B')
@@ -65,5 +83,21 @@ size_t sh_option_stack_size(void)
         }
     }
     atomic_store_explicit(&options.stack_size, v, memory_order_relaxed);
+    return v;
+}
+
+uint64_t sh_option_purge_delay_ms(void)
+{
+    const char *env = getenv("STACKHEAP_PURGE_DELAY");
+    if (env == NULL || *env == '\0')
+        return 50;
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (end == env || (*end != '\0' && strcmp(end, "ms") != 0) || v > 3600000) {
+        sh_warning("STACKHEAP_PURGE_DELAY='%s' is not a delay in milliseconds (0 to 3600000); "
+                   "using 50",
+                   env);
+        return 50;
+    }
     return v;
 }

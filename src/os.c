@@ -12,13 +12,21 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+/* Aligned mappings are first tried at hints in this range (2 TiB to 32 TiB),
+   where the kernel rarely puts anything: one mmap instead of three. */
+#define HINT_START ((uintptr_t)2 << 40)
+#define HINT_END ((uintptr_t)32 << 40)
+
 static struct {
-    size_t page_size; /* 0 until first asked */
+    size_t page_size;       /* 0 until first asked */
+    _Atomic uintptr_t hint; /* next aligned address to try */
 } os;
 
 size_t sh_os_page_size(void)
@@ -41,12 +49,41 @@ void *sh_os_map(size_t size)
     return p;
 }
 
-/* Over-map by align, then trim the unaligned head and the tail. */
+/* Try the next hint; NULL if the kernel put the mapping elsewhere. */
+static void *map_at_hint(size_t size, size_t align)
+{
+    if (size > ((size_t)1 << 40) || align > ((size_t)1 << 30))
+        return NULL;
+    size_t span = (size + align - 1) & ~(align - 1);
+    /* relaxed: racing threads get different hints, which is all that matters */
+    uintptr_t h = atomic_fetch_add_explicit(&os.hint, span, memory_order_relaxed);
+    if (h == 0 || h + span > HINT_END) { /* first use, or wrapped around */
+        uintptr_t expect = h + span;
+        atomic_compare_exchange_strong_explicit(&os.hint, &expect, HINT_START + span,
+                                                memory_order_relaxed, memory_order_relaxed);
+        h = HINT_START;
+    }
+    h = (h + align - 1) & ~(uintptr_t)(align - 1);
+    void *p = mmap((void *)h, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (((uintptr_t)p & (align - 1)) != 0) {
+        munmap(p, size);
+        return NULL;
+    }
+    return p;
+}
+
+/* Map at an aligned hint; failing that, over-map by align and trim both ends. */
 void *sh_os_map_aligned(size_t size, size_t align)
 {
     size_t page = sh_os_page_size();
     if (align <= page)
         return sh_os_map(size);
+    void *hinted = map_at_hint(size, align);
+    if (hinted != NULL)
+        return hinted;
     size_t span;
     if (__builtin_add_overflow(size, align, &span)) {
         errno = ENOMEM;
@@ -63,6 +100,29 @@ void *sh_os_map_aligned(size_t size, size_t align)
     if (tail > 0)
         munmap((char *)start + size, tail);
     return (void *)start;
+}
+
+void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)
+{
+    void *q = mremap(p, old_size, new_size, 0);
+    return q == MAP_FAILED ? NULL : q;
+}
+
+void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest)
+{
+    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+    if (q == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return q;
+}
+
+uint64_t sh_os_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 void sh_os_unmap(void *p, size_t size)

@@ -34,11 +34,10 @@ enum { POP_TOOLS = 1, POP_HEAP = 2 };
 typedef struct heap_block {
     struct heap_block *next; /* older block */
     uint64_t tag;            /* newest frame serial when it was allocated */
-    void *map;               /* the mapping that holds header and block */
-    size_t map_size;
-    size_t size;  /* requested */
-    size_t room;  /* usable bytes after the user pointer */
-    size_t align; /* alignment it was allocated with */
+    void *base;              /* the heap block (sh_aligned_alloc) holding header and block */
+    size_t size;             /* requested */
+    size_t room;             /* usable bytes after the user pointer */
+    size_t align;            /* alignment it was allocated with */
 } heap_block;
 
 typedef struct stack_full {
@@ -51,9 +50,9 @@ typedef struct stack_full {
     sh_overflow_policy policy;
     sh_overflow_fn *handler;
     void *handler_arg;
-    bool in_handler;  /* suppresses recursive handler calls */
-    bool is_default;  /* owned by a thread: released at its exit, not by delete */
-    bool tools;       /* memory is marked for ASan / Valgrind */
+    uintptr_t handler_frame; /* frame address of the overflow() running the handler, or 0 */
+    bool is_default;         /* owned by a thread: released at its exit, not by delete */
+    bool tools;              /* memory is marked for ASan / Valgrind */
     heap_block *heap_blocks;
     size_t heap_count;
     size_t heap_bytes;
@@ -135,7 +134,7 @@ static void heap_block_release(stack_full *st, heap_block *b)
 {
     st->heap_count--;
     st->heap_bytes -= b->size;
-    sh_os_unmap(b->map, b->map_size);
+    sh_free(b->base);
 }
 
 static void destroy(stack_full *st)
@@ -185,6 +184,7 @@ int sh_stack_set_overflow(sh_stack *s, sh_overflow_policy policy, sh_overflow_fn
     st->policy = policy;
     st->handler = policy == SH_OVERFLOW_CALL ? fn : NULL;
     st->handler_arg = policy == SH_OVERFLOW_CALL ? arg : NULL;
+    st->handler_frame = 0; /* re-arms a handler that was left by longjmp */
     return 0;
 }
 
@@ -220,22 +220,20 @@ static void lower_top(stack_full *st, uintptr_t new_top)
 /* Serve size/align from the heap (SH_OVERFLOW_HEAP); the block is tagged for pops. */
 static void *heap_alloc(stack_full *st, size_t size, size_t align)
 {
-    size_t page = sh_os_page_size();
-    size_t off, need, map_size;
-    if (!sh_round_up(sizeof(heap_block), align, &off) ||
-        __builtin_add_overflow(off, size, &need) || !sh_round_up(need, page, &map_size)) {
+    size_t a = align > _Alignof(heap_block) ? align : _Alignof(heap_block);
+    size_t off, need;
+    if (!sh_round_up(sizeof(heap_block), a, &off) || __builtin_add_overflow(off, size, &need)) {
         errno = ENOMEM;
         return NULL;
     }
-    char *map = sh_os_map_aligned(map_size, align > page ? align : page);
-    if (map == NULL)
+    char *base = sh_aligned_alloc(a, need);
+    if (base == NULL)
         return NULL;
-    char *p = map + off;
+    char *p = base + off;
     heap_block *b = (heap_block *)p - 1;
-    b->map = map;
-    b->map_size = map_size;
+    b->base = base;
     b->size = size;
-    b->room = map_size - off;
+    b->room = sh_usable_size(base) - off;
     b->align = align;
     b->tag = st->pub.next_serial;
     b->next = st->heap_blocks;
@@ -281,11 +279,16 @@ SH_NOINLINE static void *overflow(stack_full *st, size_t size, size_t align, con
                  st->name, what, size, align, left, st->end - st->base);
     }
     case SH_OVERFLOW_CALL: {
-        if (st->in_handler)
+        /* Deeper than a running handler's frame: an overflow inside the handler,
+           which must not recurse.  Level with or above it: that handler was left
+           by longjmp, so this is a new overflow.  (The machine stack grows down.) */
+        uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+        if (st->handler_frame != 0 && here < st->handler_frame)
             return NULL;
-        st->in_handler = true;
+        uintptr_t outer = st->handler_frame;
+        st->handler_frame = here;
         void *r = st->handler(&st->pub, size, align, st->handler_arg);
-        st->in_handler = false;
+        st->handler_frame = outer;
         if (r == NULL)
             errno = ENOMEM;
         return r;
@@ -316,8 +319,12 @@ void *sh_stack_alloc_slow_(sh_stack *s, size_t size, size_t align)
 void *sh_stack_calloc(sh_stack *s, size_t n, size_t size)
 {
     size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes))
-        bytes = SIZE_MAX; /* cannot fit: reported as an overflow of the stack */
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        if (s != NULL)
+            full(s)->overflows++;
+        errno = s != NULL ? ENOMEM : EINVAL;
+        return NULL;
+    }
     void *p = sh_stack_alloc(s, bytes);
     if (p != NULL)
         memset(p, 0, bytes);
@@ -402,6 +409,7 @@ void *sh_stack_resize_top(sh_stack *s, void *p, size_t size)
         return p;
     }
     old_size = b->size;
+    st->overflows++;
     void *q = heap_alloc(st, size, b->align); /* becomes the newest block */
     if (q == NULL)
         return NULL;

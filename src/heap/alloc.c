@@ -1,0 +1,245 @@
+/*
+ * alloc.c -- the malloc family: sh_malloc, sh_free, sh_realloc and friends.
+ *
+ * malloc's fast path (heap_internal.h): find the bin, pop the direct page's
+ * free list.  free's fast path: find the segment by masking, check that it
+ * belongs to this thread and that the page needs no special care, push onto
+ * the page's local_free.  Everything else (other thread, full page, aligned
+ * block, large block, a pointer that is not stackheap's) is free_slow.
+ *
+ * Pointers that are not stackheap's (memory from before the library was
+ * loaded, or from the dynamic loader's own allocator) are recognised through
+ * the segment map: free ignores them and realloc copies them out.
+ */
+#define _GNU_SOURCE
+#include "heap_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Start of the block of an over-aligned (interior) pointer p. */
+static void *block_start(const sh_page *pg, const void *p)
+{
+    size_t off = (size_t)((const uint8_t *)p - pg->start);
+    return pg->start + off / pg->block_size * pg->block_size;
+}
+
+size_t sh_block_usable(const void *p)
+{
+    sh_segment *seg = sh_segment_of(p);
+    if (seg->kind == SH_SEG_LARGE) {
+        const sh_large *l = (const sh_large *)seg;
+        return (size_t)(l->user + l->size - (const uint8_t *)p);
+    }
+    const sh_page *pg = sh_page_of(seg, p);
+    if (!pg->has_aligned)
+        return pg->block_size;
+    const uint8_t *b = block_start(pg, p);
+    return (size_t)(b + pg->block_size - (const uint8_t *)p);
+}
+
+/* ---- malloc ------------------------------------------------------------------ */
+
+void *sh_malloc(size_t size)
+{
+    return sh_heap_alloc(sh_tls_heap, size);
+}
+
+void *sh_calloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (bytes > SH_MEDIUM_MAX) { /* fresh mappings are zero already: no memset */
+        sh_heap *h = sh_tls_heap;
+        if (h == &sh_empty_heap && (h = sh_heap_thread_init()) == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return sh_large_alloc(h, bytes, 16, true);
+    }
+    void *p = sh_heap_alloc(sh_tls_heap, bytes);
+    if (p != NULL)
+        memset(p, 0, bytes);
+    return p;
+}
+
+/* ---- free -------------------------------------------------------------------- */
+
+SH_NOINLINE static void free_slow(sh_segment *seg, void *p)
+{
+    if (!sh_segment_map_has(seg))
+        return; /* not stackheap's: from before it was loaded, or the loader's */
+    if (seg->kind == SH_SEG_LARGE) {
+        sh_large_free((sh_large *)seg);
+        return;
+    }
+    sh_page *pg = sh_page_of(seg, p);
+    sh_block *b = pg->has_aligned ? block_start(pg, p) : p;
+    if (atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != sh_tls_thread_id) {
+        sh_page_free_remote(pg, b);
+        return;
+    }
+    sh_heap *h = pg->heap;
+    if (pg->flags & SH_PAGE_FULL)
+        sh_page_unfull(h, pg);
+    b->next = pg->local_free;
+    pg->local_free = b;
+    if (--pg->used == 0)
+        sh_page_retire(h, pg);
+}
+
+void sh_free(void *p)
+{
+    if (p == NULL)
+        return;
+    sh_segment *seg = sh_segment_of(p);
+    /* relaxed: only this thread ever stores its own id into a segment */
+    if (sh_likely(sh_segment_map_has(seg) &&
+                  atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
+                      sh_tls_thread_id)) {
+        sh_page *pg = sh_page_of(seg, p);
+        if (sh_likely(pg->flags == 0)) {
+            sh_block *b = p;
+            b->next = pg->local_free;
+            pg->local_free = b;
+            if (sh_unlikely(--pg->used == 0))
+                sh_page_retire(pg->heap, pg);
+            return;
+        }
+    }
+    free_slow(seg, p);
+}
+
+/* ---- realloc -------------------------------------------------------------------- */
+
+/* Copy a block that is not stackheap's: its size is unknown, so copy what is
+   certainly readable (up to the end of its page) and no more than asked. */
+static void *realloc_foreign(void *p, size_t size)
+{
+    void *q = sh_malloc(size);
+    if (q == NULL)
+        return NULL;
+    size_t page = sh_os_page_size();
+    size_t readable = page - ((uintptr_t)p & (page - 1));
+    memcpy(q, p, readable < size ? readable : size);
+    return q;
+}
+
+void *sh_realloc(void *p, size_t size)
+{
+    if (p == NULL)
+        return sh_malloc(size);
+    if (size == 0) { /* glibc: free the block and return NULL */
+        sh_free(p);
+        return NULL;
+    }
+    sh_segment *seg = sh_segment_of(p);
+    if (!sh_segment_map_has(seg))
+        return realloc_foreign(p, size);
+    size_t usable;
+    if (seg->kind == SH_SEG_LARGE) {
+        sh_large *l = (sh_large *)seg;
+        if (size > SH_MEDIUM_MAX && p == l->user)
+            return sh_large_realloc(l, size);
+        usable = l->size;
+    } else {
+        usable = sh_block_usable(p);
+        if (size <= usable && size >= usable / 2)
+            return p; /* fits, and not worth a smaller class */
+    }
+    void *q = sh_malloc(size);
+    if (q == NULL)
+        return NULL; /* p is untouched */
+    memcpy(q, p, usable < size ? usable : size);
+    sh_free(p);
+    return q;
+}
+
+void *sh_reallocarray(void *p, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sh_realloc(p, bytes);
+}
+
+/* ---- aligned allocation ----------------------------------------------------------- */
+
+void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
+{
+    if (align <= 16) {
+        if (align > 8 && size < 16)
+            size = 16; /* blocks of 8 bytes are only 8-aligned */
+        else if (align > 8)
+            size = (size + 15) & ~(size_t)15; /* classes that are multiples of 16 */
+        return sh_heap_alloc(h, size == 0 ? 1 : size);
+    }
+    if (size > SH_MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size <= SH_MEDIUM_MAX) {
+        size_t want = size < align ? align : size;
+        /* a block size that is a multiple of align, in a page that starts
+           align-aligned (every page start is 8 KiB aligned), is aligned */
+        if (align <= SH_SEGMENT_HEADER && want <= SH_MEDIUM_MAX &&
+            sh_bin_size(sh_bin_of(want)) % align == 0)
+            return sh_heap_alloc(h, want);
+        size_t over = size + align - 1;
+        if (over <= SH_MEDIUM_MAX) {
+            if (h == &sh_empty_heap && (h = sh_heap_thread_init()) == NULL) {
+                errno = ENOMEM;
+                return NULL;
+            }
+            uint8_t *b = sh_heap_alloc(h, over);
+            if (b == NULL)
+                return NULL;
+            uintptr_t p = ((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1);
+            if (p != (uintptr_t)b) {
+                sh_page *pg = sh_page_of(sh_segment_of(b), b);
+                pg->has_aligned = true;
+                pg->flags |= SH_PAGE_ALIGNED;
+            }
+            return (void *)p;
+        }
+    }
+    if (h == &sh_empty_heap && (h = sh_heap_thread_init()) == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sh_large_alloc(h, size, align, false);
+}
+
+void *sh_aligned_alloc(size_t align, size_t size)
+{
+    if (!sh_is_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return sh_heap_alloc_aligned(sh_tls_heap, size, align);
+}
+
+int sh_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (out == NULL || !sh_is_pow2(align) || align < sizeof(void *)) {
+        errno = EINVAL;
+        return EINVAL;
+    }
+    void *p = sh_heap_alloc_aligned(sh_tls_heap, size, align);
+    if (p == NULL)
+        return errno = ENOMEM;
+    *out = p;
+    return 0;
+}
+
+size_t sh_usable_size(const void *p)
+{
+    if (p == NULL || !sh_segment_map_has(sh_segment_of(p)))
+        return 0;
+    return sh_block_usable(p);
+}

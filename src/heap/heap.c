@@ -1,0 +1,273 @@
+/*
+ * heap.c -- heaps: one per thread, plus first-class heaps; their life cycle.
+ *
+ * A thread's heap is created by its first allocation (the fast path finds
+ * the shared empty heap, whose pages have no free block, and falls into the
+ * slow path, which lands here).  At thread exit a pthread key destructor
+ * collects the heap, unmaps what is empty and abandons the rest (see
+ * segment.c).  First-class heaps belong to the thread that made them; its
+ * exit abandons them the same way.
+ *
+ * Heap structs come from a pool of mapped chunks and are never unmapped, so
+ * a pointer to a heap read by another thread always points at a heap.
+ *
+ * Global state: the pool, the key, and the at-fork handlers, in `global`.
+ * The three mutexes of the library (pool, abandoned segments, large blocks)
+ * are taken by the fork handlers so that a child never inherits one locked.
+ */
+#define _GNU_SOURCE
+#include "heap_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define E1 &sh_empty_page
+#define E4 E1, E1, E1, E1
+#define E16 E4, E4, E4, E4
+sh_page sh_empty_page;
+sh_heap sh_empty_heap = {.direct = {E16, E16, E16, E4, E1}};
+_Static_assert(SH_BINS == 53, "sh_empty_heap.direct lists SH_BINS pages");
+
+__thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec"))) = &sh_empty_heap;
+__thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
+
+uint8_t sh_small_bins[SH_SMALL_LOOKUP_MAX / 8 + 1];
+
+static struct {
+    pthread_once_t once;
+    pthread_key_t key;
+    pthread_mutex_t pool_lock;
+    sh_heap *pool; /* free heap structs */
+    _Atomic uintptr_t next_thread_id;
+    _Atomic int atfork_done;
+} global = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 1, 0};
+
+static void thread_done(void *arg);
+
+static void global_init(void)
+{
+    for (size_t i = 0; i <= SH_SMALL_LOOKUP_MAX / 8; i++)
+        sh_small_bins[i] = (uint8_t)sh_bin_of(i == 0 ? 1 : i * 8);
+    sh_purge_delay_ms = sh_option_purge_delay_ms();
+    if (pthread_key_create(&global.key, thread_done) != 0)
+        sh_fatal("cannot create the thread-exit key of the heap (pthread_key_create failed): "
+                 "too many keys in this process");
+}
+
+/* ---- the pool of heap structs ---------------------------------------------- */
+
+static sh_heap *heap_get(void)
+{
+    pthread_mutex_lock(&global.pool_lock);
+    if (global.pool == NULL) {
+        size_t chunk = (size_t)64 << 10;
+        sh_heap *hs = sh_os_map(chunk);
+        if (hs != NULL) {
+            for (size_t i = 0; i < chunk / sizeof(sh_heap); i++) {
+                hs[i].pool_next = global.pool;
+                global.pool = &hs[i];
+            }
+        }
+    }
+    sh_heap *h = global.pool;
+    if (h != NULL)
+        global.pool = h->pool_next;
+    pthread_mutex_unlock(&global.pool_lock);
+    if (h == NULL)
+        return NULL;
+    memset(h, 0, sizeof *h);
+    for (unsigned b = 0; b < SH_BINS; b++)
+        h->direct[b] = &sh_empty_page;
+    h->purge_check_at = sh_now_ms() + sh_purge_delay_ms;
+    return h;
+}
+
+static void heap_put(sh_heap *h)
+{
+    h->thread_id = 0;
+    h->dead = true;
+    pthread_mutex_lock(&global.pool_lock);
+    h->pool_next = global.pool;
+    global.pool = h;
+    pthread_mutex_unlock(&global.pool_lock);
+}
+
+/* ---- fork ----------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&global.pool_lock);
+    sh_segment_lock_for_fork(0);
+    sh_large_lock_for_fork(0);
+}
+
+static void fork_parent(void)
+{
+    sh_large_lock_for_fork(1);
+    sh_segment_lock_for_fork(1);
+    pthread_mutex_unlock(&global.pool_lock);
+}
+
+static void fork_child(void)
+{
+    sh_large_lock_for_fork(2);
+    sh_segment_lock_for_fork(2);
+    pthread_mutex_init(&global.pool_lock, NULL);
+}
+
+/* ---- threads ---------------------------------------------------------------- */
+
+SH_NOINLINE sh_heap *sh_heap_thread_init(void)
+{
+    if (sh_tls_heap != &sh_empty_heap)
+        return sh_tls_heap;
+    pthread_once(&global.once, global_init);
+    sh_heap *h = heap_get();
+    if (h == NULL)
+        return NULL;
+    if (sh_tls_thread_id == SH_NO_THREAD)
+        sh_tls_thread_id =
+            atomic_fetch_add_explicit(&global.next_thread_id, 1, memory_order_relaxed);
+    h->thread_id = sh_tls_thread_id;
+    h->is_default = true;
+    sh_tls_heap = h;
+    /* both may allocate: the heap is ready for that now */
+    pthread_setspecific(global.key, h);
+    if (atomic_exchange_explicit(&global.atfork_done, 1, memory_order_relaxed) == 0)
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+    return h;
+}
+
+/* Collect h and hand what is still in use to the abandoned list. */
+static void heap_abandon(sh_heap *h)
+{
+    sh_heap_collect_pages(h, true);
+    sh_segment_abandon_all(h);
+    for (unsigned b = 0; b < SH_BINS; b++) {
+        h->bins[b].first = h->bins[b].last = NULL;
+        h->direct[b] = &sh_empty_page;
+    }
+    h->full.first = h->full.last = NULL;
+}
+
+static void thread_done(void *arg)
+{
+    sh_heap *h = arg;
+    /* later allocations in this thread's destructors start a fresh heap */
+    sh_tls_heap = &sh_empty_heap;
+    for (sh_heap *fc = h->pool_next, *next; fc != NULL; fc = next) {
+        next = fc->pool_next;
+        heap_abandon(fc);
+        fc->dead = true;
+        fc->pool_next = NULL;
+    }
+    h->pool_next = NULL;
+    heap_abandon(h);
+    heap_put(h);
+}
+
+/* ---- first-class heaps --------------------------------------------------------- */
+
+sh_heap *sh_heap_new(void)
+{
+    sh_heap *def = sh_heap_thread_init();
+    sh_heap *h = def != NULL ? heap_get() : NULL;
+    if (h == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    h->thread_id = def->thread_id;
+    h->pool_next = def->pool_next; /* the default heap lists its thread's heaps */
+    def->pool_next = h;
+    return h;
+}
+
+/* True if the calling thread may allocate from h; sets errno otherwise. */
+static bool usable_here(const sh_heap *h)
+{
+    if (h == NULL) {
+        errno = EINVAL;
+        return false;
+    }
+    if (h->dead || h->thread_id != sh_tls_thread_id) {
+        errno = EPERM;
+        return false;
+    }
+    return true;
+}
+
+void *sh_heap_malloc(sh_heap *h, size_t size)
+{
+    return usable_here(h) ? sh_heap_alloc(h, size) : NULL;
+}
+
+void *sh_heap_calloc(sh_heap *h, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = sh_heap_malloc(h, bytes);
+    if (p != NULL)
+        memset(p, 0, bytes);
+    return p;
+}
+
+void *sh_heap_realloc(sh_heap *h, void *p, size_t size)
+{
+    if (!usable_here(h))
+        return NULL;
+    if (p == NULL)
+        return sh_heap_alloc(h, size);
+    size_t usable = sh_usable_size(p);
+    if (size <= usable && size >= usable / 2 && size > 0)
+        return p;
+    void *q = sh_heap_alloc(h, size);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, usable < size ? usable : size);
+    sh_free(p);
+    return q;
+}
+
+void sh_heap_destroy(sh_heap *h)
+{
+    if (h == NULL)
+        return;
+    if (h->is_default)
+        sh_fatal("sh_heap_destroy: %p is a thread's default heap; only heaps made by "
+                 "sh_heap_new can be destroyed",
+                 (void *)h);
+    if (!h->dead && h->thread_id != sh_tls_thread_id)
+        sh_fatal("sh_heap_destroy: heap %p belongs to another thread; destroy a heap in the "
+                 "thread that created it (or after that thread exited)",
+                 (void *)h);
+    if (!h->dead) {
+        sh_heap *def = sh_tls_heap;
+        for (sh_heap **pp = &def->pool_next; *pp != NULL; pp = &(*pp)->pool_next) {
+            if (*pp == h) {
+                *pp = h->pool_next;
+                break;
+            }
+        }
+        sh_segment_release_all(h);
+    }
+    sh_large_release_heap(h);
+    heap_put(h);
+}
+
+void sh_heap_collect(bool force)
+{
+    sh_heap *def = sh_tls_heap;
+    if (def == &sh_empty_heap)
+        return;
+    if (force)
+        while (sh_segment_reclaim_one(def))
+            ;
+    for (sh_heap *h = def; h != NULL; h = h->pool_next) {
+        sh_heap_collect_pages(h, force);
+        sh_segment_purge(h, force);
+    }
+    sh_large_cache_purge(force);
+}

@@ -1,0 +1,287 @@
+/*
+ * heap_internal.h -- the heap's data structures, shared by src/heap/ only.
+ *
+ * The picture (docs/DESIGN.md has it in words):
+ *
+ *   segment  4 MiB, aligned to 4 MiB, owned by one heap (one thread).  Its
+ *            first bytes hold the segment header and the descriptors of its
+ *            pages; the rest is cut into pages of one size: 64 KiB pages
+ *            (small segments, blocks up to 8 KiB) or 1 MiB pages (medium
+ *            segments, blocks up to 128 KiB).  Larger blocks get a mapping
+ *            of their own whose header has the same first fields, kind LARGE.
+ *   page     holds blocks of one size class.  Three free lists:
+ *              free        blocks malloc pops (owner only)
+ *              local_free  blocks the owner freed (owner only)
+ *              thread_free blocks other threads freed (atomic push, owner
+ *                          takes the whole list with one exchange)
+ *   heap     one per thread (plus first-class heaps from sh_heap_new): a
+ *            queue of pages per size class, the page malloc pops from
+ *            (`direct`), the full pages, and its segments.
+ *
+ * Finding a block's page is arithmetic: segment = (p - 1) & ~(4 MiB - 1),
+ * page = (p - segment) >> page_shift.  A global bitmap says which 4 MiB
+ * regions are stackheap's, so pointers from elsewhere are recognised.
+ *
+ * Ownership: only the owning thread (segment->thread_id == its id) touches a
+ * page's lists other than thread_free, its counters, and the heap's queues.
+ * Other threads only push onto thread_free and may raise the heap's
+ * full_pending flag.  Heap structs are never returned to the OS (they are
+ * recycled), so a stale heap pointer always points at a heap.
+ */
+#ifndef SH_HEAP_INTERNAL_H
+#define SH_HEAP_INTERNAL_H
+
+#include "../internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define SH_SEGMENT_SHIFT 22
+#define SH_SEGMENT_SIZE ((size_t)1 << SH_SEGMENT_SHIFT)
+#define SH_SEGMENT_MASK (SH_SEGMENT_SIZE - 1)
+
+#define SH_SMALL_PAGE_SHIFT 16            /* 64 KiB */
+#define SH_MEDIUM_PAGE_SHIFT 20           /* 1 MiB */
+#define SH_SMALL_MAX ((size_t)8 << 10)    /* largest block in a small page */
+#define SH_MEDIUM_MAX ((size_t)128 << 10) /* largest block in a medium page; above: large */
+#define SH_MAX_PAGES (SH_SEGMENT_SIZE >> SH_SMALL_PAGE_SHIFT) /* 64 */
+#define SH_SEGMENT_HEADER ((size_t)8 << 10) /* header + page descriptors, page aligned */
+
+/* Size classes: 8..64 by 8, then four per power of two up to SH_MEDIUM_MAX. */
+#define SH_BINS 53
+#define SH_SMALL_LOOKUP_MAX 1024 /* sizes up to here use the bin table */
+
+/* Largest request the heap accepts: beyond it nothing could be mapped anyway. */
+#define SH_MAX_REQUEST ((size_t)1 << 46)
+
+typedef struct sh_block {
+    struct sh_block *next;
+} sh_block;
+
+enum sh_page_flag {
+    SH_PAGE_ALIGNED = 1, /* holds over-aligned blocks: pointers may be interior */
+    SH_PAGE_FULL = 2,    /* on the heap's full list */
+};
+
+/* thread_free word: block pointer with this bit when the page is on the full list. */
+#define SH_TF_FULL ((uintptr_t)1)
+
+struct sh_heap;
+
+typedef struct sh_page {
+    /* hot: the fast paths touch only these */
+    sh_block *free;       /* next blocks malloc hands out */
+    uint32_t used;        /* blocks handed out, not yet freed back to this page */
+    uint32_t flags;       /* sh_page_flag, owner only; free's fast path needs 0 */
+    sh_block *local_free; /* freed by the owner, not yet reusable */
+    size_t block_size;
+    /* the rest */
+    _Atomic uintptr_t thread_free; /* freed by other threads; SH_TF_FULL bit */
+    uint8_t *start;                /* first block */
+    uint32_t capacity;             /* blocks carved out so far */
+    uint32_t reserved;             /* blocks that fit in the page */
+    struct sh_heap *heap;          /* owner */
+    struct sh_page *next, *prev;   /* bin queue or full list */
+    uint8_t bin;
+    bool in_use;      /* given to a heap (else free in its segment) */
+    bool has_aligned; /* SH_PAGE_ALIGNED, readable by other threads (set before the
+                         block is handed out, cleared only when the page is empty) */
+    uint8_t index;    /* in the segment */
+} sh_page;
+
+enum sh_segment_kind { SH_SEG_SMALL = 0, SH_SEG_MEDIUM = 1, SH_SEG_LARGE = 2 };
+
+typedef struct sh_segment {
+    /* first fields shared with sh_large: free's dispatch reads only these */
+    _Atomic uintptr_t thread_id; /* owner thread, 0 when abandoned or large */
+    uint32_t kind;               /* sh_segment_kind */
+    uint32_t page_shift;
+    /* segment only */
+    struct sh_heap *heap;
+    struct sh_segment *next, *prev; /* in the heap's list, or the abandoned list */
+    uint64_t free_mask;             /* pages not in use */
+    uint64_t purge_mask;            /* free pages whose memory is still committed */
+    uint64_t purge_at;              /* ms: when purge_mask may be decommitted */
+    uint32_t page_count;
+    uint32_t used_pages;
+    sh_page pages[SH_MAX_PAGES];
+} sh_segment;
+
+_Static_assert(sizeof(sh_segment) <= SH_SEGMENT_HEADER, "segment header too big");
+
+/* Header of a large block's own mapping, at (p - 1) & ~SH_SEGMENT_MASK. */
+typedef struct sh_large {
+    _Atomic uintptr_t thread_id; /* always 0 */
+    uint32_t kind;               /* SH_SEG_LARGE */
+    uint32_t page_shift;
+    struct sh_heap *heap;         /* first-class heap that tracks it, or NULL */
+    struct sh_large *next, *prev; /* in that heap's list */
+    void *map;                    /* the mapping */
+    size_t map_size;
+    uint8_t *user; /* the pointer handed out */
+    size_t size;   /* usable bytes from user */
+    size_t align;  /* alignment asked for */
+} sh_large;
+
+typedef struct sh_page_queue {
+    sh_page *first, *last;
+} sh_page_queue;
+
+typedef struct sh_heap {
+    sh_page *direct[SH_BINS]; /* first page of each bin's queue, or the empty page */
+    uintptr_t thread_id;
+    sh_page_queue bins[SH_BINS];
+    sh_page_queue full;       /* pages with no free block */
+    _Atomic int full_pending; /* a full page got a block from another thread */
+    sh_segment *segments[2];  /* by kind: segments with free pages first */
+    uint64_t purge_check_at;  /* ms: next scan for expired purges */
+    uint32_t purge_tick;
+    bool is_default;           /* a thread's default heap */
+    bool dead;                 /* its thread exited: only destroy is valid */
+    sh_large *large;           /* large blocks of a first-class heap (large lock) */
+    struct sh_heap *pool_next; /* free heaps pool / first-class list of a thread */
+} sh_heap;
+
+/* ---- size classes -------------------------------------------------------- */
+
+/* Bin of a request of `size` bytes (1 <= size <= SH_MEDIUM_MAX). */
+static inline unsigned sh_bin_of(size_t size)
+{
+    if (size <= 64)
+        return (unsigned)((size + 7) >> 3);
+    size_t s = size - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzll(s); /* 6.. */
+    return 9 + (b - 6) * 4 + (unsigned)((s >> (b - 2)) & 3);
+}
+
+/* Block size of a bin. */
+static inline size_t sh_bin_size(unsigned bin)
+{
+    if (bin <= 8)
+        return (size_t)bin << 3;
+    unsigned k = bin - 9, b = 6 + k / 4, sub = k % 4;
+    return (size_t)(5 + sub) << (b - 2);
+}
+
+extern uint8_t sh_small_bins[SH_SMALL_LOOKUP_MAX / 8 + 1];
+
+/* ---- state --------------------------------------------------------------- */
+
+extern __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec")));
+/* Unique id of this thread's heaps; SH_NO_THREAD (matches no segment) until the first one. */
+extern __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec")));
+#define SH_NO_THREAD UINTPTR_MAX
+extern sh_page sh_empty_page;
+extern sh_heap sh_empty_heap;
+
+/* Options, read once at start-up. */
+extern uint64_t sh_purge_delay_ms;
+
+/* ---- segment map ---------------------------------------------------------- */
+
+#define SH_MAP_REGIONS ((size_t)1 << (47 - SH_SEGMENT_SHIFT))
+extern _Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
+
+/* True if seg (4 MiB aligned) is a live stackheap segment or large block header. */
+static inline bool sh_segment_map_has(const void *seg)
+{
+    size_t idx = ((uintptr_t)seg >> SH_SEGMENT_SHIFT) & (SH_MAP_REGIONS - 1);
+    return atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) != 0;
+}
+void sh_segment_map_set(const void *seg, bool on);
+
+static inline sh_segment *sh_segment_of(const void *p)
+{
+    return (sh_segment *)(((uintptr_t)p - 1) & ~(uintptr_t)SH_SEGMENT_MASK);
+}
+
+static inline sh_page *sh_page_of(sh_segment *seg, const void *p)
+{
+    return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
+}
+
+/* ---- segment.c ----------------------------------------------------------- */
+
+/* A free page for `bin` from h's segments (mapping or reclaiming one if needed). */
+sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin);
+/* Give an empty page back to its segment (memory purged after the delay). */
+void sh_segment_page_free(sh_heap *h, sh_page *pg);
+/* Decommit pages / unmap segments whose delay expired (all of them if force). */
+void sh_segment_purge(sh_heap *h, bool force);
+/* Hand h's segments to the abandoned list (thread exit); pages are collected first. */
+void sh_segment_abandon_all(sh_heap *h);
+/* Adopt one abandoned segment into h; false if there is none. */
+bool sh_segment_reclaim_one(sh_heap *h);
+/* Unmap every segment of h (sh_heap_destroy). */
+void sh_segment_release_all(sh_heap *h);
+uint64_t sh_now_ms(void);
+void sh_segment_lock_for_fork(int phase);
+
+/* ---- page.c --------------------------------------------------------------- */
+
+void sh_page_init(sh_heap *h, sh_page *pg, unsigned bin, uint8_t *start, size_t area);
+/* Move local_free and thread_free into free; returns true if free is non-empty. */
+bool sh_page_collect(sh_page *pg);
+void sh_page_queue_remove(sh_page_queue *q, sh_page *pg);
+void sh_page_queue_push_front(sh_page_queue *q, sh_page *pg);
+void *sh_heap_malloc_slow(sh_heap *h, size_t size);
+void sh_page_retire(sh_heap *h, sh_page *pg);
+void sh_page_free_remote(sh_page *pg, sh_block *b);
+/* The owner freed into a full page: put it back in its bin queue. */
+void sh_page_unfull(sh_heap *h, sh_page *pg);
+void sh_heap_update_direct(sh_heap *h, unsigned bin);
+/* Collect every page of h; free the empty ones (all of them when force). */
+void sh_heap_collect_pages(sh_heap *h, bool force);
+
+/* ---- heap.c --------------------------------------------------------------- */
+
+/* The calling thread's heap, initialising the library and the thread if needed. */
+sh_heap *sh_heap_thread_init(void);
+
+/* ---- large.c -------------------------------------------------------------- */
+
+/* A large block (own mapping); zero: the caller needs it zeroed. NULL + errno. */
+void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero);
+void sh_large_cache_purge(bool force);
+void sh_large_free(sh_large *l);
+void *sh_large_realloc(sh_large *l, size_t size);
+void sh_large_release_heap(sh_heap *h);
+void sh_large_lock_for_fork(int phase);
+
+/* ---- alloc.c -------------------------------------------------------------- */
+
+void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align);
+/* Usable bytes from p to the end of its block (p from this heap). */
+size_t sh_block_usable(const void *p);
+
+/* ---- the fast paths ------------------------------------------------------- */
+
+static inline void *sh_heap_alloc_small(sh_heap *h, size_t size)
+{
+    sh_page *pg = h->direct[sh_small_bins[(size + 7) >> 3]];
+    sh_block *b = pg->free;
+    if (sh_likely(b != NULL)) {
+        pg->free = b->next;
+        pg->used++;
+        return b;
+    }
+    return sh_heap_malloc_slow(h, size);
+}
+
+static inline void *sh_heap_alloc(sh_heap *h, size_t size)
+{
+    if (sh_likely(size <= SH_SMALL_LOOKUP_MAX))
+        return sh_heap_alloc_small(h, size);
+    if (sh_likely(size <= SH_MEDIUM_MAX)) {
+        sh_page *pg = h->direct[sh_bin_of(size)];
+        sh_block *b = pg->free;
+        if (sh_likely(b != NULL)) {
+            pg->free = b->next;
+            pg->used++;
+            return b;
+        }
+    }
+    return sh_heap_malloc_slow(h, size);
+}
+
+#endif /* SH_HEAP_INTERNAL_H */

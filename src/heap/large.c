@@ -1,0 +1,265 @@
+/*
+ * large.c -- blocks above SH_MEDIUM_MAX: one mapping each.
+ *
+ * The mapping is aligned to 4 MiB (or to the requested alignment when that
+ * is larger), and its header, an sh_large, sits at the start of the 4 MiB
+ * region that holds the byte before the user pointer, where sh_segment_of
+ * looks.  With the usual alignments the user pointer is LARGE_HEADER (128) bytes
+ * into the mapping; with an alignment A >= 4 MiB it is A bytes in and the header is
+ * the 4 MiB just before it.
+ *
+ * Any thread may free a large block: it is unmapped at once.  Blocks of a
+ * first-class heap are also on that heap's list (guarded by one mutex) so
+ * that sh_heap_destroy can release them.
+ *
+ * Freed mappings of the usual alignment wait a while in a small cache
+ * (CACHE_SLOTS entries, CACHE_BYTES in all, each kept sh_purge_delay_ms) so
+ * that a program that frees and reallocates big buffers does not pay two
+ * system calls and the page faults every time.
+ *
+ * realloc grows in place with mremap when the address space after the
+ * mapping is free, and otherwise moves the pages (not the bytes) into a new
+ * aligned reservation with mremap(MREMAP_FIXED): no copy either way.
+ */
+#define _GNU_SOURCE
+#include "heap_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Room for the header before the user pointer: 64-byte aligned. */
+#define LARGE_HEADER ((sizeof(sh_large) + 63) & ~(size_t)63)
+
+static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define CACHE_SLOTS 16
+#define CACHE_BYTES ((size_t)64 << 20)
+#define CACHE_MAX_BLOCK ((size_t)16 << 20)
+
+typedef struct cached_map {
+    void *map;
+    size_t size;
+    uint64_t freed_at;
+} cached_map;
+
+/* Freed mappings aligned to SH_SEGMENT_SIZE, oldest first. */
+static struct {
+    pthread_mutex_t lock;
+    cached_map e[CACHE_SLOTS];
+    unsigned n;
+    size_t bytes;
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Remove entry i; caller holds the lock. */
+static cached_map cache_take(unsigned i)
+{
+    cached_map m = cache.e[i];
+    cache.bytes -= m.size;
+    cache.n--;
+    for (unsigned j = i; j < cache.n; j++)
+        cache.e[j] = cache.e[j + 1];
+    return m;
+}
+
+/* A cached mapping of at least `need` bytes (and not much more), or NULL. */
+static void *cache_get(size_t need, size_t *size)
+{
+    if (__atomic_load_n(&cache.n, __ATOMIC_RELAXED) == 0) /* racy peek, fine */
+        return NULL;
+    pthread_mutex_lock(&cache.lock);
+    unsigned best = CACHE_SLOTS;
+    for (unsigned i = 0; i < cache.n; i++) {
+        size_t sz = cache.e[i].size;
+        if (sz >= need && sz - need <= need / 4 && (best == CACHE_SLOTS || sz < cache.e[best].size))
+            best = i;
+    }
+    void *map = NULL;
+    if (best != CACHE_SLOTS) {
+        cached_map m = cache_take(best);
+        map = m.map;
+        *size = m.size;
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return map;
+}
+
+/* Unmap cached mappings older than the purge delay (all if force). */
+void sh_large_cache_purge(bool force)
+{
+    cached_map out[CACHE_SLOTS];
+    unsigned n = 0;
+    uint64_t now = sh_now_ms();
+    pthread_mutex_lock(&cache.lock);
+    while (cache.n > 0 && (force || now - cache.e[0].freed_at >= sh_purge_delay_ms))
+        out[n++] = cache_take(0);
+    pthread_mutex_unlock(&cache.lock);
+    for (unsigned i = 0; i < n; i++)
+        sh_os_unmap(out[i].map, out[i].size);
+}
+
+/* Keep a freed mapping for reuse; false if it does not fit in the cache. */
+static bool cache_put(void *map, size_t size)
+{
+    if (size > CACHE_MAX_BLOCK || sh_purge_delay_ms == 0)
+        return false;
+    sh_large_cache_purge(false);
+    pthread_mutex_lock(&cache.lock);
+    bool ok = cache.n < CACHE_SLOTS && cache.bytes + size <= CACHE_BYTES;
+    if (ok) {
+        cache.e[cache.n++] = (cached_map){map, size, sh_now_ms()};
+        cache.bytes += size;
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return ok;
+}
+
+/* Offset of the user pointer in a mapping aligned for `align`. */
+static size_t user_offset(size_t align)
+{
+    return align < SH_SEGMENT_SIZE ? (LARGE_HEADER > align ? LARGE_HEADER : align) : align;
+}
+
+static size_t map_align_of(size_t align)
+{
+    return align > SH_SEGMENT_SIZE ? align : SH_SEGMENT_SIZE;
+}
+
+static void track(sh_heap *h, sh_large *l)
+{
+    l->heap = h;
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&large_lock);
+    l->prev = NULL;
+    l->next = h->large;
+    if (h->large)
+        h->large->prev = l;
+    h->large = l;
+    pthread_mutex_unlock(&large_lock);
+}
+
+static void untrack(sh_large *l)
+{
+    sh_heap *h = l->heap;
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&large_lock);
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        h->large = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    pthread_mutex_unlock(&large_lock);
+}
+
+void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
+{
+    size_t off = user_offset(align), need, total;
+    if (size > SH_MAX_REQUEST || __builtin_add_overflow(off, size, &need) ||
+        !sh_round_up(need, sh_os_page_size(), &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint8_t *map = NULL;
+    if (map_align_of(align) == SH_SEGMENT_SIZE) {
+        map = cache_get(total, &total);
+        if (map != NULL && zero)
+            memset(map + off, 0, total - off);
+    }
+    if (map == NULL)
+        map = sh_os_map_aligned(total, map_align_of(align));
+    if (map == NULL)
+        return NULL;
+    uint8_t *user = map + off;
+    sh_large *l = (sh_large *)sh_segment_of(user);
+    l->kind = SH_SEG_LARGE;
+    l->page_shift = 63;
+    l->map = map;
+    l->map_size = total;
+    l->user = user;
+    l->size = total - off;
+    l->align = align;
+    sh_segment_map_set(l, true);
+    track(h->is_default ? NULL : h, l);
+    return user;
+}
+
+void sh_large_free(sh_large *l)
+{
+    untrack(l);
+    sh_segment_map_set(l, false);
+    if (map_align_of(l->align) != SH_SEGMENT_SIZE || !cache_put(l->map, l->map_size))
+        sh_os_unmap(l->map, l->map_size);
+}
+
+void *sh_large_realloc(sh_large *l, size_t size)
+{
+    size_t off = (size_t)(l->user - (uint8_t *)l->map), need, total;
+    if (size > SH_MAX_REQUEST || __builtin_add_overflow(off, size, &need) ||
+        !sh_round_up(need, sh_os_page_size(), &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (total <= l->map_size) {
+        if (total < l->map_size / 2) { /* give the tail back */
+            sh_os_unmap((uint8_t *)l->map + total, l->map_size - total);
+            l->map_size = total;
+            l->size = total - off;
+        }
+        return l->user;
+    }
+    if (sh_os_remap_grow(l->map, l->map_size, total) != NULL) {
+        l->map_size = total;
+        l->size = total - off;
+        return l->user;
+    }
+    uint8_t *dest = sh_os_map_aligned(total, map_align_of(l->align));
+    if (dest == NULL)
+        return NULL;
+    sh_heap *h = l->heap;
+    size_t old_size = l->map_size;
+    void *old_map = l->map;
+    untrack(l);
+    sh_segment_map_set(l, false);
+    if (sh_os_remap_move(old_map, old_size, total, dest) == NULL) {
+        sh_segment_map_set(l, true);
+        track(h, l);
+        sh_os_unmap(dest, total);
+        return NULL;
+    }
+    sh_large *nl = (sh_large *)sh_segment_of(dest + off);
+    nl->map = dest;
+    nl->map_size = total;
+    nl->user = dest + off;
+    nl->size = total - off;
+    sh_segment_map_set(nl, true);
+    track(h, nl);
+    return nl->user;
+}
+
+void sh_large_release_heap(sh_heap *h)
+{
+    for (;;) {
+        pthread_mutex_lock(&large_lock);
+        sh_large *l = h->large;
+        pthread_mutex_unlock(&large_lock);
+        if (l == NULL)
+            return;
+        sh_large_free(l);
+    }
+}
+
+void sh_large_lock_for_fork(int phase)
+{
+    if (phase == 0) {
+        pthread_mutex_lock(&large_lock);
+        pthread_mutex_lock(&cache.lock);
+    } else if (phase == 1) {
+        pthread_mutex_unlock(&cache.lock);
+        pthread_mutex_unlock(&large_lock);
+    } else {
+        pthread_mutex_init(&cache.lock, NULL);
+        pthread_mutex_init(&large_lock, NULL);
+    }
+}

@@ -1,0 +1,291 @@
+/*
+ * page.c -- pages of one size class, their free lists and the heap's queues.
+ *
+ * Each bin of a heap has a queue of pages; heap->direct[bin] is its first
+ * page (or the shared empty page), the one malloc's fast path pops from.
+ * When that page has no free block the slow path, in order:
+ *   1. gathers its local_free and thread_free lists back into free;
+ *   2. carves more never-used blocks out of it (pages are carved a few KiB
+ *      at a time so that untouched memory stays uncommitted);
+ *   3. moves it to the heap's full list and tries the next page;
+ *   4. takes a new page from a segment.
+ *
+ * Full pages.  A page on the full list has SH_PAGE_FULL in flags (so the
+ * owner's free goes through the slow path and puts the page back in its
+ * queue) and SH_TF_FULL in its thread_free word (so another thread's free
+ * learns, in the same atomic exchange that pushes its block, that it must
+ * raise heap->full_pending).  The owner sets SH_TF_FULL only with a CAS that
+ * finds thread_free empty, so no block pushed before that is missed, and
+ * every block pushed after it raises the flag.
+ *
+ * Invariants:
+ *   - used == blocks handed out and not yet back in free/local_free or
+ *     counted from thread_free; a page with used == 0 and no thread_free
+ *     blocks holds no live block;
+ *   - a page is in exactly one of: its bin queue, the full list, or free in
+ *     its segment (in_use == false).
+ */
+#define _GNU_SOURCE
+#include "heap_internal.h"
+
+#include <errno.h>
+
+/* Bytes carved into blocks at a time. */
+#define EXTEND_BYTES ((size_t)8 << 10)
+
+void sh_page_queue_remove(sh_page_queue *q, sh_page *pg)
+{
+    if (pg->prev)
+        pg->prev->next = pg->next;
+    else
+        q->first = pg->next;
+    if (pg->next)
+        pg->next->prev = pg->prev;
+    else
+        q->last = pg->prev;
+    pg->next = pg->prev = NULL;
+}
+
+void sh_page_queue_push_front(sh_page_queue *q, sh_page *pg)
+{
+    pg->prev = NULL;
+    pg->next = q->first;
+    if (q->first)
+        q->first->prev = pg;
+    else
+        q->last = pg;
+    q->first = pg;
+}
+
+void sh_heap_update_direct(sh_heap *h, unsigned bin)
+{
+    sh_page *first = h->bins[bin].first;
+    h->direct[bin] = first != NULL ? first : &sh_empty_page;
+}
+
+/* Carve the next never-used blocks of pg into its free list (free is empty). */
+static void page_extend(sh_page *pg)
+{
+    size_t bs = pg->block_size;
+    uint32_t n = (uint32_t)(EXTEND_BYTES / bs);
+    if (n == 0)
+        n = 1;
+    if (n > pg->reserved - pg->capacity)
+        n = pg->reserved - pg->capacity;
+    uint8_t *b = pg->start + (size_t)pg->capacity * bs;
+    pg->free = (sh_block *)b;
+    for (uint32_t i = 1; i < n; i++, b += bs)
+        ((sh_block *)b)->next = (sh_block *)(b + bs);
+    ((sh_block *)b)->next = NULL;
+    pg->capacity += n;
+}
+
+void sh_page_init(sh_heap *h, sh_page *pg, unsigned bin, uint8_t *start, size_t area)
+{
+    pg->block_size = sh_bin_size(bin);
+    pg->bin = (uint8_t)bin;
+    __atomic_store_n(&pg->heap, h, __ATOMIC_RELAXED);
+    pg->start = start;
+    pg->reserved = (uint32_t)(area / pg->block_size);
+    pg->capacity = 0;
+    pg->used = 0;
+    pg->flags = 0;
+    pg->has_aligned = false;
+    pg->free = pg->local_free = NULL;
+    atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+    pg->next = pg->prev = NULL;
+    page_extend(pg);
+}
+
+/* Append list (n blocks, ending at tail) to pg->free. */
+static void prepend_free(sh_page *pg, sh_block *list, sh_block *tail)
+{
+    tail->next = pg->free;
+    pg->free = list;
+}
+
+bool sh_page_collect(sh_page *pg)
+{
+    if (pg->local_free != NULL) {
+        if (pg->free == NULL) {
+            pg->free = pg->local_free;
+        } else {
+            sh_block *tail = pg->local_free;
+            while (tail->next)
+                tail = tail->next;
+            prepend_free(pg, pg->local_free, tail);
+        }
+        pg->local_free = NULL;
+    }
+    /* relaxed peek avoids the exchange when nothing is there; the exchange also
+       clears SH_TF_FULL, so callers clear SH_PAGE_FULL first */
+    if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) != 0) {
+        /* acquire: the blocks' next fields were written before their push */
+        uintptr_t tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+        sh_block *list = (sh_block *)(tf & ~SH_TF_FULL);
+        if (list != NULL) {
+            uint32_t n = 1;
+            sh_block *tail = list;
+            while (tail->next) {
+                tail = tail->next;
+                n++;
+            }
+            pg->used -= n;
+            prepend_free(pg, list, tail);
+        }
+    }
+    return pg->free != NULL;
+}
+
+/*
+ * Move pg (no free block, fully carved) from its queue to the full list.
+ * Returns false, leaving it in place, if blocks arrived from other threads.
+ */
+static bool page_to_full(sh_heap *h, sh_page *pg)
+{
+    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    do {
+        if (tf != 0)
+            return false;
+        /* acq_rel: pairs with remote pushes so no block lands unseen */
+    } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, SH_TF_FULL,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    sh_page_queue_remove(&h->bins[pg->bin], pg);
+    sh_page_queue_push_front(&h->full, pg);
+    pg->flags |= SH_PAGE_FULL;
+    return true;
+}
+
+/* Take pg off the full list, back to the front of its bin queue. */
+void sh_page_unfull(sh_heap *h, sh_page *pg)
+{
+    sh_page_queue_remove(&h->full, pg);
+    pg->flags &= ~(uint32_t)SH_PAGE_FULL;
+    sh_page_collect(pg); /* the exchange clears SH_TF_FULL */
+    sh_page_queue_push_front(&h->bins[pg->bin], pg);
+    sh_heap_update_direct(h, pg->bin);
+}
+
+/* Bring back every full page that received blocks from other threads. */
+static void collect_full(sh_heap *h)
+{
+    /* acquire: pairs with the remote freer's release of the flag */
+    if (!atomic_exchange_explicit(&h->full_pending, 0, memory_order_acquire))
+        return;
+    for (sh_page *pg = h->full.first, *next; pg != NULL; pg = next) {
+        next = pg->next;
+        if ((atomic_load_explicit(&pg->thread_free, memory_order_relaxed) & ~SH_TF_FULL) != 0)
+            sh_page_unfull(h, pg);
+    }
+}
+
+void sh_page_free_remote(sh_page *pg, sh_block *b)
+{
+    /* read first: once b is pushed the page may go away (heaps never do) */
+    sh_heap *h = __atomic_load_n(&pg->heap, __ATOMIC_RELAXED);
+    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    do {
+        b->next = (sh_block *)(tf & ~SH_TF_FULL);
+        /* release: the owner must see b->next; acquire: orders with the owner's CAS */
+    } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf,
+                                                    (uintptr_t)b | (tf & SH_TF_FULL),
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    if ((tf & SH_TF_FULL) && h != NULL)
+        atomic_store_explicit(&h->full_pending, 1, memory_order_release);
+}
+
+/* Give pg, now without live blocks, back to its segment. */
+static void page_release(sh_heap *h, sh_page *pg)
+{
+    if (pg->flags & SH_PAGE_FULL) {
+        sh_page_queue_remove(&h->full, pg);
+        atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+    } else {
+        sh_page_queue_remove(&h->bins[pg->bin], pg);
+        sh_heap_update_direct(h, pg->bin);
+    }
+    sh_segment_page_free(h, pg);
+}
+
+/* Run the purge scan when its time has come (checks the clock now and then). */
+static void maybe_purge(sh_heap *h)
+{
+    if ((++h->purge_tick & 15) == 0 && sh_now_ms() >= h->purge_check_at)
+        sh_segment_purge(h, false);
+}
+
+void sh_page_retire(sh_heap *h, sh_page *pg)
+{
+    /* keep the bin's current page: a loop that frees and reallocates stays fast */
+    if (h->direct[pg->bin] != pg || (pg->flags & SH_PAGE_FULL))
+        page_release(h, pg);
+    maybe_purge(h);
+}
+
+/* A block of `bin` from h's queue, or from a new page; NULL when out of memory. */
+static void *bin_alloc(sh_heap *h, unsigned bin)
+{
+    sh_page_queue *q = &h->bins[bin];
+    sh_page *pg;
+    collect_full(h);
+    for (pg = q->first; pg != NULL;) {
+        sh_page *next = pg->next;
+        if (pg->free != NULL || sh_page_collect(pg))
+            goto found;
+        if (pg->capacity < pg->reserved) {
+            page_extend(pg);
+            goto found;
+        }
+        if (!page_to_full(h, pg) && sh_page_collect(pg))
+            goto found;
+        pg = next;
+    }
+    maybe_purge(h);
+    pg = sh_segment_page_alloc(h, bin);
+    if (pg == NULL)
+        return NULL;
+    sh_page_queue_push_front(q, pg);
+found:
+    if (q->first != pg) {
+        sh_page_queue_remove(q, pg);
+        sh_page_queue_push_front(q, pg);
+    }
+    h->direct[bin] = pg;
+    sh_block *b = pg->free;
+    pg->free = b->next;
+    pg->used++;
+    return b;
+}
+
+void *sh_heap_malloc_slow(sh_heap *h, size_t size)
+{
+    if (h == &sh_empty_heap) {
+        h = sh_heap_thread_init();
+        if (h == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    if (size == 0)
+        size = 1;
+    if (size > SH_MEDIUM_MAX)
+        return sh_large_alloc(h, size, 16, false);
+    void *p = bin_alloc(h, sh_bin_of(size));
+    if (p == NULL)
+        errno = ENOMEM;
+    return p;
+}
+
+void sh_heap_collect_pages(sh_heap *h, bool force)
+{
+    atomic_store_explicit(&h->full_pending, 1, memory_order_relaxed);
+    collect_full(h);
+    for (unsigned bin = 0; bin < SH_BINS; bin++) {
+        for (sh_page *pg = h->bins[bin].first, *next; pg != NULL; pg = next) {
+            next = pg->next;
+            sh_page_collect(pg);
+            if (pg->used == 0 && (force || pg != h->direct[bin]))
+                page_release(h, pg);
+        }
+    }
+}

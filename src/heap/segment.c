@@ -1,0 +1,334 @@
+/*
+ * segment.c -- segments: 4 MiB aligned chunks cut into pages of one size.
+ *
+ * A segment belongs to one heap.  The heap keeps its segments of each kind
+ * (small: 64 KiB pages, medium: 1 MiB pages) on a list where those with a
+ * free page come before full ones, so finding a free page looks at the head.
+ *
+ * Page 0 of a segment starts after the header (SH_SEGMENT_HEADER bytes);
+ * every other page starts at a multiple of its size.
+ *
+ * Returning memory: a page given back is marked in purge_mask; when the
+ * segment's purge_at passes (sh_purge_delay_ms after the first such page),
+ * the pages still free are decommitted (MADV_DONTNEED), and a segment with
+ * no page in use is unmapped.  The delay keeps a loop that frees and
+ * reallocates from paying a system call each time.
+ *
+ * Abandoned segments (their thread exited with blocks still in use) wait
+ * on one global list, guarded by a mutex, until a thread that needs a page
+ * adopts one.  Frees that reach them in the meantime go to the pages'
+ * thread_free lists, which the adopter collects.
+ *
+ * The segment map: one byte per 4 MiB of the 47-bit address space (32 MiB of
+ * zero-filled BSS; the kernel commits a 4 KiB page of it per 16 GiB of
+ * address space in use), so free tells stackheap's pointers from others
+ * with one load and no lock.
+ */
+#define _GNU_SOURCE
+#include "heap_internal.h"
+
+#include <errno.h>
+
+_Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
+
+static struct {
+    pthread_mutex_t lock;
+    sh_segment *first; /* abandoned segments, singly linked through next */
+    size_t count;
+} abandoned = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
+
+uint64_t sh_purge_delay_ms = 50;
+
+uint64_t sh_now_ms(void)
+{
+    return sh_os_now_ms();
+}
+
+void sh_segment_map_set(const void *seg, bool on)
+{
+    uint64_t idx = (uint64_t)(uintptr_t)seg >> SH_SEGMENT_SHIFT;
+    if (idx >= SH_MAP_REGIONS)
+        sh_fatal("the kernel mapped memory at %p, above the 47-bit address space stackheap "
+                 "tracks",
+                 seg);
+    /* relaxed: a pointer reaches free only after its allocation was published */
+    atomic_store_explicit(&sh_segment_map[idx], on, memory_order_relaxed);
+}
+
+/* ---- layout --------------------------------------------------------------- */
+
+static size_t page_size_of(const sh_segment *seg)
+{
+    return (size_t)1 << seg->page_shift;
+}
+
+/* First byte and length of page i's block area. */
+static uint8_t *page_area(sh_segment *seg, unsigned i, size_t *len)
+{
+    size_t ps = page_size_of(seg);
+    if (i == 0) {
+        *len = ps - SH_SEGMENT_HEADER;
+        return (uint8_t *)seg + SH_SEGMENT_HEADER;
+    }
+    *len = ps;
+    return (uint8_t *)seg + (size_t)i * ps;
+}
+
+static bool segment_is_valid(const sh_segment *seg)
+{
+    if (((uintptr_t)seg & SH_SEGMENT_MASK) != 0 || seg->kind > SH_SEG_MEDIUM)
+        return false;
+    unsigned used = 0;
+    for (unsigned i = 0; i < seg->page_count; i++) {
+        bool is_free = (seg->free_mask >> i) & 1;
+        if (is_free == seg->pages[i].in_use)
+            return false;
+        used += !is_free;
+    }
+    return used == seg->used_pages && (seg->purge_mask & ~seg->free_mask) == 0;
+}
+
+/* ---- the heap's segment lists -------------------------------------------- */
+
+static void list_remove(sh_heap *h, sh_segment *seg)
+{
+    if (seg->prev)
+        seg->prev->next = seg->next;
+    else
+        h->segments[seg->kind] = seg->next;
+    if (seg->next)
+        seg->next->prev = seg->prev;
+    seg->next = seg->prev = NULL;
+}
+
+static void list_push_front(sh_heap *h, sh_segment *seg)
+{
+    sh_segment **head = &h->segments[seg->kind];
+    seg->prev = NULL;
+    seg->next = *head;
+    if (*head)
+        (*head)->prev = seg;
+    *head = seg;
+}
+
+static void list_push_back(sh_heap *h, sh_segment *seg)
+{
+    sh_segment **head = &h->segments[seg->kind];
+    if (*head == NULL) {
+        list_push_front(h, seg);
+        return;
+    }
+    sh_segment *last = *head;
+    while (last->next)
+        last = last->next;
+    last->next = seg;
+    seg->prev = last;
+    seg->next = NULL;
+}
+
+static void segment_unmap(sh_segment *seg)
+{
+    sh_segment_map_set(seg, false);
+    sh_os_unmap(seg, SH_SEGMENT_SIZE);
+}
+
+/* Map a fresh segment of `kind` for h; NULL + errno when the OS refuses. */
+static sh_segment *segment_new(sh_heap *h, unsigned kind)
+{
+    sh_segment *seg = sh_os_map_aligned(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
+    if (seg == NULL)
+        return NULL;
+    /* fresh mapping: every field is zero */
+    seg->kind = kind;
+    seg->page_shift = kind == SH_SEG_SMALL ? SH_SMALL_PAGE_SHIFT : SH_MEDIUM_PAGE_SHIFT;
+    seg->page_count = (unsigned)(SH_SEGMENT_SIZE >> seg->page_shift);
+    seg->free_mask = seg->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << seg->page_count) - 1;
+    seg->heap = h;
+    for (unsigned i = 0; i < seg->page_count; i++)
+        seg->pages[i].index = (uint8_t)i;
+    atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
+    sh_segment_map_set(seg, true);
+    list_push_front(h, seg);
+    return seg;
+}
+
+/* ---- pages ---------------------------------------------------------------- */
+
+sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin)
+{
+    unsigned kind = sh_bin_size(bin) <= SH_SMALL_MAX ? SH_SEG_SMALL : SH_SEG_MEDIUM;
+    sh_segment *seg = h->segments[kind];
+    while (seg == NULL || seg->free_mask == 0) {
+        if (sh_segment_reclaim_one(h)) {
+            seg = h->segments[kind];
+            continue;
+        }
+        seg = segment_new(h, kind);
+        if (seg == NULL)
+            return NULL;
+    }
+    unsigned i = (unsigned)__builtin_ctzll(seg->free_mask);
+    uint64_t bit = (uint64_t)1 << i;
+    seg->free_mask &= ~bit;
+    seg->purge_mask &= ~bit; /* reused before it was purged: nothing to decommit */
+    seg->used_pages++;
+    if (seg->free_mask == 0 && seg->next != NULL) { /* full: behind those with room */
+        list_remove(h, seg);
+        list_push_back(h, seg);
+    }
+    sh_page *pg = &seg->pages[i];
+    pg->in_use = true;
+    size_t len;
+    uint8_t *start = page_area(seg, i, &len);
+    sh_page_init(h, pg, bin, start, len);
+    sh_assert(segment_is_valid(seg));
+    return pg;
+}
+
+void sh_segment_page_free(sh_heap *h, sh_page *pg)
+{
+    sh_segment *seg = sh_segment_of(pg);
+    uint64_t bit = (uint64_t)1 << pg->index;
+    bool was_full = seg->free_mask == 0;
+    pg->in_use = false;
+    pg->free = pg->local_free = NULL;
+    pg->flags = 0;
+    seg->free_mask |= bit;
+    seg->purge_mask |= bit;
+    if (seg->purge_at == 0)
+        seg->purge_at = sh_now_ms() + sh_purge_delay_ms;
+    seg->used_pages--;
+    if (was_full && h->segments[seg->kind] != seg) {
+        list_remove(h, seg);
+        list_push_front(h, seg);
+    }
+    sh_assert(segment_is_valid(seg));
+}
+
+/* Decommit seg's pages in purge_mask, one madvise per run of neighbours. */
+static void decommit_free_pages(sh_segment *seg)
+{
+    uint64_t m = seg->purge_mask;
+    while (m != 0) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        unsigned j = i;
+        while (j + 1 < 64 && ((m >> (j + 1)) & 1))
+            j++;
+        size_t len_i, len_j;
+        uint8_t *from = page_area(seg, i, &len_i);
+        uint8_t *to = page_area(seg, j, &len_j) + len_j;
+        sh_os_decommit(from, (size_t)(to - from));
+        m &= j == 63 ? 0 : ~(((uint64_t)2 << j) - 1);
+    }
+    seg->purge_mask = 0;
+    seg->purge_at = 0;
+}
+
+void sh_segment_purge(sh_heap *h, bool force)
+{
+    uint64_t now = sh_now_ms();
+    for (unsigned kind = 0; kind < 2; kind++) {
+        for (sh_segment *seg = h->segments[kind], *next; seg != NULL; seg = next) {
+            next = seg->next;
+            if (seg->purge_mask == 0 || (!force && now < seg->purge_at))
+                continue;
+            if (seg->used_pages == 0) {
+                list_remove(h, seg);
+                segment_unmap(seg);
+            } else {
+                decommit_free_pages(seg);
+            }
+        }
+    }
+    sh_large_cache_purge(force);
+    h->purge_check_at = now + (sh_purge_delay_ms + 1) / 2;
+}
+
+/* ---- abandoning and reclaiming -------------------------------------------- */
+
+void sh_segment_abandon_all(sh_heap *h)
+{
+    for (unsigned kind = 0; kind < 2; kind++) {
+        sh_segment *seg;
+        while ((seg = h->segments[kind]) != NULL) {
+            list_remove(h, seg);
+            if (seg->used_pages == 0) {
+                segment_unmap(seg);
+                continue;
+            }
+            decommit_free_pages(seg);
+            /* release: the adopter must see the pages as this thread left them */
+            atomic_store_explicit(&seg->thread_id, 0, memory_order_release);
+            pthread_mutex_lock(&abandoned.lock);
+            seg->next = abandoned.first;
+            abandoned.first = seg;
+            abandoned.count++;
+            pthread_mutex_unlock(&abandoned.lock);
+        }
+    }
+}
+
+bool sh_segment_reclaim_one(sh_heap *h)
+{
+    /* relaxed peek: a missed segment is found by a later call */
+    if (__atomic_load_n(&abandoned.first, __ATOMIC_RELAXED) == NULL)
+        return false;
+    pthread_mutex_lock(&abandoned.lock);
+    sh_segment *seg = abandoned.first;
+    if (seg != NULL) {
+        abandoned.first = seg->next;
+        abandoned.count--;
+    }
+    pthread_mutex_unlock(&abandoned.lock);
+    if (seg == NULL)
+        return false;
+    atomic_thread_fence(memory_order_acquire); /* pairs with the abandoner's release */
+    seg->heap = h;
+    seg->next = seg->prev = NULL;
+    atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
+    if (seg->free_mask != 0)
+        list_push_front(h, seg);
+    else
+        list_push_back(h, seg);
+    for (unsigned i = 0; i < seg->page_count; i++) {
+        sh_page *pg = &seg->pages[i];
+        if (!pg->in_use)
+            continue;
+        __atomic_store_n(&pg->heap, h, __ATOMIC_RELAXED);
+        pg->flags &= ~(uint32_t)SH_PAGE_FULL;
+        pg->next = pg->prev = NULL;
+        sh_page_collect(pg); /* also clears the thread_free full bit */
+        if (pg->used == 0) {
+            sh_segment_page_free(h, pg);
+        } else {
+            sh_page_queue_push_front(&h->bins[pg->bin], pg);
+            sh_heap_update_direct(h, pg->bin);
+        }
+    }
+    if (seg->used_pages == 0) {
+        list_remove(h, seg);
+        segment_unmap(seg);
+    }
+    return true;
+}
+
+void sh_segment_release_all(sh_heap *h)
+{
+    for (unsigned kind = 0; kind < 2; kind++) {
+        sh_segment *seg;
+        while ((seg = h->segments[kind]) != NULL) {
+            list_remove(h, seg);
+            segment_unmap(seg);
+        }
+    }
+}
+
+void sh_segment_lock_for_fork(int phase)
+{
+    if (phase == 0)
+        pthread_mutex_lock(&abandoned.lock);
+    else if (phase == 1)
+        pthread_mutex_unlock(&abandoned.lock);
+    else
+        pthread_mutex_init(&abandoned.lock, NULL);
+}

@@ -1,0 +1,92 @@
+/*
+ * override.c -- the standard allocation names, served by stackheap.
+ *
+ * Built when SH_OVERRIDE is on (the default): linking libstackheap, or
+ * LD_PRELOAD=libstackheap.so, makes every malloc/free of the program,
+ * its libraries and libc itself go through stackheap.  Each function keeps
+ * the contract of its glibc namesake; the differences that glibc leaves to
+ * the implementation (realloc(p, 0)) follow glibc.
+ */
+#define _GNU_SOURCE
+#include "heap/heap_internal.h"
+
+#include <errno.h>
+
+#if SH_OVERRIDE
+
+SH_API void *malloc(size_t size)
+{
+    return sh_malloc(size);
+}
+
+SH_API void free(void *p)
+{
+    sh_free(p);
+}
+
+SH_API void *calloc(size_t n, size_t size)
+{
+    return sh_calloc(n, size);
+}
+
+SH_API void *realloc(void *p, size_t size)
+{
+    return sh_realloc(p, size);
+}
+
+SH_API void *reallocarray(void *p, size_t n, size_t size)
+{
+    return sh_reallocarray(p, n, size);
+}
+
+SH_API void *aligned_alloc(size_t align, size_t size)
+{
+    return sh_aligned_alloc(align, size);
+}
+
+SH_API int posix_memalign(void **out, size_t align, size_t size)
+{
+    /* POSIX: the error is returned, errno is left as it was */
+    int saved = errno;
+    int r = sh_posix_memalign(out, align, size);
+    errno = saved;
+    return r;
+}
+
+/* glibc: an alignment that is not a power of two is rounded up to one. */
+SH_API void *memalign(size_t align, size_t size)
+{
+    if (!sh_is_pow2(align)) {
+        if (align > ((size_t)1 << 62)) {
+            errno = EINVAL;
+            return NULL;
+        }
+        size_t a = 1;
+        while (a < align)
+            a <<= 1;
+        align = a;
+    }
+    return sh_aligned_alloc(align, size);
+}
+
+SH_API void *valloc(size_t size)
+{
+    return sh_aligned_alloc(sh_os_page_size(), size);
+}
+
+SH_API void *pvalloc(size_t size)
+{
+    size_t page = sh_os_page_size(), rounded;
+    if (!sh_round_up(size == 0 ? 1 : size, page, &rounded)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sh_aligned_alloc(page, rounded);
+}
+
+SH_API size_t malloc_usable_size(void *p)
+{
+    return sh_usable_size(p);
+}
+
+#endif /* SH_OVERRIDE */
