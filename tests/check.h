@@ -33,7 +33,7 @@ static const char *check_current = "";
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s (%s:%d): expected %s\n", check_current, __FILE__, __LINE__,  \
+            fprintf(stderr, "FAIL %s (%s:%d): expected %s\n", check_current, __FILE__, __LINE__,   \
                     #cond);                                                                        \
             check_current_failed = true;                                                           \
             return;                                                                                \
@@ -82,7 +82,7 @@ static const char *check_current = "";
  * Run fn(arg) in a child.  True if the child died of SIGABRT and wrote a
  * line containing `message` to stderr; otherwise prints what happened.
  */
-static bool check_dies_with(void (*fn)(void *), void *arg, const char *message)
+static inline bool check_dies_with(void (*fn)(void *), void *arg, const char *message)
 {
     int pipefd[2];
     if (pipe(pipefd) != 0)
@@ -113,7 +113,7 @@ static bool check_dies_with(void (*fn)(void *), void *arg, const char *message)
     bool said = strstr(err, message) != NULL;
     if (!aborted || !said) {
         fprintf(stderr, "  child %s; expected stderr to contain \"%s\"; it said: \"%s\"\n",
-                aborted ? "aborted"
+                aborted               ? "aborted"
                 : WIFSIGNALED(status) ? "died of another signal"
                                       : "exited normally",
                 message, err);
@@ -123,7 +123,7 @@ static bool check_dies_with(void (*fn)(void *), void *arg, const char *message)
 
 #define CHECK_DIES(fn, arg, message) CHECK(check_dies_with((fn), (arg), (message)))
 
-static int check_report(void)
+static inline int check_report(void)
 {
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed == 0 ? 0 : 1;

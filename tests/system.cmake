@@ -1,1 +1,69 @@
 # tests of the build, install, threads, options and tools
+# (included from tests/CMakeLists.txt, which defines sh_add_test and SH_WITH_ASAN)
+
+# ---- each thread's default stack, and STACKHEAP_STACK_SIZE ---------------------
+# The option is read once per process: the test re-executes itself per value.
+sh_add_test(test_default_stack test_default_stack.c Threads::Threads)
+
+# ---- AddressSanitizer and Valgrind see the stack's memory -----------------------
+# In an ASan build the test runs its scenarios in child processes and reads
+# ASan's reports; in a normal build it checks that nothing is marked.
+sh_add_test(test_tools test_tools.c)
+target_compile_definitions(test_tools PRIVATE SH_TEST_ASAN=$<BOOL:${SH_WITH_ASAN}>)
+
+# Under Valgrind, the same scenarios run by CTest, which matches Valgrind's
+# report.  Not with sanitizers (they do not run under Valgrind).  src/tools.c
+# marks memory for Valgrind only if <valgrind/memcheck.h> was found when it
+# was compiled (by __has_include: the library's CMakeLists does not look for
+# it), so the header is looked for here the same way; the "clean" scenario
+# also fails if the library does not mark memory under Valgrind.
+if(NOT SH_SANITIZE)
+  find_program(SH_VALGRIND valgrind)
+  include(CheckIncludeFile)
+  check_include_file(valgrind/memcheck.h SH_HAVE_VALGRIND_MEMCHECK_H)
+  if(SH_VALGRIND AND SH_HAVE_VALGRIND_MEMCHECK_H)
+    set(sh_valgrind_cmd ${SH_VALGRIND} --error-exitcode=1 $<TARGET_FILE:test_tools>)
+    foreach(mode read-popped read-popped-default read-above-top read-freed-top read-shrunk)
+      add_test(NAME test_tools_valgrind_${mode} COMMAND ${sh_valgrind_cmd} ${mode})
+      set_tests_properties(test_tools_valgrind_${mode} PROPERTIES TIMEOUT 120
+        PASS_REGULAR_EXPRESSION "Invalid read of size 1")
+    endforeach()
+    add_test(NAME test_tools_valgrind_branch-on-reused
+      COMMAND ${sh_valgrind_cmd} branch-on-reused)
+    set_tests_properties(test_tools_valgrind_branch-on-reused PROPERTIES TIMEOUT 120
+      PASS_REGULAR_EXPRESSION "Conditional jump or move depends on uninitialised value")
+    add_test(NAME test_tools_valgrind_clean COMMAND ${sh_valgrind_cmd} clean)
+    set_tests_properties(test_tools_valgrind_clean PROPERTIES TIMEOUT 120
+      PASS_REGULAR_EXPRESSION "ERROR SUMMARY: 0 errors"
+      FAIL_REGULAR_EXPRESSION "FAIL")
+  elseif(SH_VALGRIND)
+    message(WARNING "valgrind is installed but <valgrind/memcheck.h> is not found: stackheap "
+      "is built without Valgrind marking, so the Valgrind tests are not registered")
+  else()
+    message(STATUS "valgrind not found: the Valgrind tests are not registered "
+      "(scripts/deps.sh installs it)")
+  endif()
+endif()
+
+# ---- install, then build a program against the installed package ----------------
+# tests/install/run.sh installs the build into a scratch prefix and builds
+# tests/install/consumer.c with pkg-config and with find_package(stackheap)
+# (shared and static), using the compiler of this build.  It fails with a
+# clear message when pkg-config is missing.  In a sanitizer build the
+# installed library is instrumented and needs the runtime at link time, so
+# the -fsanitize flags are passed to the consumer builds.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  message(STATUS "CMAKE_INSTALL_LIBDIR is absolute (${CMAKE_INSTALL_LIBDIR}): `cmake --install "
+    "--prefix` cannot relocate it, so install_consumer is not registered")
+else()
+  add_test(NAME install_consumer
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/install/run.sh
+      ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/install_consumer
+      ${CMAKE_INSTALL_LIBDIR} ${CMAKE_C_COMPILER} ${CMAKE_COMMAND} $<CONFIG>)
+  set(sh_consumer_flags "")
+  if(SH_SANITIZE)
+    set(sh_consumer_flags "-fsanitize=${SH_SANITIZE}")
+  endif()
+  set_tests_properties(install_consumer PROPERTIES TIMEOUT 300
+    ENVIRONMENT "SH_CONSUMER_FLAGS=${sh_consumer_flags}")
+endif()
