@@ -10,6 +10,9 @@
  */
 #include "internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #if defined(__SANITIZE_ADDRESS__)
 #define SH_HAVE_ASAN 1
 #elif defined(__has_feature)
@@ -46,9 +49,17 @@ static bool under_valgrind(void)
 #endif
 }
 
+/* STACKHEAP_TOOLS=0 turns Valgrind marking off (to count the fast paths with
+   callgrind); an ASan build always marks, its shadow memory must stay right. */
+static bool valgrind_marking_wanted(void)
+{
+    const char *env = getenv("STACKHEAP_TOOLS");
+    return env == NULL || strcmp(env, "0") != 0;
+}
+
 bool sh_tools_active(void)
 {
-    return sh_cfg_asan || under_valgrind();
+    return sh_cfg_asan || (under_valgrind() && valgrind_marking_wanted());
 }
 
 void sh_tools_mark_noaccess(const void *p, size_t size)

@@ -26,9 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int check_passed, check_failed;
-static bool check_current_failed;
-static const char *check_current = "";
+static int check_passed __attribute__((unused)), check_failed __attribute__((unused));
+static bool check_current_failed __attribute__((unused));
+static const char *check_current __attribute__((unused)) = "";
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
