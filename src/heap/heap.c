@@ -260,8 +260,12 @@ void sh_heap_destroy(sh_heap *h)
 void sh_heap_collect(bool force)
 {
     sh_heap *def = sh_tls_heap;
-    if (def == &sh_empty_heap)
+    if (def == &sh_empty_heap && force) /* adopting exited threads' memory needs a heap */
+        def = sh_heap_thread_init();
+    if (def == NULL || def == &sh_empty_heap) {
+        sh_large_cache_purge(force);
         return;
+    }
     if (force)
         while (sh_segment_reclaim_one(def))
             ;
