@@ -31,11 +31,14 @@ static struct {
 
 size_t sh_os_page_size(void)
 {
-    if (sh_unlikely(os.page_size == 0)) {
-        long ps = sysconf(_SC_PAGESIZE);
-        os.page_size = ps > 0 ? (size_t)ps : 4096;
+    /* relaxed: racing first callers store the same value */
+    size_t ps = atomic_load_explicit(&os.page_size, memory_order_relaxed);
+    if (sh_unlikely(ps == 0)) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+        atomic_store_explicit(&os.page_size, ps, memory_order_relaxed);
     }
-    return os.page_size;
+    return ps;
 }
 
 void *sh_os_map(size_t size)

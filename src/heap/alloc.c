@@ -115,6 +115,12 @@ void sh_free(void *p)
 
 /* ---- realloc -------------------------------------------------------------------- */
 
+size_t sh_foreign_readable(const void *p)
+{
+    size_t page = sh_os_page_size();
+    return page - ((uintptr_t)p & (page - 1));
+}
+
 /* Copy a block that is not stackheap's: its size is unknown, so copy what is
    certainly readable (up to the end of its page) and no more than asked. */
 static void *realloc_foreign(void *p, size_t size)
@@ -122,8 +128,7 @@ static void *realloc_foreign(void *p, size_t size)
     void *q = sh_malloc(size);
     if (q == NULL)
         return NULL;
-    size_t page = sh_os_page_size();
-    size_t readable = page - ((uintptr_t)p & (page - 1));
+    size_t readable = sh_foreign_readable(p);
     memcpy(q, p, readable < size ? readable : size);
     return q;
 }
@@ -172,16 +177,14 @@ void *sh_reallocarray(void *p, size_t n, size_t size)
 
 void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
 {
-    if (align <= 16) {
-        if (align > 8 && size < 16)
-            size = 16; /* blocks of 8 bytes are only 8-aligned */
-        else if (align > 8)
-            size = (size + 15) & ~(size_t)15; /* classes that are multiples of 16 */
-        return sh_heap_alloc(h, size == 0 ? 1 : size);
-    }
     if (size > SH_MAX_REQUEST) {
         errno = ENOMEM;
         return NULL;
+    }
+    if (align <= 16) {
+        if (align > 8 && size < 16)
+            size = 16; /* blocks of 8 bytes are only 8-aligned; all others are 16-aligned */
+        return sh_heap_alloc(h, size == 0 ? 1 : size);
     }
     if (size <= SH_MEDIUM_MAX) {
         size_t want = size < align ? align : size;

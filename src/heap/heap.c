@@ -25,8 +25,8 @@
 #define E4 E1, E1, E1, E1
 #define E16 E4, E4, E4, E4
 sh_page sh_empty_page;
-sh_heap sh_empty_heap = {.direct = {E16, E16, E16, E4, E1}};
-_Static_assert(SH_BINS == 53, "sh_empty_heap.direct lists SH_BINS pages");
+sh_heap sh_empty_heap = {.direct = {E16, E16, E16, E1, E1}};
+_Static_assert(SH_BINS == 50, "sh_empty_heap.direct lists SH_BINS pages");
 
 __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec"))) = &sh_empty_heap;
 __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
@@ -220,8 +220,14 @@ void *sh_heap_realloc(sh_heap *h, void *p, size_t size)
         return NULL;
     if (p == NULL)
         return sh_heap_alloc(h, size);
+    if (size == 0) { /* as sh_realloc: free p, return NULL */
+        sh_free(p);
+        return NULL;
+    }
     size_t usable = sh_usable_size(p);
-    if (size <= usable && size >= usable / 2 && size > 0)
+    if (usable == 0) /* not the heap's: copy what is surely readable */
+        usable = sh_foreign_readable(p);
+    else if (size <= usable && size >= usable / 2)
         return p;
     void *q = sh_heap_alloc(h, size);
     if (q == NULL)

@@ -47,8 +47,9 @@
 #define SH_MAX_PAGES (SH_SEGMENT_SIZE >> SH_SMALL_PAGE_SHIFT) /* 64 */
 #define SH_SEGMENT_HEADER ((size_t)8 << 10) /* header + page descriptors, page aligned */
 
-/* Size classes: 8..64 by 8, then four per power of two up to SH_MEDIUM_MAX. */
-#define SH_BINS 53
+/* Size classes: 8, then 16..64 by 16 (so every block of 16 bytes or more is
+   16-aligned, as glibc's are), then four per power of two up to SH_MEDIUM_MAX. */
+#define SH_BINS 50
 #define SH_SMALL_LOOKUP_MAX 1024 /* sizes up to here use the bin table */
 
 /* Largest request the heap accepts: beyond it nothing could be mapped anyway. */
@@ -147,19 +148,21 @@ typedef struct sh_heap {
 /* Bin of a request of `size` bytes (1 <= size <= SH_MEDIUM_MAX). */
 static inline unsigned sh_bin_of(size_t size)
 {
+    if (size <= 8)
+        return 1;
     if (size <= 64)
-        return (unsigned)((size + 7) >> 3);
+        return (unsigned)((size + 15) >> 4) + 1;
     size_t s = size - 1;
     unsigned b = 63u - (unsigned)__builtin_clzll(s); /* 6.. */
-    return 9 + (b - 6) * 4 + (unsigned)((s >> (b - 2)) & 3);
+    return 6 + (b - 6) * 4 + (unsigned)((s >> (b - 2)) & 3);
 }
 
 /* Block size of a bin. */
 static inline size_t sh_bin_size(unsigned bin)
 {
-    if (bin <= 8)
-        return (size_t)bin << 3;
-    unsigned k = bin - 9, b = 6 + k / 4, sub = k % 4;
+    if (bin <= 5)
+        return bin == 1 ? 8 : (size_t)(bin - 1) << 4;
+    unsigned k = bin - 6, b = 6 + k / 4, sub = k % 4;
     return (size_t)(5 + sub) << (b - 2);
 }
 
@@ -251,6 +254,8 @@ void sh_large_lock_for_fork(int phase);
 /* ---- alloc.c -------------------------------------------------------------- */
 
 void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align);
+/* Bytes surely readable at a foreign pointer p: to the end of its OS page. */
+size_t sh_foreign_readable(const void *p);
 /* Usable bytes from p to the end of its block (p from this heap). */
 size_t sh_block_usable(const void *p);
 

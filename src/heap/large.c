@@ -55,7 +55,7 @@ static cached_map cache_take(unsigned i)
 {
     cached_map m = cache.e[i];
     cache.bytes -= m.size;
-    cache.n--;
+    __atomic_store_n(&cache.n, cache.n - 1, __ATOMIC_RELAXED); /* peeked without the lock */
     for (unsigned j = i; j < cache.n; j++)
         cache.e[j] = cache.e[j + 1];
     return m;
@@ -106,7 +106,8 @@ static bool cache_put(void *map, size_t size)
     pthread_mutex_lock(&cache.lock);
     bool ok = cache.n < CACHE_SLOTS && cache.bytes + size <= CACHE_BYTES;
     if (ok) {
-        cache.e[cache.n++] = (cached_map){map, size, sh_now_ms()};
+        cache.e[cache.n] = (cached_map){map, size, sh_now_ms()};
+        __atomic_store_n(&cache.n, cache.n + 1, __ATOMIC_RELAXED); /* peeked without the lock */
         cache.bytes += size;
     }
     pthread_mutex_unlock(&cache.lock);

@@ -216,8 +216,10 @@ static void maybe_purge(sh_heap *h)
 
 void sh_page_retire(sh_heap *h, sh_page *pg)
 {
-    /* keep the bin's current page: a loop that frees and reallocates stays fast */
-    if (h->direct[pg->bin] != pg || (pg->flags & SH_PAGE_FULL))
+    /* keep a bin's only page: a loop that frees and reallocates stays fast; any
+       other empty page goes back to its segment (and, after the delay, the OS) */
+    sh_page_queue *q = &h->bins[pg->bin];
+    if ((pg->flags & SH_PAGE_FULL) || q->first != pg || q->last != pg)
         page_release(h, pg);
     maybe_purge(h);
 }

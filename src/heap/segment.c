@@ -159,7 +159,8 @@ sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin)
     unsigned kind = sh_bin_size(bin) <= SH_SMALL_MAX ? SH_SEG_SMALL : SH_SEG_MEDIUM;
     sh_segment *seg = h->segments[kind];
     while (seg == NULL || seg->free_mask == 0) {
-        if (sh_segment_reclaim_one(h)) {
+        /* first-class heaps do not adopt: sh_heap_destroy would free others' blocks */
+        if (h->is_default && sh_segment_reclaim_one(h)) {
             seg = h->segments[kind];
             continue;
         }
@@ -261,7 +262,7 @@ void sh_segment_abandon_all(sh_heap *h)
             atomic_store_explicit(&seg->thread_id, 0, memory_order_release);
             pthread_mutex_lock(&abandoned.lock);
             seg->next = abandoned.first;
-            abandoned.first = seg;
+            __atomic_store_n(&abandoned.first, seg, __ATOMIC_RELAXED); /* peeked unlocked */
             abandoned.count++;
             pthread_mutex_unlock(&abandoned.lock);
         }
@@ -276,7 +277,7 @@ bool sh_segment_reclaim_one(sh_heap *h)
     pthread_mutex_lock(&abandoned.lock);
     sh_segment *seg = abandoned.first;
     if (seg != NULL) {
-        abandoned.first = seg->next;
+        __atomic_store_n(&abandoned.first, seg->next, __ATOMIC_RELAXED); /* peeked unlocked */
         abandoned.count--;
     }
     pthread_mutex_unlock(&abandoned.lock);
