@@ -1,0 +1,231 @@
+/*
+ * test_heap_shrink.c -- the heap gives memory back to the OS.
+ *
+ * Specification (issue "The heap", include/stackheap.h): empty pages go back
+ * to the OS after STACKHEAP_PURGE_DELAY milliseconds (50 by default), or at
+ * once through sh_heap_collect(true); empty segments are unmapped.  After a
+ * program frees everything it allocated, its resident memory falls back
+ * close to where it started:
+ *   - after sh_heap_collect(true), at once;
+ *   - without it, within about a second of ongoing small allocations.
+ *
+ * Each test allocates 512 MiB in 64-byte blocks, frees them all, and reads
+ * the resident set size from /proc/self/statm; a third re-executes the
+ * program with STACKHEAP_PURGE_DELAY=1500 and checks that freed memory stays
+ * that long, then goes.  The array of pointers is
+ * mapped with mmap and unmapped before the last measurement, so it is not
+ * counted against the heap.  The figures are printed.
+ */
+#include "check.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "stackheap.h"
+
+/*
+ * In a sanitizer build the RSS also holds the shadow of every byte the test
+ * touched (an eighth of 512 MiB for ASan, several times 512 MiB for TSan),
+ * which the sanitizer keeps: the figures are printed but the bounds are not
+ * checked there.
+ */
+#ifndef SH_WITH_ASAN
+#define SH_WITH_ASAN 0
+#endif
+#ifndef SH_WITH_TSAN
+#define SH_WITH_TSAN 0
+#endif
+static const bool rss_is_the_heaps_alone = !SH_WITH_ASAN && !SH_WITH_TSAN;
+
+#define KIB ((size_t)1 << 10)
+#define MIB ((size_t)1 << 20)
+
+#define TOTAL (512 * MIB)
+#define BLOCK 64
+#define BLOCKS (TOTAL / BLOCK)
+/* "within a few MiB of the start" */
+#define SLACK (8 * MIB)
+/* "within about a second": the budget allowed, twice that */
+#define BUDGET_S 2.0
+
+static size_t page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (size_t)resident * page_size() : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct shrink_figures {
+    size_t start, peak, freed; /* RSS before, with everything allocated, right after the frees */
+} shrink_figures;
+
+/*
+ * Allocate `total` bytes in BLOCK-byte blocks, touch them, free them all and
+ * unmap the pointer array.  False if an allocation failed.
+ */
+static bool allocate_and_free_everything(size_t total, shrink_figures *f)
+{
+    size_t count = total / BLOCK, array_bytes = count * sizeof(void *);
+    void **blocks = mmap(NULL, array_bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (blocks == MAP_FAILED)
+        return false;
+    f->start = rss_bytes();
+    bool ok = true;
+    size_t n = 0;
+    for (; n < count; n++) {
+        unsigned char *p = sh_malloc(BLOCK);
+        if (p == NULL) {
+            ok = false;
+            break;
+        }
+        p[0] = (unsigned char)n;
+        p[BLOCK - 1] = 1;
+        blocks[n] = p;
+    }
+    f->peak = rss_bytes();
+    for (size_t i = 0; i < n; i++)
+        sh_free(blocks[i]);
+    munmap(blocks, array_bytes);
+    f->freed = rss_bytes();
+    return ok;
+}
+
+/*
+ * Go on like a program that keeps running: small mallocs and frees, a
+ * millisecond's pause, again, until the RSS is at most `bound` or `budget_s`
+ * seconds have passed.  Returns the seconds it took; *rss is the last RSS.
+ */
+static double small_allocations_until_rss_below(size_t bound, double budget_s, size_t *rss)
+{
+    double start = now_s(), elapsed = 0;
+    *rss = rss_bytes();
+    while (*rss > bound && (elapsed = now_s() - start) < budget_s) {
+        for (unsigned i = 0; i < 100; i++) {
+            void *p[4];
+            for (unsigned k = 0; k < 4; k++)
+                p[k] = sh_malloc(16 + 24 * k);
+            for (unsigned k = 0; k < 4; k++)
+                sh_free(p[k]);
+        }
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+        *rss = rss_bytes();
+    }
+    return now_s() - start;
+}
+
+static void resident_memory_falls_back_after_collect(void)
+{
+    shrink_figures f;
+    sh_heap_collect(true);
+    CHECK(allocate_and_free_everything(TOTAL, &f));
+    sh_heap_collect(true);
+    size_t after = rss_bytes();
+    printf("     %zu MiB in %d-byte blocks: RSS %zu KiB at the start, %zu KiB allocated, "
+           "%zu KiB freed, %zu KiB after sh_heap_collect(true)\n",
+           TOTAL / MIB, BLOCK, f.start / KIB, f.peak / KIB, f.freed / KIB, after / KIB);
+    CHECK(f.peak >= f.start + TOTAL);
+    if (rss_is_the_heaps_alone)
+        CHECK(after <= f.start + SLACK);
+}
+
+static void resident_memory_falls_back_within_a_second_of_small_allocations(void)
+{
+    shrink_figures f;
+    sh_heap_collect(true);
+    CHECK(allocate_and_free_everything(TOTAL, &f));
+    size_t rss;
+    double elapsed = small_allocations_until_rss_below(f.start + SLACK, BUDGET_S, &rss);
+    printf("     %zu MiB in %d-byte blocks: RSS %zu KiB at the start, %zu KiB allocated, "
+           "%zu KiB freed, %zu KiB %.3f s later (small allocations go on, no collect)\n",
+           TOTAL / MIB, BLOCK, f.start / KIB, f.peak / KIB, f.freed / KIB, rss / KIB, elapsed);
+    CHECK(f.peak >= f.start + TOTAL);
+    if (rss_is_the_heaps_alone && rss > f.start + SLACK)
+        fprintf(stderr,
+                "  BUG src/heap/page.c: pages emptied by frees stay in their bin queue and are "
+                "never released (free_slow -> sh_page_unfull makes each full page the direct "
+                "one, so sh_page_retire keeps it when it empties); only sh_heap_collect "
+                "releases them\n");
+    if (rss_is_the_heaps_alone)
+        CHECK(rss <= f.start + SLACK);
+}
+
+/* ---- STACKHEAP_PURGE_DELAY ----------------------------------------------------- */
+
+/* The option is read once per process: the test re-executes this program with it set. */
+#define DELAY_CHILD_MODE "--purge-delay-child"
+#define DELAY_MS 1500
+#define DELAY_TOTAL (128 * MIB)
+
+/* In the re-executed child: how long does freed memory stay resident?  Exit status 0 if
+   it stayed about DELAY_MS (at least two thirds of it) and then went back. */
+static int purge_delay_child(void)
+{
+    shrink_figures f;
+    if (!allocate_and_free_everything(DELAY_TOTAL, &f))
+        return 2;
+    size_t rss;
+    double elapsed =
+        small_allocations_until_rss_below(f.start + SLACK, 3.0 * DELAY_MS / 1000, &rss);
+    const char *delay = getenv("STACKHEAP_PURGE_DELAY");
+    printf("     STACKHEAP_PURGE_DELAY=%s: %zu MiB freed, RSS back to %zu KiB (start %zu KiB) "
+           "after %.3f s of small allocations\n",
+           delay != NULL ? delay : "(unset)", DELAY_TOTAL / MIB, rss / KIB, f.start / KIB, elapsed);
+    if (!rss_is_the_heaps_alone)
+        return 0;
+    if (elapsed < DELAY_MS / 1000.0 * 2 / 3)
+        return 3; /* given back too early */
+    if (rss > f.start + SLACK)
+        return 4; /* not given back */
+    return 0;
+}
+
+static void purge_delay_option_sets_how_long_freed_memory_stays(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char value[16];
+        snprintf(value, sizeof value, "%d", DELAY_MS);
+        setenv("STACKHEAP_PURGE_DELAY", value, 1);
+        execl("/proc/self/exe", "test_heap_shrink", DELAY_CHILD_MODE, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 3)
+        fprintf(stderr, "  memory went back long before the %d ms delay\n", DELAY_MS);
+    if (WEXITSTATUS(status) == 4)
+        fprintf(stderr, "  memory did not go back within 3 times the %d ms delay\n", DELAY_MS);
+    CHECK_EQ_U(WEXITSTATUS(status), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], DELAY_CHILD_MODE) == 0)
+        return purge_delay_child();
+    RUN(resident_memory_falls_back_after_collect);
+    RUN(resident_memory_falls_back_within_a_second_of_small_allocations);
+    RUN(purge_delay_option_sets_how_long_freed_memory_stays);
+    return check_report();
+}

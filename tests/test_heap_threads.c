@@ -1,0 +1,558 @@
+/*
+ * test_heap_threads.c -- the heap with threads that come and go.
+ *
+ * Specification tested here (include/stackheap.h, "The heap"):
+ *   - any thread may free any block: blocks allocated by producers and freed
+ *     by consumers keep their contents while in flight, and nothing breaks;
+ *   - a thread that exits with live blocks hands them over: frees arriving
+ *     after the owner exited are safe, and the memory is reused;
+ *   - nothing leaks across many short-lived threads: resident memory and the
+ *     number of mappings stay bounded, and sh_heap_collect(true) brings
+ *     resident memory back near the start;
+ *   - a first-class heap's sh_heap_destroy releases its own blocks only, not
+ *     blocks of exited threads that it adopted.
+ *
+ * CI runs this program under ThreadSanitizer (SH_WITH_TSAN, set by
+ * tests/heap.cmake), where the counts are scaled down.
+ */
+#include "check.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "stackheap.h"
+
+#ifndef SH_WITH_TSAN
+#define SH_WITH_TSAN 0
+#endif
+#ifndef SH_WITH_ASAN
+#define SH_WITH_ASAN 0
+#endif
+static const bool built_with_sanitizer = SH_WITH_ASAN || SH_WITH_TSAN;
+
+/* Counts are divided by this under ThreadSanitizer, and AddressSanitizer (2-3 times slower). */
+#if SH_WITH_TSAN
+#define SCALE 10
+#elif SH_WITH_ASAN
+#define SCALE 2
+#else
+#define SCALE 1
+#endif
+
+#define KIB ((size_t)1 << 10)
+#define MIB ((size_t)1 << 20)
+#define MEDIUM_MAX (128 * KIB) /* larger blocks get their own mapping */
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static size_t page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (size_t)resident * page_size() : 0;
+}
+
+/* Lines of /proc/self/maps: the number of mappings of the process. */
+static size_t mapping_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return 0;
+    size_t lines = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        lines += c == '\n';
+    fclose(f);
+    return lines;
+}
+
+static bool is_mapped(const void *p)
+{
+    void *page = (void *)((uintptr_t)p & ~(uintptr_t)(page_size() - 1));
+    return msync(page, page_size(), MS_ASYNC) == 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/*
+ * A block carries its own description: its first 16 bytes say its size and
+ * serial, the rest is a pattern of the serial.  Large blocks are marked every
+ * 4 KiB only (touching every byte of them would only measure memset).
+ */
+typedef struct block_head {
+    uint64_t size;
+    uint64_t serial;
+} block_head;
+
+static unsigned char mark(uint64_t serial, size_t i)
+{
+    return (unsigned char)(serial * 29u + i * 11u + 5u);
+}
+
+static size_t mark_step(size_t size)
+{
+    return size > MEDIUM_MAX ? 4 * KIB : 1;
+}
+
+/* A new block of `size` (>= sizeof(block_head)) bytes marked with `serial`, or NULL. */
+static void *make_block(size_t size, uint64_t serial)
+{
+    unsigned char *p = sh_malloc(size);
+    if (p == NULL)
+        return NULL;
+    block_head h = {size, serial};
+    memcpy(p, &h, sizeof h);
+    for (size_t i = sizeof h; i < size; i += mark_step(size))
+        p[i] = mark(serial, i);
+    p[size - 1] = mark(serial, size - 1);
+    return p;
+}
+
+/* True if p still holds what make_block wrote; the size is read from the block. */
+static bool block_is_intact(const void *p)
+{
+    const unsigned char *b = p;
+    block_head h;
+    memcpy(&h, b, sizeof h);
+    if (h.size < sizeof h || sh_usable_size(p) < h.size)
+        return false;
+    for (size_t i = sizeof h; i < h.size; i += mark_step(h.size))
+        if (b[i] != mark(h.serial, i))
+            return false;
+    return b[h.size - 1] == mark(h.serial, h.size - 1);
+}
+
+/* 8..4096 bytes (at least a header), and one block in 500 above MEDIUM_MAX. */
+static size_t random_size(uint64_t *rng)
+{
+    uint64_t r = xorshift(rng);
+    if (r % 500 == 0)
+        return MEDIUM_MAX + 1 + (size_t)(r >> 20) % (400 * KIB);
+    size_t size = 8 + (size_t)(r >> 16) % 4089;
+    return size < sizeof(block_head) ? sizeof(block_head) : size;
+}
+
+/* ---- producer / consumer ------------------------------------------------------ */
+
+/*
+ * Single-producer single-consumer rings.  ring[p][c] carries blocks from
+ * producer p to consumer c; producer p sends its i-th block to consumer i % 2,
+ * so every block is freed by a thread other than the one that allocated it.
+ */
+#define PRODUCERS 2
+#define CONSUMERS 2
+#define RING_SLOTS 1024
+#define BLOCKS_PER_PRODUCER (500000 / SCALE)
+
+typedef struct ring {
+    _Alignas(64) _Atomic size_t head; /* next slot to read (consumer) */
+    _Alignas(64) _Atomic size_t tail; /* next slot to write (producer) */
+    void *slot[RING_SLOTS];
+} ring;
+
+static ring rings[PRODUCERS][CONSUMERS];
+static atomic_ulong pc_damaged, pc_received, pc_failed, pc_large;
+
+static void ring_push(ring *r, void *p)
+{
+    size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    /* acquire: the consumer has finished with the slot it released */
+    while (t - atomic_load_explicit(&r->head, memory_order_acquire) == RING_SLOTS)
+        sched_yield();
+    r->slot[t % RING_SLOTS] = p;
+    /* release: the slot (and the block's bytes) are visible before the new tail */
+    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+}
+
+/* The next block of r, or NULL if it is empty now. */
+static void *ring_pop(ring *r)
+{
+    size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    /* acquire: pairs with ring_push's release */
+    if (atomic_load_explicit(&r->tail, memory_order_acquire) == h)
+        return NULL;
+    void *p = r->slot[h % RING_SLOTS];
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+    return p;
+}
+
+static void *producer(void *arg)
+{
+    unsigned id = (unsigned)(uintptr_t)arg;
+    uint64_t rng = 0x9E3779B97F4A7C15ull * (id + 1);
+    for (uint64_t i = 0; i < BLOCKS_PER_PRODUCER; i++) {
+        size_t size = random_size(&rng);
+        void *p = make_block(size, i * PRODUCERS + id);
+        if (p == NULL) {
+            atomic_fetch_add(&pc_failed, 1);
+            p = make_block(sizeof(block_head), 0); /* keep the counts right */
+        }
+        if (size > MEDIUM_MAX)
+            atomic_fetch_add(&pc_large, 1);
+        ring_push(&rings[id][i % CONSUMERS], p);
+    }
+    return NULL; /* exits while consumers still free its blocks */
+}
+
+static void *consumer(void *arg)
+{
+    unsigned id = (unsigned)(uintptr_t)arg;
+    uint64_t want = (uint64_t)BLOCKS_PER_PRODUCER * PRODUCERS / CONSUMERS, got = 0;
+    unsigned long damaged = 0;
+    while (got < want) {
+        bool idle = true;
+        for (unsigned p = 0; p < PRODUCERS; p++) {
+            void *b = ring_pop(&rings[p][id]);
+            if (b == NULL)
+                continue;
+            idle = false;
+            if (!block_is_intact(b))
+                damaged++;
+            sh_free(b);
+            got++;
+        }
+        if (idle)
+            sched_yield();
+    }
+    atomic_fetch_add(&pc_damaged, damaged);
+    atomic_fetch_add(&pc_received, got);
+    return NULL;
+}
+
+static void blocks_freed_by_other_threads_arrive_intact(void)
+{
+    double start = now_s();
+    pthread_t prod[PRODUCERS], cons[CONSUMERS];
+    for (unsigned i = 0; i < CONSUMERS; i++)
+        CHECK(pthread_create(&cons[i], NULL, consumer, (void *)(uintptr_t)i) == 0);
+    for (unsigned i = 0; i < PRODUCERS; i++)
+        CHECK(pthread_create(&prod[i], NULL, producer, (void *)(uintptr_t)i) == 0);
+    for (unsigned i = 0; i < PRODUCERS; i++)
+        pthread_join(prod[i], NULL);
+    for (unsigned i = 0; i < CONSUMERS; i++)
+        pthread_join(cons[i], NULL);
+    printf("     %lu blocks (%lu above 128 KiB) from %d producers to %d consumers in %.2f s\n",
+           atomic_load(&pc_received), atomic_load(&pc_large), PRODUCERS, CONSUMERS,
+           now_s() - start);
+    CHECK_EQ_U(atomic_load(&pc_failed), 0);
+    CHECK_EQ_U(atomic_load(&pc_received), (uint64_t)BLOCKS_PER_PRODUCER * PRODUCERS);
+    CHECK_EQ_U(atomic_load(&pc_damaged), 0);
+}
+
+/* ---- many short-lived threads ------------------------------------------------------- */
+
+/*
+ * Each short-lived thread frees blocks that earlier (now exited) threads left
+ * in the mailbox, allocates its own, frees half of them, leaves the other half
+ * in the mailbox, and exits.
+ */
+#define SHORT_THREADS (1000 / SCALE)
+#define AT_ONCE 4
+#define MAILBOX_SLOTS 2048
+#define BLOCKS_PER_THREAD 200
+
+static struct {
+    pthread_mutex_t lock;
+    void *slot[MAILBOX_SLOTS];
+    size_t count;
+} mailbox = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+
+static atomic_ulong st_damaged, st_failed, st_freed_late;
+
+/* Take up to max blocks out of the mailbox into out; returns how many. */
+static size_t mailbox_take(void **out, size_t max)
+{
+    pthread_mutex_lock(&mailbox.lock);
+    size_t n = 0;
+    while (n < max && mailbox.count > 0)
+        out[n++] = mailbox.slot[--mailbox.count];
+    pthread_mutex_unlock(&mailbox.lock);
+    return n;
+}
+
+/* Leave p in the mailbox; false if it is full. */
+static bool mailbox_put(void *p)
+{
+    pthread_mutex_lock(&mailbox.lock);
+    bool ok = mailbox.count < MAILBOX_SLOTS;
+    if (ok)
+        mailbox.slot[mailbox.count++] = p;
+    pthread_mutex_unlock(&mailbox.lock);
+    return ok;
+}
+
+/* Free up to max (<= BLOCKS_PER_THREAD) blocks of the mailbox; returns how many were damaged. */
+static unsigned long free_from_mailbox(size_t max, size_t *freed)
+{
+    void *taken[BLOCKS_PER_THREAD];
+    unsigned long damaged = 0;
+    size_t n = mailbox_take(taken, max);
+    for (size_t i = 0; i < n; i++) {
+        damaged += !block_is_intact(taken[i]);
+        sh_free(taken[i]);
+    }
+    atomic_fetch_add(&st_freed_late, n);
+    *freed = n;
+    return damaged;
+}
+
+static void *short_lived(void *arg)
+{
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    uint64_t rng = 0xD1B54A32D192ED03ull ^ (id * 0x9E3779B97F4A7C15ull);
+    size_t freed;
+    /* as many as it leaves (at most), so that the mailbox does not fill up */
+    unsigned long damaged = free_from_mailbox(BLOCKS_PER_THREAD / 2 + 2, &freed);
+    void *mine[BLOCKS_PER_THREAD + 2];
+    unsigned n = 0;
+    for (; n < BLOCKS_PER_THREAD; n++) {
+        size_t size = 16 + (size_t)(xorshift(&rng) % 3000);
+        if ((mine[n] = make_block(size, id * 1000 + n)) == NULL)
+            break;
+    }
+    if ((mine[n] = make_block(40 * KIB, id)) != NULL) /* a medium block */
+        n++;
+    if (id % 10 == 0 && (mine[n] = make_block(300 * KIB, id)) != NULL) /* a large one */
+        n++;
+    if (n < BLOCKS_PER_THREAD + 1)
+        atomic_fetch_add(&st_failed, 1);
+    for (unsigned i = 0; i < n; i++) {
+        if (i % 2 == 0 && mailbox_put(mine[i]))
+            continue; /* for a later thread (or main) to free */
+        damaged += !block_is_intact(mine[i]);
+        sh_free(mine[i]);
+    }
+    atomic_fetch_add(&st_damaged, damaged);
+    return NULL;
+}
+
+static void many_short_lived_threads_leave_no_growing_footprint(void)
+{
+    sh_heap_collect(true);
+    size_t rss_start = rss_bytes(), maps_start = mapping_count();
+    size_t rss_early = 0, maps_early = 0, rss_peak = 0, maps_peak = 0;
+    unsigned early = 0; /* threads run when rss_early was measured */
+    double start = now_s();
+    for (unsigned t = 0; t < SHORT_THREADS; t += AT_ONCE) {
+        pthread_t th[AT_ONCE];
+        for (unsigned i = 0; i < AT_ONCE; i++)
+            CHECK(pthread_create(&th[i], NULL, short_lived, (void *)(uintptr_t)(t + i)) == 0);
+        for (unsigned i = 0; i < AT_ONCE; i++)
+            pthread_join(th[i], NULL);
+        size_t rss = rss_bytes(), maps = mapping_count();
+        if (rss_early == 0 && t + AT_ONCE >= SHORT_THREADS / 10) {
+            rss_early = rss;
+            maps_early = maps;
+            early = t + AT_ONCE;
+        }
+        if (rss > rss_peak)
+            rss_peak = rss;
+        if (maps > maps_peak)
+            maps_peak = maps;
+    }
+    size_t rss_end = rss_bytes(), maps_end = mapping_count();
+    /* the blocks still in the mailbox: their threads are all gone */
+    unsigned long damaged = 0;
+    size_t freed;
+    do
+        damaged += free_from_mailbox(BLOCKS_PER_THREAD, &freed);
+    while (freed > 0);
+    sh_heap_collect(true);
+    size_t rss_final = rss_bytes(), maps_final = mapping_count();
+    printf("     %d threads in %.2f s; RSS KiB: start %zu, after %u threads %zu, peak %zu, "
+           "end %zu, after collect %zu; mappings: start %zu, after %u threads %zu, peak %zu, "
+           "end %zu, after collect %zu; %lu blocks freed after their thread exited\n",
+           SHORT_THREADS, now_s() - start, rss_start / KIB, early, rss_early / KIB, rss_peak / KIB,
+           rss_end / KIB, rss_final / KIB, maps_start, early, maps_early, maps_peak, maps_end,
+           maps_final, atomic_load(&st_freed_late));
+    CHECK_EQ_U(atomic_load(&st_failed), 0);
+    CHECK_EQ_U(atomic_load(&st_damaged) + damaged, 0);
+    CHECK(atomic_load(&st_freed_late) > SHORT_THREADS * 10);
+    /*
+     * No growth after the first tenth of the threads, and everything back at the
+     * end.  Sanitizers keep memory and mappings of their own per thread (shadow,
+     * fake stacks, thread contexts), so their builds only print the figures.
+     */
+    if (!built_with_sanitizer) {
+        CHECK(maps_peak <= maps_early + 32);
+        CHECK(maps_final <= maps_start + 32);
+        CHECK(rss_peak <= rss_early + 16 * MIB);
+        CHECK(rss_final <= rss_start + 8 * MIB);
+    }
+}
+
+/* ---- frees after the owner exited --------------------------------------------------- */
+
+#define ORPHANS 10000
+
+static void *allocate_and_exit(void *arg)
+{
+    void **blocks = arg;
+    for (unsigned i = 0; i < ORPHANS; i++) {
+        size_t size = i % 1000 == 999 ? 200 * KIB : i % 100 == 99 ? 20 * KIB : 16 + i % 2000;
+        blocks[i] = make_block(size, i);
+    }
+    return NULL;
+}
+
+static void frees_after_the_owner_exited_are_safe_and_memory_is_reused(void)
+{
+    static void *blocks[ORPHANS];
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, allocate_and_exit, blocks) == 0);
+    pthread_join(t, NULL);
+    for (unsigned i = 0; i < ORPHANS; i++) {
+        CHECK(blocks[i] != NULL);
+        CHECK(block_is_intact(blocks[i]));
+        sh_free(blocks[i]);
+    }
+    /* the same work again, in this thread: the heap still works */
+    for (unsigned i = 0; i < ORPHANS; i++) {
+        blocks[i] = make_block(16 + i % 2000, i + 7);
+        CHECK(blocks[i] != NULL);
+    }
+    for (unsigned i = 0; i < ORPHANS; i++) {
+        CHECK(block_is_intact(blocks[i]));
+        sh_free(blocks[i]);
+    }
+    /* and a new thread does it too */
+    CHECK(pthread_create(&t, NULL, allocate_and_exit, blocks) == 0);
+    pthread_join(t, NULL);
+    for (unsigned i = 0; i < ORPHANS; i++) {
+        CHECK(blocks[i] != NULL);
+        CHECK(block_is_intact(blocks[i]));
+        sh_free(blocks[i]);
+    }
+    sh_heap_collect(true);
+}
+
+/* Blocks freed by another thread while their owner is exiting. */
+typedef struct handover {
+    void *blocks[ORPHANS];
+    _Atomic unsigned ready; /* blocks published so far */
+} handover;
+
+static void *allocate_publish_and_exit(void *arg)
+{
+    handover *h = arg;
+    for (unsigned i = 0; i < ORPHANS; i++) {
+        h->blocks[i] = make_block(16 + (i * 7) % 1500, i);
+        /* release: the block's bytes before its publication */
+        atomic_store_explicit(&h->ready, i + 1, memory_order_release);
+    }
+    return NULL;
+}
+
+static void *free_published(void *arg)
+{
+    handover *h = arg;
+    unsigned long damaged = 0;
+    for (unsigned i = 0; i < ORPHANS; i++) {
+        while (atomic_load_explicit(&h->ready, memory_order_acquire) <= i)
+            sched_yield();
+        if (h->blocks[i] == NULL || !block_is_intact(h->blocks[i]))
+            damaged++;
+        sh_free(h->blocks[i]);
+    }
+    return (void *)(uintptr_t)damaged;
+}
+
+static void frees_racing_with_the_owners_exit_are_safe(void)
+{
+    for (unsigned round = 0; round < 20 / SCALE + 1; round++) {
+        static handover h;
+        atomic_store(&h.ready, 0);
+        pthread_t owner, freer;
+        CHECK(pthread_create(&freer, NULL, free_published, &h) == 0);
+        CHECK(pthread_create(&owner, NULL, allocate_publish_and_exit, &h) == 0);
+        void *damaged;
+        pthread_join(owner, NULL);
+        pthread_join(freer, &damaged);
+        CHECK_EQ_U((uintptr_t)damaged, 0);
+    }
+    sh_heap_collect(true);
+}
+
+/* ---- first-class heaps and adopted segments ---------------------------------------------- */
+
+static void *leave_one_block(void *arg)
+{
+    void **out = arg;
+    out[0] = make_block(100, 1);      /* in a small page */
+    out[1] = make_block(20 * KIB, 2); /* in a medium page */
+    return NULL;
+}
+
+static void destroying_a_heap_keeps_blocks_it_adopted_from_an_exited_thread(void)
+{
+    /*
+     * The header: "If its thread exits first, its blocks stay valid (other
+     * threads adopt them)".  A first-class heap that needs a page may adopt
+     * the exited thread's segment; destroying that heap must not take the
+     * exited thread's live blocks with it.
+     */
+    sh_heap_collect(true); /* no abandoned segment is left from earlier tests */
+    void *left[2] = {NULL, NULL};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, leave_one_block, left) == 0);
+    pthread_join(t, NULL);
+    CHECK(left[0] != NULL);
+    CHECK(left[1] != NULL);
+    sh_heap *h = sh_heap_new();
+    CHECK(h != NULL);
+    void *a = sh_heap_malloc(h, 100);
+    void *b = sh_heap_malloc(h, 20 * KIB);
+    CHECK(a != NULL);
+    CHECK(b != NULL);
+    sh_heap_destroy(h);
+    for (unsigned i = 0; i < 2; i++) {
+        if (!is_mapped(left[i])) {
+            fprintf(stderr,
+                    "  BUG src/heap/segment.c sh_segment_page_alloc: a first-class heap "
+                    "adopted (sh_segment_reclaim_one) the abandoned segment of an exited "
+                    "thread, and sh_heap_destroy (sh_segment_release_all) unmapped it "
+                    "with the live block %p in it\n",
+                    left[i]);
+            CHECK(is_mapped(left[i]));
+        }
+        CHECK(block_is_intact(left[i]));
+        sh_free(left[i]);
+    }
+}
+
+int main(void)
+{
+    RUN(blocks_freed_by_other_threads_arrive_intact);
+    RUN(many_short_lived_threads_leave_no_growing_footprint);
+    RUN(frees_after_the_owner_exited_are_safe_and_memory_is_reused);
+    RUN(frees_racing_with_the_owners_exit_are_safe);
+    RUN(destroying_a_heap_keeps_blocks_it_adopted_from_an_exited_thread);
+    return check_report();
+}

@@ -1,0 +1,246 @@
+/*
+ * test_override.c -- linking libstackheap replaces the system allocator.
+ *
+ * Specification (include/stackheap.h, "The heap"; issue "Drop-in
+ * replacement"): unless built with -DSH_OVERRIDE=OFF, libstackheap exports
+ * malloc, free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign,
+ * memalign, valloc, pvalloc and malloc_usable_size with the semantics of
+ * their glibc namesakes, so a program linked with it (this one) allocates
+ * from stackheap: every block those names return is one sh_usable_size
+ * recognises (it gives 0 for a pointer that is not stackheap's), and so are
+ * the blocks libc allocates for itself (strdup, fopen, getline...).
+ *
+ * tests/heap.cmake registers this program only when the override is really
+ * built (SH_OVERRIDE on, and no sanitizer that owns malloc).  The same names
+ * in an unmodified program under LD_PRELOAD are tested by override_probe.c
+ * and override_preload.sh.
+ */
+#include "check.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+#include <stdint.h>
+
+#include "stackheap.h"
+
+#define KIB ((size_t)1 << 10)
+#define MIB ((size_t)1 << 20)
+
+static int global_object = 1;
+
+static size_t page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static bool is_aligned(const void *p, size_t align)
+{
+    return ((uintptr_t)p & (align - 1)) == 0;
+}
+
+/* Hidden from the optimiser, so that it neither folds nor warns about what we do with it. */
+static void *opaque(void *p)
+{
+    __asm__ volatile("" : "+r"(p));
+    return p;
+}
+
+static size_t runtime(size_t n)
+{
+    volatile size_t v = n;
+    return v;
+}
+
+/* True if p is a block of stackheap's with room for size bytes. */
+static bool is_stackheaps(const void *p, size_t size)
+{
+    return p != NULL && sh_usable_size(p) >= size && sh_usable_size(p) > 0;
+}
+
+/* ---- the names resolve to stackheap ------------------------------------------------ */
+
+static void malloc_returns_stackheap_blocks(void)
+{
+    size_t sizes[] = {0, 1, 100, 5000, 100 * KIB, 1 * MIB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = malloc(sizes[i]);
+        CHECK(is_stackheaps(p, sizes[i]));
+        free(p);
+    }
+    CHECK_EQ_U(sh_usable_size(opaque(&global_object)), 0); /* a foreign pointer: 0 */
+}
+
+static void the_standard_names_are_bound_to_libstackheap(void)
+{
+    static const char *names[] = {
+        "malloc",         "free",     "calloc", "realloc", "reallocarray",      "aligned_alloc",
+        "posix_memalign", "memalign", "valloc", "pvalloc", "malloc_usable_size"};
+    void *anchor = dlsym(RTLD_DEFAULT, "sh_malloc");
+    Dl_info lib;
+    CHECK(anchor != NULL);
+    CHECK(dladdr(anchor, &lib) != 0);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *f = dlsym(RTLD_DEFAULT, names[i]);
+        Dl_info where;
+        CHECK(f != NULL);
+        CHECK(dladdr(f, &where) != 0);
+        if (where.dli_fbase != lib.dli_fbase)
+            fprintf(stderr, "  %s is %s's, not %s's\n", names[i], where.dli_fname, lib.dli_fname);
+        CHECK_EQ_PTR(where.dli_fbase, lib.dli_fbase);
+    }
+}
+
+static void libc_allocates_from_stackheap_too(void)
+{
+    char *s = strdup("allocated inside libc");
+    CHECK(is_stackheaps(s, 22));
+    free(s);
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f != NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    CHECK(getline(&line, &cap, f) > 0);
+    CHECK(is_stackheaps(line, cap));
+    free(line);
+    fclose(f);
+}
+
+/* ---- each name's contract ---------------------------------------------------------- */
+
+static void calloc_zeroes_and_rejects_overflow(void)
+{
+    unsigned char *p = calloc(1000, 3);
+    CHECK(is_stackheaps(p, 3000));
+    for (size_t i = 0; i < 3000; i++)
+        CHECK_EQ_U(p[i], 0);
+    free(p);
+    errno = 0;
+    CHECK(calloc(runtime(SIZE_MAX), 2) == NULL);
+    CHECK_EQ_U(errno, ENOMEM);
+}
+
+static void realloc_keeps_contents_and_realloc_to_zero_frees(void)
+{
+    char *p = realloc(NULL, 10);
+    CHECK(is_stackheaps(p, 10));
+    memcpy(p, "123456789", 10);
+    char *q = realloc(p, 3 * MIB);
+    CHECK(is_stackheaps(q, 3 * MIB));
+    CHECK(strcmp(q, "123456789") == 0);
+    CHECK(realloc(q, 0) == NULL); /* glibc: frees and returns NULL */
+    errno = 0;
+    char *r = malloc(10);
+    CHECK(r != NULL);
+    CHECK(realloc(r, runtime(SIZE_MAX)) == NULL);
+    CHECK_EQ_U(errno, ENOMEM);
+    free(r);
+}
+
+static void reallocarray_rejects_overflow_and_keeps_the_block(void)
+{
+    int *p = reallocarray(NULL, 100, sizeof(int));
+    CHECK(is_stackheaps(p, 100 * sizeof(int)));
+    p[99] = 99;
+    errno = 0;
+    CHECK(reallocarray(p, runtime(SIZE_MAX / 2), sizeof(int)) == NULL);
+    CHECK_EQ_U(errno, ENOMEM);
+    CHECK_EQ_U(p[99], 99);
+    free(p);
+}
+
+static void aligned_alloc_and_posix_memalign_align(void)
+{
+    for (size_t align = 8; align <= 1 * MIB; align *= 2) {
+        void *a = aligned_alloc(align, 3 * align);
+        CHECK(is_stackheaps(a, 3 * align));
+        CHECK(is_aligned(a, align));
+        void *b = NULL;
+        CHECK_EQ_U(posix_memalign(&b, align, 100), 0);
+        CHECK(is_stackheaps(b, 100));
+        CHECK(is_aligned(b, align));
+        free(a);
+        free(b);
+    }
+    errno = 0;
+    CHECK(aligned_alloc(runtime(24), 100) == NULL);
+    CHECK_EQ_U(errno, EINVAL);
+}
+
+static void posix_memalign_returns_its_error_and_leaves_errno_alone(void)
+{
+    void *out = &global_object;
+    errno = 1234;
+    CHECK_EQ_U(posix_memalign(&out, runtime(4), 64), EINVAL);
+    CHECK_EQ_U(posix_memalign(&out, runtime(24), 64), EINVAL);
+    CHECK_EQ_U(posix_memalign(&out, 64, runtime(SIZE_MAX)), ENOMEM);
+    CHECK_EQ_U(errno, 1234); /* POSIX: the error is returned, errno is not set */
+    CHECK_EQ_PTR(out, &global_object);
+}
+
+static void memalign_rounds_an_alignment_up_to_a_power_of_two(void)
+{
+    size_t aligns[] = {1, 8, 16, 24, 100, 4096, 5000, 64 * KIB};
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        size_t want = 1;
+        while (want < aligns[i])
+            want *= 2;
+        void *p = memalign(aligns[i], 200);
+        CHECK(is_stackheaps(p, 200));
+        CHECK(is_aligned(p, want));
+        free(p);
+    }
+}
+
+static void valloc_and_pvalloc_return_whole_pages(void)
+{
+    size_t page = page_size();
+    size_t sizes[] = {0, 1, 100, page, page + 1, 3 * page + 5, 1 * MIB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *v = valloc(sizes[i]);
+        CHECK(is_stackheaps(v, sizes[i]));
+        CHECK(is_aligned(v, page));
+        size_t rounded = (sizes[i] + page - 1) / page * page;
+        void *pv = pvalloc(sizes[i]);
+        CHECK(is_stackheaps(pv, rounded == 0 ? page : rounded));
+        CHECK(is_aligned(pv, page));
+        memset(pv, 1, rounded == 0 ? page : rounded);
+        free(v);
+        free(pv);
+    }
+}
+
+static void malloc_usable_size_is_stackheaps(void)
+{
+    size_t sizes[] = {1, 24, 1000, 20 * KIB, 500 * KIB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = malloc(sizes[i]);
+        CHECK(p != NULL);
+        CHECK_EQ_U(malloc_usable_size(p), sh_usable_size(p));
+        CHECK(malloc_usable_size(p) >= sizes[i]);
+        free(p);
+    }
+    CHECK_EQ_U(malloc_usable_size(NULL), 0);
+}
+
+static void free_of_a_foreign_pointer_does_nothing(void)
+{
+    free(opaque(&global_object));
+    CHECK_EQ_U(global_object, 1);
+}
+
+int main(void)
+{
+    RUN(malloc_returns_stackheap_blocks);
+    RUN(the_standard_names_are_bound_to_libstackheap);
+    RUN(libc_allocates_from_stackheap_too);
+    RUN(calloc_zeroes_and_rejects_overflow);
+    RUN(realloc_keeps_contents_and_realloc_to_zero_frees);
+    RUN(reallocarray_rejects_overflow_and_keeps_the_block);
+    RUN(aligned_alloc_and_posix_memalign_align);
+    RUN(posix_memalign_returns_its_error_and_leaves_errno_alone);
+    RUN(memalign_rounds_an_alignment_up_to_a_power_of_two);
+    RUN(valloc_and_pvalloc_return_whole_pages);
+    RUN(malloc_usable_size_is_stackheaps);
+    RUN(free_of_a_foreign_pointer_does_nothing);
+    return check_report();
+}
