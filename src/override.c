@@ -14,14 +14,16 @@
 
 #if SH_OVERRIDE
 
+/* malloc and free inline the fast paths rather than call the sh_ names:
+   those are exported, so a call would go through the PLT. */
 SH_API void *malloc(size_t size)
 {
-    return sh_malloc(size);
+    return sh_heap_alloc(sh_tls_heap, size);
 }
 
 SH_API void free(void *p)
 {
-    sh_free(p);
+    sh_heap_free(p);
 }
 
 SH_API void *calloc(size_t n, size_t size)

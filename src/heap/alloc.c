@@ -20,8 +20,9 @@
 /* Start of the block of an over-aligned (interior) pointer p. */
 static void *block_start(const sh_page *pg, const void *p)
 {
-    size_t off = (size_t)((const uint8_t *)p - pg->start);
-    return pg->start + off / pg->block_size * pg->block_size;
+    uint8_t *start = sh_page_start(pg);
+    size_t off = (size_t)((const uint8_t *)p - start);
+    return start + off / pg->block_size * pg->block_size;
 }
 
 size_t sh_block_usable(const void *p)
@@ -68,10 +69,10 @@ void *sh_calloc(size_t n, size_t size)
 
 /* ---- free -------------------------------------------------------------------- */
 
-SH_NOINLINE static void free_slow(sh_segment *seg, void *p)
+void sh_free_slow(sh_segment *seg, void *p)
 {
-    if (!sh_segment_map_has(seg))
-        return; /* not stackheap's: from before it was loaded, or the loader's */
+    if (p == NULL || !sh_segment_map_has(seg))
+        return; /* NULL, or not stackheap's: from before it was loaded, or the loader's */
     if (seg->kind == SH_SEG_LARGE) {
         sh_large_free((sh_large *)seg);
         return;
@@ -82,7 +83,7 @@ SH_NOINLINE static void free_slow(sh_segment *seg, void *p)
         sh_page_free_remote(pg, b);
         return;
     }
-    sh_heap *h = pg->heap;
+    sh_heap *h = seg->heap;
     if (pg->flags & SH_PAGE_FULL)
         sh_page_unfull(h, pg);
     b->next = pg->local_free;
@@ -93,24 +94,7 @@ SH_NOINLINE static void free_slow(sh_segment *seg, void *p)
 
 void sh_free(void *p)
 {
-    if (p == NULL)
-        return;
-    sh_segment *seg = sh_segment_of(p);
-    /* relaxed: only this thread ever stores its own id into a segment */
-    if (sh_likely(sh_segment_map_has(seg) &&
-                  atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
-                      sh_tls_thread_id)) {
-        sh_page *pg = sh_page_of(seg, p);
-        if (sh_likely(pg->flags == 0)) {
-            sh_block *b = p;
-            b->next = pg->local_free;
-            pg->local_free = b;
-            if (sh_unlikely(--pg->used == 0))
-                sh_page_retire(pg->heap, pg);
-            return;
-        }
-    }
-    free_slow(seg, p);
+    sh_heap_free(p);
 }
 
 /* ---- realloc -------------------------------------------------------------------- */

@@ -75,13 +75,11 @@ typedef struct sh_page {
     uint32_t used;        /* blocks handed out, not yet freed back to this page */
     uint32_t flags;       /* sh_page_flag, owner only; free's fast path needs 0 */
     sh_block *local_free; /* freed by the owner, not yet reusable */
-    size_t block_size;
+    uint32_t block_size;
+    uint16_t capacity; /* blocks carved out so far */
+    uint16_t reserved; /* blocks that fit in the page */
     /* the rest */
     _Atomic uintptr_t thread_free; /* freed by other threads; SH_TF_FULL bit */
-    uint8_t *start;                /* first block */
-    uint32_t capacity;             /* blocks carved out so far */
-    uint32_t reserved;             /* blocks that fit in the page */
-    struct sh_heap *heap;          /* owner */
     struct sh_page *next, *prev;   /* bin queue or full list */
     uint8_t bin;
     bool in_use;      /* given to a heap (else free in its segment) */
@@ -89,6 +87,9 @@ typedef struct sh_page {
                          block is handed out, cleared only when the page is empty) */
     uint8_t index;    /* in the segment */
 } sh_page;
+
+/* 64 bytes: free's fast path finds a descriptor with a shift, not a multiply. */
+_Static_assert(sizeof(sh_page) == 64, "sh_page must stay 64 bytes");
 
 enum sh_segment_kind { SH_SEG_SMALL = 0, SH_SEG_MEDIUM = 1, SH_SEG_LARGE = 2 };
 
@@ -98,7 +99,7 @@ typedef struct sh_segment {
     uint32_t kind;               /* sh_segment_kind */
     uint32_t page_shift;
     /* segment only */
-    struct sh_heap *heap;
+    struct sh_heap *heap;           /* owner; read by other threads (atomically) on remote frees */
     struct sh_segment *next, *prev; /* in the heap's list, or the abandoned list */
     uint64_t free_mask;             /* pages not in use */
     uint64_t purge_mask;            /* free pages whose memory is still committed */
@@ -203,6 +204,20 @@ static inline sh_page *sh_page_of(sh_segment *seg, const void *p)
     return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
 }
 
+/* The heap that owns pg (its segment's). */
+static inline struct sh_heap *sh_page_heap(const sh_page *pg)
+{
+    return sh_segment_of(pg)->heap;
+}
+
+/* First block of pg: page 0 starts after the segment header. */
+static inline uint8_t *sh_page_start(const sh_page *pg)
+{
+    sh_segment *seg = sh_segment_of(pg);
+    return pg->index == 0 ? (uint8_t *)seg + SH_SEGMENT_HEADER
+                          : (uint8_t *)seg + ((size_t)pg->index << seg->page_shift);
+}
+
 /* ---- segment.c ----------------------------------------------------------- */
 
 /* A free page for `bin` from h's segments (mapping or reclaiming one if needed). */
@@ -287,6 +302,33 @@ static inline void *sh_heap_alloc(sh_heap *h, size_t size)
         }
     }
     return sh_heap_malloc_slow(h, size);
+}
+
+/* Everything free's fast path does not handle (NULL included). */
+SH_NOINLINE void sh_free_slow(sh_segment *seg, void *p);
+
+/*
+ * free's fast path.  NULL needs no test of its own: (NULL - 1) falls in the
+ * last region of the segment map, which is never set, so it goes slow.
+ */
+static inline void sh_heap_free(void *p)
+{
+    sh_segment *seg = sh_segment_of(p);
+    /* relaxed: only this thread ever stores its own id into a segment */
+    if (sh_likely(sh_segment_map_has(seg) &&
+                  atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
+                      sh_tls_thread_id)) {
+        sh_page *pg = sh_page_of(seg, p);
+        if (sh_likely(pg->flags == 0)) {
+            sh_block *b = p;
+            b->next = pg->local_free;
+            pg->local_free = b;
+            if (sh_unlikely(--pg->used == 0))
+                sh_page_retire(seg->heap, pg);
+            return;
+        }
+    }
+    sh_free_slow(seg, p);
 }
 
 #endif /* SH_HEAP_INTERNAL_H */

@@ -70,23 +70,23 @@ static void page_extend(sh_page *pg)
     uint32_t n = (uint32_t)(EXTEND_BYTES / bs);
     if (n == 0)
         n = 1;
-    if (n > pg->reserved - pg->capacity)
-        n = pg->reserved - pg->capacity;
-    uint8_t *b = pg->start + (size_t)pg->capacity * bs;
+    if (n > (uint32_t)(pg->reserved - pg->capacity))
+        n = (uint32_t)(pg->reserved - pg->capacity);
+    uint8_t *b = sh_page_start(pg) + (size_t)pg->capacity * bs;
     pg->free = (sh_block *)b;
     for (uint32_t i = 1; i < n; i++, b += bs)
         ((sh_block *)b)->next = (sh_block *)(b + bs);
     ((sh_block *)b)->next = NULL;
-    pg->capacity += n;
+    pg->capacity = (uint16_t)(pg->capacity + n);
 }
 
 void sh_page_init(sh_heap *h, sh_page *pg, unsigned bin, uint8_t *start, size_t area)
 {
-    pg->block_size = sh_bin_size(bin);
+    pg->block_size = (uint32_t)sh_bin_size(bin);
     pg->bin = (uint8_t)bin;
-    __atomic_store_n(&pg->heap, h, __ATOMIC_RELAXED);
-    pg->start = start;
-    pg->reserved = (uint32_t)(area / pg->block_size);
+    (void)h;
+    (void)start; /* == sh_page_start(pg) */
+    pg->reserved = (uint16_t)(area / pg->block_size);
     pg->capacity = 0;
     pg->used = 0;
     pg->flags = 0;
@@ -182,7 +182,7 @@ static void collect_full(sh_heap *h)
 void sh_page_free_remote(sh_page *pg, sh_block *b)
 {
     /* read first: once b is pushed the page may go away (heaps never do) */
-    sh_heap *h = __atomic_load_n(&pg->heap, __ATOMIC_RELAXED);
+    sh_heap *h = __atomic_load_n(&sh_segment_of(pg)->heap, __ATOMIC_RELAXED);
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
     do {
         b->next = (sh_block *)(tf & ~SH_TF_FULL);
@@ -210,7 +210,7 @@ static void page_release(sh_heap *h, sh_page *pg)
 /* Run the purge scan when its time has come (checks the clock now and then). */
 static void maybe_purge(sh_heap *h)
 {
-    if ((++h->purge_tick & 15) == 0 && sh_now_ms() >= h->purge_check_at)
+    if ((++h->purge_tick & 255) == 0 && sh_now_ms() >= h->purge_check_at)
         sh_segment_purge(h, false);
 }
 

@@ -283,8 +283,8 @@ bool sh_segment_reclaim_one(sh_heap *h)
     pthread_mutex_unlock(&abandoned.lock);
     if (seg == NULL)
         return false;
-    atomic_thread_fence(memory_order_acquire); /* pairs with the abandoner's release */
-    seg->heap = h;
+    atomic_thread_fence(memory_order_acquire);         /* pairs with the abandoner's release */
+    __atomic_store_n(&seg->heap, h, __ATOMIC_RELAXED); /* read by remote frees */
     seg->next = seg->prev = NULL;
     atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
     if (seg->free_mask != 0)
@@ -295,7 +295,6 @@ bool sh_segment_reclaim_one(sh_heap *h)
         sh_page *pg = &seg->pages[i];
         if (!pg->in_use)
             continue;
-        __atomic_store_n(&pg->heap, h, __ATOMIC_RELAXED);
         pg->flags &= ~(uint32_t)SH_PAGE_FULL;
         pg->next = pg->prev = NULL;
         sh_page_collect(pg); /* also clears the thread_free full bit */
