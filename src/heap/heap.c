@@ -25,13 +25,16 @@
 #define E4 E1, E1, E1, E1
 #define E16 E4, E4, E4, E4
 sh_page sh_empty_page;
-sh_heap sh_empty_heap = {.direct = {E16, E16, E16, E1, E1}};
+sh_heap sh_empty_heap = {.small_direct = {E16, E16, E16, E16, E16, E16, E16, E16, E1},
+                         .direct = {E16, E16, E16, E1, E1}};
+_Static_assert(SH_SMALL_LOOKUP_MAX / 8 + 1 == 129, "small_direct lists 129 pages");
 _Static_assert(SH_BINS == 50, "sh_empty_heap.direct lists SH_BINS pages");
 
 __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec"))) = &sh_empty_heap;
 __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
 
 uint8_t sh_small_bins[SH_SMALL_LOOKUP_MAX / 8 + 1];
+uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 
 static struct {
     pthread_once_t once;
@@ -46,8 +49,17 @@ static void thread_done(void *arg);
 
 static void global_init(void)
 {
-    for (size_t i = 0; i <= SH_SMALL_LOOKUP_MAX / 8; i++)
-        sh_small_bins[i] = (uint8_t)sh_bin_of(i == 0 ? 1 : i * 8);
+    for (unsigned b = 0; b < SH_BINS; b++) {
+        sh_small_bin_first[b] = 1;
+        sh_small_bin_last[b] = 0;
+    }
+    for (unsigned i = SH_SMALL_LOOKUP_MAX / 8 + 1; i-- > 0;) {
+        unsigned b = sh_bin_of(i == 0 ? 1 : (size_t)i * 8);
+        sh_small_bins[i] = (uint8_t)b;
+        if (sh_small_bin_first[b] > sh_small_bin_last[b])
+            sh_small_bin_last[b] = (uint8_t)i;
+        sh_small_bin_first[b] = (uint8_t)i;
+    }
     sh_purge_delay_ms = sh_option_purge_delay_ms();
     if (pthread_key_create(&global.key, thread_done) != 0)
         sh_fatal("cannot create the thread-exit key of the heap (pthread_key_create failed): "
@@ -78,6 +90,8 @@ static sh_heap *heap_get(void)
     memset(h, 0, sizeof *h);
     for (unsigned b = 0; b < SH_BINS; b++)
         h->direct[b] = &sh_empty_page;
+    for (unsigned i = 0; i <= SH_SMALL_LOOKUP_MAX / 8; i++)
+        h->small_direct[i] = &sh_empty_page;
     h->purge_check_at = sh_now_ms() + sh_purge_delay_ms;
     return h;
 }
@@ -145,7 +159,7 @@ static void heap_abandon(sh_heap *h)
     sh_segment_abandon_all(h);
     for (unsigned b = 0; b < SH_BINS; b++) {
         h->bins[b].first = h->bins[b].last = NULL;
-        h->direct[b] = &sh_empty_page;
+        sh_heap_update_direct(h, b);
     }
     h->full.first = h->full.last = NULL;
 }

@@ -62,6 +62,7 @@ typedef struct sh_block {
 enum sh_page_flag {
     SH_PAGE_ALIGNED = 1, /* holds over-aligned blocks: pointers may be interior */
     SH_PAGE_FULL = 2,    /* on the heap's full list */
+    SH_PAGE_SLICE = 4,   /* not a page: a later slice of a medium page */
 };
 
 /* thread_free word: block pointer with this bit when the page is on the full list. */
@@ -130,6 +131,9 @@ typedef struct sh_page_queue {
 } sh_page_queue;
 
 typedef struct sh_heap {
+    /* by (size + 7) / 8 for sizes up to SH_SMALL_LOOKUP_MAX: the direct page of
+       that size's bin, so small malloc needs no bin lookup */
+    sh_page *small_direct[SH_SMALL_LOOKUP_MAX / 8 + 1];
     sh_page *direct[SH_BINS]; /* first page of each bin's queue, or the empty page */
     uintptr_t thread_id;
     sh_page_queue bins[SH_BINS];
@@ -168,6 +172,8 @@ static inline size_t sh_bin_size(unsigned bin)
 }
 
 extern uint8_t sh_small_bins[SH_SMALL_LOOKUP_MAX / 8 + 1];
+/* The small_direct entries of each bin: first..last (first > last when none). */
+extern uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 
 /* ---- state --------------------------------------------------------------- */
 
@@ -199,9 +205,30 @@ static inline sh_segment *sh_segment_of(const void *p)
     return (sh_segment *)(((uintptr_t)p - 1) & ~(uintptr_t)SH_SEGMENT_MASK);
 }
 
+/* Page i of seg: descriptors sit one per 64 KiB slice, a medium page's at its first. */
+static inline sh_page *sh_segment_page(const sh_segment *seg, unsigned i)
+{
+    return (sh_page *)&seg->pages[i << (seg->page_shift - SH_SMALL_PAGE_SHIFT)];
+}
+
+/* The page holding p (any kind of segment but large). */
 static inline sh_page *sh_page_of(sh_segment *seg, const void *p)
 {
-    return &seg->pages[((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift];
+    return sh_segment_page(seg, (unsigned)(((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift));
+}
+
+/*
+ * The descriptor of p's 64 KiB slice, with shifts by constants: p's page in
+ * a small segment; in a medium one, its page only within the page's first
+ * slice: the other slices' descriptors carry SH_PAGE_SLICE, which sends
+ * free's fast path (it demands flags == 0) to sh_page_of.
+ */
+static inline sh_page *sh_slice_of(sh_segment *seg, const void *p)
+{
+    /* the byte offset of descriptor (p >> 16) % 64, in one shift and one mask */
+    _Static_assert(sizeof(sh_page) == 64, "the shift below assumes 64-byte descriptors");
+    uintptr_t off = ((uintptr_t)p >> (SH_SMALL_PAGE_SHIFT - 6)) & ((SH_MAX_PAGES - 1) << 6);
+    return (sh_page *)((uint8_t *)seg->pages + off);
 }
 
 /* The heap that owns pg (its segment's). */
@@ -278,7 +305,7 @@ size_t sh_block_usable(const void *p);
 
 static inline void *sh_heap_alloc_small(sh_heap *h, size_t size)
 {
-    sh_page *pg = h->direct[sh_small_bins[(size + 7) >> 3]];
+    sh_page *pg = h->small_direct[(size + 7) >> 3];
     sh_block *b = pg->free;
     if (sh_likely(b != NULL)) {
         pg->free = b->next;
@@ -318,7 +345,7 @@ static inline void sh_heap_free(void *p)
     if (sh_likely(sh_segment_map_has(seg) &&
                   atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
                       sh_tls_thread_id)) {
-        sh_page *pg = sh_page_of(seg, p);
+        sh_page *pg = sh_slice_of(seg, p);
         if (sh_likely(pg->flags == 0)) {
             sh_block *b = p;
             b->next = pg->local_free;

@@ -57,10 +57,18 @@ void sh_page_queue_push_front(sh_page_queue *q, sh_page *pg)
     q->first = pg;
 }
 
+/* Point bin's entries of direct and small_direct at pg. */
+static void set_direct(sh_heap *h, unsigned bin, sh_page *pg)
+{
+    h->direct[bin] = pg;
+    for (unsigned i = sh_small_bin_first[bin]; i <= sh_small_bin_last[bin]; i++)
+        h->small_direct[i] = pg;
+}
+
 void sh_heap_update_direct(sh_heap *h, unsigned bin)
 {
     sh_page *first = h->bins[bin].first;
-    h->direct[bin] = first != NULL ? first : &sh_empty_page;
+    set_direct(h, bin, first != NULL ? first : &sh_empty_page);
 }
 
 /* Carve the next never-used blocks of pg into its free list (free is empty). */
@@ -252,7 +260,8 @@ found:
         sh_page_queue_remove(q, pg);
         sh_page_queue_push_front(q, pg);
     }
-    h->direct[bin] = pg;
+    if (h->direct[bin] != pg)
+        set_direct(h, bin, pg);
     sh_block *b = pg->free;
     pg->free = b->next;
     pg->used++;

@@ -81,7 +81,7 @@ static bool segment_is_valid(const sh_segment *seg)
     unsigned used = 0;
     for (unsigned i = 0; i < seg->page_count; i++) {
         bool is_free = (seg->free_mask >> i) & 1;
-        if (is_free == seg->pages[i].in_use)
+        if (is_free == sh_segment_page(seg, i)->in_use)
             return false;
         used += !is_free;
     }
@@ -144,8 +144,12 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     seg->page_count = (unsigned)(SH_SEGMENT_SIZE >> seg->page_shift);
     seg->free_mask = seg->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << seg->page_count) - 1;
     seg->heap = h;
-    for (unsigned i = 0; i < seg->page_count; i++)
-        seg->pages[i].index = (uint8_t)i;
+    for (unsigned i = 0; i < SH_MAX_PAGES; i++)
+        seg->pages[i].flags = SH_PAGE_SLICE; /* until it is a page's descriptor */
+    for (unsigned i = 0; i < seg->page_count; i++) {
+        sh_segment_page(seg, i)->index = (uint8_t)i;
+        sh_segment_page(seg, i)->flags = 0;
+    }
     atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
     sh_segment_map_set(seg, true);
     list_push_front(h, seg);
@@ -177,7 +181,7 @@ sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin)
         list_remove(h, seg);
         list_push_back(h, seg);
     }
-    sh_page *pg = &seg->pages[i];
+    sh_page *pg = sh_segment_page(seg, i);
     pg->in_use = true;
     size_t len;
     uint8_t *start = page_area(seg, i, &len);
@@ -292,7 +296,7 @@ bool sh_segment_reclaim_one(sh_heap *h)
     else
         list_push_back(h, seg);
     for (unsigned i = 0; i < seg->page_count; i++) {
-        sh_page *pg = &seg->pages[i];
+        sh_page *pg = sh_segment_page(seg, i);
         if (!pg->in_use)
             continue;
         pg->flags &= ~(uint32_t)SH_PAGE_FULL;
