@@ -347,8 +347,9 @@ static void realloc_to_zero_frees_and_returns_null(void)
         CHECK(p != NULL);
         CHECK(sh_realloc(p, 0) == NULL);
     }
-    /* the large block was unmapped or cached, not kept: a 20 MiB one is unmapped */
-    void *big = sh_malloc(20 * MIB);
+    /* the large block was unmapped or cached, not kept: a 40 MiB one (above what
+       the large-block cache keeps) is unmapped */
+    void *big = sh_malloc(40 * MIB);
     CHECK(big != NULL);
     CHECK(sh_realloc(big, 0) == NULL);
     CHECK(is_unmapped(big));
@@ -688,7 +689,7 @@ static void heap_destroy_releases_every_block_at_once(void)
         total += size;
         n++;
     }
-    /* large blocks above the size the large-block cache keeps */
+    /* large blocks (destroy bypasses the large-block cache) */
     unsigned char *large1 = sh_heap_malloc(h, 20 * MIB);
     unsigned char *large2 = sh_heap_calloc(h, 1, 33 * MIB);
     CHECK(large1 != NULL);
@@ -784,7 +785,7 @@ static void free_releases_blocks_of_a_first_class_heap_from_any_thread(void)
 {
     sh_heap *h = sh_heap_new();
     CHECK(h != NULL);
-    size_t sizes[] = {24, 1000, 60 * KIB, 1 * MIB, 20 * MIB};
+    size_t sizes[] = {24, 1000, 60 * KIB, 1 * MIB, 40 * MIB}; /* 40 MiB: above the cache */
     enum { N = sizeof sizes / sizeof sizes[0] };
     void *mine[N], *theirs[N + 1];
     for (unsigned i = 0; i < N; i++) {
@@ -796,7 +797,7 @@ static void free_releases_blocks_of_a_first_class_heap_from_any_thread(void)
     theirs[N] = NULL;
     for (unsigned i = 0; i < N; i++)
         sh_free(mine[i]);
-    CHECK(is_unmapped(mine[N - 1])); /* the 20 MiB block went back at once */
+    CHECK(is_unmapped(mine[N - 1])); /* the 40 MiB block went back at once */
     pthread_t t;
     CHECK(pthread_create(&t, NULL, free_blocks_in_another_thread, theirs) == 0);
     pthread_join(t, NULL);

@@ -34,7 +34,7 @@ static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define CACHE_SLOTS 16
 #define CACHE_BYTES ((size_t)64 << 20)
-#define CACHE_MAX_BLOCK ((size_t)16 << 20)
+#define CACHE_MAX_BLOCK ((size_t)32 << 20)
 
 typedef struct cached_map {
     void *map;
@@ -61,7 +61,8 @@ static cached_map cache_take(unsigned i)
     return m;
 }
 
-/* A cached mapping of at least `need` bytes (and not much more), or NULL. */
+/* The smallest cached mapping of at least `need` bytes, its tail beyond
+   need * 2 given back; NULL if none is big enough. */
 static void *cache_get(size_t need, size_t *size)
 {
     if (__atomic_load_n(&cache.n, __ATOMIC_RELAXED) == 0) /* racy peek, fine */
@@ -70,17 +71,21 @@ static void *cache_get(size_t need, size_t *size)
     unsigned best = CACHE_SLOTS;
     for (unsigned i = 0; i < cache.n; i++) {
         size_t sz = cache.e[i].size;
-        if (sz >= need && sz - need <= need / 4 && (best == CACHE_SLOTS || sz < cache.e[best].size))
+        if (sz >= need && (best == CACHE_SLOTS || sz < cache.e[best].size))
             best = i;
     }
-    void *map = NULL;
-    if (best != CACHE_SLOTS) {
-        cached_map m = cache_take(best);
-        map = m.map;
-        *size = m.size;
-    }
+    cached_map m = {NULL, 0, 0};
+    if (best != CACHE_SLOTS)
+        m = cache_take(best);
     pthread_mutex_unlock(&cache.lock);
-    return map;
+    if (m.map == NULL)
+        return NULL;
+    if (m.size - need > need) { /* keep up to 2x: the block may grow into it */
+        sh_os_unmap((uint8_t *)m.map + need, m.size - need);
+        m.size = need;
+    }
+    *size = m.size;
+    return m.map;
 }
 
 /* Unmap cached mappings older than the purge delay (all if force). */
@@ -164,9 +169,13 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
     }
     uint8_t *map = NULL;
     if (map_align_of(align) == SH_SEGMENT_SIZE) {
-        map = cache_get(total, &total);
-        if (map != NULL && zero)
-            memset(map + off, 0, total - off);
+        size_t got;
+        map = cache_get(total, &got);
+        if (map != NULL) {
+            total = got;
+            if (zero)
+                memset(map + off, 0, total - off);
+        }
     }
     if (map == NULL)
         map = sh_os_map_aligned(total, map_align_of(align));
@@ -186,12 +195,18 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
     return user;
 }
 
-void sh_large_free(sh_large *l)
+/* Release l: into the cache when `keep` and it fits there, else to the OS. */
+static void large_release(sh_large *l, bool keep)
 {
     untrack(l);
     sh_segment_map_set(l, false);
-    if (map_align_of(l->align) != SH_SEGMENT_SIZE || !cache_put(l->map, l->map_size))
+    if (!keep || map_align_of(l->align) != SH_SEGMENT_SIZE || !cache_put(l->map, l->map_size))
         sh_os_unmap(l->map, l->map_size);
+}
+
+void sh_large_free(sh_large *l)
+{
+    large_release(l, true);
 }
 
 void *sh_large_realloc(sh_large *l, size_t size)
@@ -247,7 +262,7 @@ void sh_large_release_heap(sh_heap *h)
         pthread_mutex_unlock(&large_lock);
         if (l == NULL)
             return;
-        sh_large_free(l);
+        large_release(l, false); /* destroy means give it back now */
     }
 }
 

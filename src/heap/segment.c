@@ -28,6 +28,7 @@
 #include "heap_internal.h"
 
 #include <errno.h>
+#include <string.h>
 
 _Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
 
@@ -38,6 +39,16 @@ static struct {
 } abandoned = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
 
 uint64_t sh_purge_delay_ms = 50;
+
+/* Empty segments left by exiting threads, kept one purge delay for reuse
+   (thread churn would otherwise unmap and fault them in again). */
+#define SEG_CACHE_SLOTS 8
+static struct {
+    pthread_mutex_t lock;
+    sh_segment *seg[SEG_CACHE_SLOTS]; /* oldest first */
+    uint64_t freed_at[SEG_CACHE_SLOTS];
+    unsigned n;
+} seg_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 uint64_t sh_now_ms(void)
 {
@@ -132,13 +143,70 @@ static void segment_unmap(sh_segment *seg)
     sh_os_unmap(seg, SH_SEGMENT_SIZE);
 }
 
+/* Keep an empty segment for reuse, or unmap it when the cache is full. */
+static void segment_cache_put(sh_segment *seg)
+{
+    sh_segment_map_set(seg, false); /* a stale pointer into it is foreign now */
+    pthread_mutex_lock(&seg_cache.lock);
+    bool kept = seg_cache.n < SEG_CACHE_SLOTS && sh_purge_delay_ms > 0;
+    if (kept) {
+        seg_cache.seg[seg_cache.n] = seg;
+        seg_cache.freed_at[seg_cache.n] = sh_now_ms();
+        __atomic_store_n(&seg_cache.n, seg_cache.n + 1, __ATOMIC_RELAXED); /* peeked unlocked */
+    }
+    pthread_mutex_unlock(&seg_cache.lock);
+    if (!kept)
+        sh_os_unmap(seg, SH_SEGMENT_SIZE);
+}
+
+/* The newest cached segment, or NULL. */
+static sh_segment *segment_cache_get(void)
+{
+    if (__atomic_load_n(&seg_cache.n, __ATOMIC_RELAXED) == 0)
+        return NULL;
+    sh_segment *seg = NULL;
+    pthread_mutex_lock(&seg_cache.lock);
+    if (seg_cache.n > 0) {
+        seg = seg_cache.seg[seg_cache.n - 1];
+        __atomic_store_n(&seg_cache.n, seg_cache.n - 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&seg_cache.lock);
+    return seg;
+}
+
+/* Unmap cached segments older than the purge delay (all if force). */
+static void segment_cache_purge(bool force, uint64_t now)
+{
+    if (__atomic_load_n(&seg_cache.n, __ATOMIC_RELAXED) == 0)
+        return;
+    sh_segment *out[SEG_CACHE_SLOTS];
+    unsigned n = 0;
+    pthread_mutex_lock(&seg_cache.lock);
+    while (n < seg_cache.n && (force || now - seg_cache.freed_at[n] >= sh_purge_delay_ms)) {
+        out[n] = seg_cache.seg[n];
+        n++;
+    }
+    for (unsigned i = n; i < seg_cache.n; i++) {
+        seg_cache.seg[i - n] = seg_cache.seg[i];
+        seg_cache.freed_at[i - n] = seg_cache.freed_at[i];
+    }
+    __atomic_store_n(&seg_cache.n, seg_cache.n - n, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&seg_cache.lock);
+    for (unsigned i = 0; i < n; i++)
+        sh_os_unmap(out[i], SH_SEGMENT_SIZE);
+}
+
 /* Map a fresh segment of `kind` for h; NULL + errno when the OS refuses. */
 static sh_segment *segment_new(sh_heap *h, unsigned kind)
 {
-    sh_segment *seg = sh_os_map_aligned(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
+    sh_segment *seg = segment_cache_get();
+    if (seg != NULL)
+        memset(seg, 0, sizeof *seg); /* the pages keep their old bytes: never assumed zero */
+    else
+        seg = sh_os_map_aligned(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
     if (seg == NULL)
         return NULL;
-    /* fresh mapping: every field is zero */
+    /* every header field is zero here */
     seg->kind = kind;
     seg->page_shift = kind == SH_SEG_SMALL ? SH_SMALL_PAGE_SHIFT : SH_MEDIUM_PAGE_SHIFT;
     seg->page_count = (unsigned)(SH_SEGMENT_SIZE >> seg->page_shift);
@@ -246,6 +314,7 @@ void sh_segment_purge(sh_heap *h, bool force)
         }
     }
     sh_large_cache_purge(force);
+    segment_cache_purge(force, now);
     h->purge_check_at = now + (sh_purge_delay_ms + 1) / 2;
 }
 
@@ -258,10 +327,13 @@ void sh_segment_abandon_all(sh_heap *h)
         while ((seg = h->segments[kind]) != NULL) {
             list_remove(h, seg);
             if (seg->used_pages == 0) {
-                segment_unmap(seg);
+                segment_cache_put(seg);
                 continue;
             }
-            decommit_free_pages(seg);
+            /* free pages whose delay has passed go back now; younger ones wait for
+               the adopter's purge (the next thread would fault them in again) */
+            if (seg->purge_mask != 0 && sh_now_ms() >= seg->purge_at)
+                decommit_free_pages(seg);
             /* release: the adopter must see the pages as this thread left them */
             atomic_store_explicit(&seg->thread_id, 0, memory_order_release);
             pthread_mutex_lock(&abandoned.lock);
@@ -311,7 +383,7 @@ bool sh_segment_reclaim_one(sh_heap *h)
     }
     if (seg->used_pages == 0) {
         list_remove(h, seg);
-        segment_unmap(seg);
+        segment_cache_put(seg);
     }
     return true;
 }
@@ -329,10 +401,14 @@ void sh_segment_release_all(sh_heap *h)
 
 void sh_segment_lock_for_fork(int phase)
 {
-    if (phase == 0)
+    if (phase == 0) {
         pthread_mutex_lock(&abandoned.lock);
-    else if (phase == 1)
+        pthread_mutex_lock(&seg_cache.lock);
+    } else if (phase == 1) {
+        pthread_mutex_unlock(&seg_cache.lock);
         pthread_mutex_unlock(&abandoned.lock);
-    else
+    } else {
+        pthread_mutex_init(&seg_cache.lock, NULL);
         pthread_mutex_init(&abandoned.lock, NULL);
+    }
 }
