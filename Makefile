@@ -28,11 +28,15 @@ run: build
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
+# `make bench`: the full suite (see bench/run.sh); `make bench QUICK=1`: about a
+# minute; SH_BENCH_ONLY=stackheap (or a comma list) runs only those allocators.
+QUICK         ?=
+SH_BENCH_ONLY ?=
 bench: build
-	sh bench/run.sh $(BUILD)
+	QUICK="$(QUICK)" SH_BENCH_ONLY="$(SH_BENCH_ONLY)" sh bench/run.sh $(BUILD)
 
 format:
-	clang-format -i include/*.h src/*.c src/*.h tests/*.c tools/*.c bench/*.c
+	clang-format -i include/*.h src/*.c src/*.h src/heap/*.c src/heap/*.h tests/*.c tools/*.c bench/*.c bench/*.h bench/workloads/*.c bench/workloads/*.h
 
 clean:
 	rm -rf $(BUILD)
