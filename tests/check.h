@@ -9,6 +9,7 @@
  *                               child is killed by SIGABRT and its stderr
  *                               contains msg
  *   return check_report();      in main: prints "N passed, N failed"
+ *   rss_bytes()                 resident set size now, from /proc/self/statm
  *
  * A failing CHECK reports file:line and what was expected and what came,
  * marks the current test failed and returns from it.
@@ -122,6 +123,18 @@ static inline bool check_dies_with(void (*fn)(void *), void *arg, const char *me
 }
 
 #define CHECK_DIES(fn, arg, message) CHECK(check_dies_with((fn), (arg), (message)))
+
+/* Resident set size of this process, from /proc/self/statm (0 if unreadable). */
+static inline size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
 
 static inline int check_report(void)
 {

@@ -68,18 +68,6 @@ static bool all_zero(const void *p, size_t n)
     return true;
 }
 
-/* Resident set size of this process, from /proc/self/statm. */
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    return n == 2 ? (size_t)resident * page_size() : 0;
-}
-
 /* True if no mapping covers the page holding p (msync fails with ENOMEM). */
 static bool is_unmapped(const void *p)
 {

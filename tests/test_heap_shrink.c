@@ -49,22 +49,6 @@ static const bool rss_is_the_heaps_alone = !SH_WITH_ASAN && !SH_WITH_TSAN;
 /* "within about a second": the budget allowed, twice that */
 #define BUDGET_S 2.0
 
-static size_t page_size(void)
-{
-    return (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    return n == 2 ? (size_t)resident * page_size() : 0;
-}
-
 static double now_s(void)
 {
     struct timespec ts;

@@ -54,17 +54,6 @@ static size_t page_size(void)
     return (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    return n == 2 ? (size_t)resident * page_size() : 0;
-}
-
 /* Lines of /proc/self/maps: the number of mappings of the process. */
 static size_t mapping_count(void)
 {

@@ -56,18 +56,6 @@ static bool is_aligned(const void *p, size_t align)
     return ((uintptr_t)p & (align - 1)) == 0;
 }
 
-/* Resident set size of this process, from /proc/self/statm. */
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    return n == 2 ? (size_t)resident * page_size() : 0;
-}
-
 /* True if the page holding p is mapped in this process (mincore fails with ENOMEM if not). */
 static bool is_mapped(const void *p)
 {
