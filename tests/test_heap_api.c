@@ -695,7 +695,9 @@ static void heap_destroy_releases_every_block_at_once(void)
     CHECK(is_unmapped(blocks[4]));     /* a medium block's page */
     CHECK(is_unmapped(blocks[n - 1])); /* and the last one's */
     CHECK(full >= before + 100 * MIB);
-    CHECK(after <= before + 8 * MIB);
+    /* under ASan the shadow of the 117 MiB written above stays resident */
+    if (!SH_WITH_ASAN)
+        CHECK(after <= before + 8 * MIB);
 }
 
 static void heap_destroy_of_null_does_nothing(void)

@@ -32,9 +32,10 @@
 
 static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define CACHE_SLOTS 16
-#define CACHE_BYTES ((size_t)64 << 20)
+#define CACHE_SLOTS 32
+#define CACHE_BYTES ((size_t)128 << 20)
 #define CACHE_MAX_BLOCK ((size_t)32 << 20)
+#define CACHE_COPY_MAX ((size_t)4 << 20) /* realloc copies at most this into a cached map */
 
 typedef struct cached_map {
     void *map;
@@ -224,6 +225,31 @@ void *sh_large_realloc(sh_large *l, size_t size)
             l->size = total - off;
         }
         return l->user;
+    }
+    /* a cached mapping is already resident: copying into it beats faulting in
+       fresh pages, which growing in place or moving would do */
+    if (map_align_of(l->align) == SH_SEGMENT_SIZE && l->size <= CACHE_COPY_MAX) {
+        size_t got;
+        uint8_t *map = cache_get(total, &got);
+        if (map != NULL) {
+            sh_heap *h = l->heap;
+            uint8_t *user = map + off;
+            sh_large *nl = (sh_large *)sh_segment_of(user);
+            size_t old_size = l->size;
+            memcpy(user, l->user, old_size);
+            atomic_store_explicit(&nl->thread_id, 0, memory_order_relaxed);
+            nl->kind = SH_SEG_LARGE;
+            nl->page_shift = 63;
+            nl->map = map;
+            nl->map_size = got;
+            nl->user = user;
+            nl->size = got - off;
+            nl->align = l->align;
+            large_release(l, true);
+            sh_segment_map_set(nl, true);
+            track(h, nl);
+            return user;
+        }
     }
     if (sh_os_remap_grow(l->map, l->map_size, total) != NULL) {
         l->map_size = total;
