@@ -226,8 +226,13 @@ void *sh_large_realloc(sh_large *l, size_t size)
         }
         return l->user;
     }
-    /* a cached mapping is already resident: copying into it beats faulting in
-       fresh pages, which growing in place or moving would do */
+    if (sh_os_remap_grow(l->map, l->map_size, total) != NULL) {
+        l->map_size = total;
+        l->size = total - off;
+        return l->user;
+    }
+    /* cannot grow in place: a cached mapping is already resident, so copying
+       into it beats moving the pages and faulting in the new ones */
     if (map_align_of(l->align) == SH_SEGMENT_SIZE && l->size <= CACHE_COPY_MAX) {
         size_t got;
         uint8_t *map = cache_get(total, &got);
@@ -250,11 +255,6 @@ void *sh_large_realloc(sh_large *l, size_t size)
             track(h, nl);
             return user;
         }
-    }
-    if (sh_os_remap_grow(l->map, l->map_size, total) != NULL) {
-        l->map_size = total;
-        l->size = total - off;
-        return l->user;
     }
     uint8_t *dest = sh_os_map_aligned(total, map_align_of(l->align));
     if (dest == NULL)
