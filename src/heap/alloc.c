@@ -39,6 +39,15 @@ size_t sh_block_usable(const void *p)
     return (size_t)(b + pg->block_size - (const uint8_t *)p);
 }
 
+/* h, initialised if it is still the empty heap; NULL + ENOMEM if that fails.
+   (Paths that go through sh_heap_alloc need not: its slow path does it.) */
+static sh_heap *ready(sh_heap *h)
+{
+    if (h == &sh_empty_heap && (h = sh_heap_thread_init()) == NULL)
+        errno = ENOMEM;
+    return h;
+}
+
 /* ---- malloc ------------------------------------------------------------------ */
 
 void *sh_malloc(size_t size)
@@ -54,12 +63,8 @@ void *sh_calloc(size_t n, size_t size)
         return NULL;
     }
     if (bytes > SH_MEDIUM_MAX) { /* fresh mappings are zero already: no memset */
-        sh_heap *h = sh_tls_heap;
-        if (h == &sh_empty_heap && (h = sh_heap_thread_init()) == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        return sh_large_alloc(h, bytes, 16, true);
+        sh_heap *h = ready(sh_tls_heap);
+        return h != NULL ? sh_large_alloc(h, bytes, 16, true) : NULL;
     }
     void *p = sh_heap_alloc(sh_tls_heap, bytes);
     if (p != NULL)
@@ -83,13 +88,9 @@ void sh_free_slow(sh_segment *seg, void *p)
         sh_page_free_remote(pg, b);
         return;
     }
-    sh_heap *h = seg->heap;
     if (pg->flags & SH_PAGE_FULL)
-        sh_page_unfull(h, pg);
-    b->next = pg->local_free;
-    pg->local_free = b;
-    if (--pg->used == 0)
-        sh_page_retire(h, pg);
+        sh_page_unfull(seg->heap, pg);
+    sh_page_free_local(seg, pg, b);
 }
 
 void sh_free(void *p)
@@ -99,39 +100,31 @@ void sh_free(void *p)
 
 /* ---- realloc -------------------------------------------------------------------- */
 
-size_t sh_foreign_readable(const void *p)
+/* Bytes surely readable at a pointer that is not stackheap's: to the end of
+   its OS page (its size is unknown). */
+static size_t foreign_readable(const void *p)
 {
     size_t page = sh_os_page_size();
     return page - ((uintptr_t)p & (page - 1));
 }
 
-/* Copy a block that is not stackheap's: its size is unknown, so copy what is
-   certainly readable (up to the end of its page) and no more than asked. */
-static void *realloc_foreign(void *p, size_t size)
+void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size)
 {
-    void *q = sh_malloc(size);
-    if (q == NULL)
-        return NULL;
-    size_t readable = sh_foreign_readable(p);
-    memcpy(q, p, readable < size ? readable : size);
-    return q;
-}
-
-void *sh_realloc(void *p, size_t size)
-{
+    sh_heap *into = h != NULL ? h : sh_tls_heap;
     if (p == NULL)
-        return sh_malloc(size);
+        return sh_heap_alloc(into, size);
     if (size == 0) { /* glibc: free the block and return NULL */
         sh_free(p);
         return NULL;
     }
     sh_segment *seg = sh_segment_of(p);
-    if (!sh_segment_map_has(seg))
-        return realloc_foreign(p, size);
     size_t usable;
-    if (seg->kind == SH_SEG_LARGE) {
+    if (!sh_segment_map_has(seg)) {
+        usable = foreign_readable(p); /* copied out; sh_free leaves it alone */
+    } else if (seg->kind == SH_SEG_LARGE) {
         sh_large *l = (sh_large *)seg;
-        if (size > SH_MEDIUM_MAX && p == l->user)
+        /* resized where it lives, unless it must move into another heap */
+        if (size > SH_MEDIUM_MAX && p == l->user && (h == NULL || l->heap == h))
             return sh_large_realloc(l, size);
         usable = l->size;
     } else {
@@ -139,12 +132,17 @@ void *sh_realloc(void *p, size_t size)
         if (size <= usable && size >= usable / 2)
             return p; /* fits, and not worth a smaller class */
     }
-    void *q = sh_malloc(size);
+    void *q = sh_heap_alloc(into, size);
     if (q == NULL)
         return NULL; /* p is untouched */
     memcpy(q, p, usable < size ? usable : size);
     sh_free(p);
     return q;
+}
+
+void *sh_realloc(void *p, size_t size)
+{
+    return sh_heap_realloc_in(NULL, p, size);
 }
 
 void *sh_reallocarray(void *p, size_t n, size_t size)
@@ -179,10 +177,6 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
             return sh_heap_alloc(h, want);
         size_t over = size + align - 1;
         if (over <= SH_MEDIUM_MAX) {
-            if (h == &sh_empty_heap && (h = sh_heap_thread_init()) == NULL) {
-                errno = ENOMEM;
-                return NULL;
-            }
             uint8_t *b = sh_heap_alloc(h, over);
             if (b == NULL)
                 return NULL;
@@ -195,11 +189,8 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
             return (void *)p;
         }
     }
-    if (h == &sh_empty_heap && (h = sh_heap_thread_init()) == NULL) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return sh_large_alloc(h, size, align, false);
+    h = ready(h);
+    return h != NULL ? sh_large_alloc(h, size, align, false) : NULL;
 }
 
 void *sh_aligned_alloc(size_t align, size_t size)

@@ -33,7 +33,6 @@ _Static_assert(SH_BINS == 50, "sh_empty_heap.direct lists SH_BINS pages");
 __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec"))) = &sh_empty_heap;
 __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
 
-uint8_t sh_small_bins[SH_SMALL_LOOKUP_MAX / 8 + 1];
 uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 
 static struct {
@@ -55,7 +54,6 @@ static void global_init(void)
     }
     for (unsigned i = SH_SMALL_LOOKUP_MAX / 8 + 1; i-- > 0;) {
         unsigned b = sh_bin_of(i == 0 ? 1 : (size_t)i * 8);
-        sh_small_bins[i] = (uint8_t)b;
         if (sh_small_bin_first[b] > sh_small_bin_last[b])
             sh_small_bin_last[b] = (uint8_t)i;
         sh_small_bin_first[b] = (uint8_t)i;
@@ -230,25 +228,7 @@ void *sh_heap_calloc(sh_heap *h, size_t n, size_t size)
 
 void *sh_heap_realloc(sh_heap *h, void *p, size_t size)
 {
-    if (!usable_here(h))
-        return NULL;
-    if (p == NULL)
-        return sh_heap_alloc(h, size);
-    if (size == 0) { /* as sh_realloc: free p, return NULL */
-        sh_free(p);
-        return NULL;
-    }
-    size_t usable = sh_usable_size(p);
-    if (usable == 0) /* not the heap's: copy what is surely readable */
-        usable = sh_foreign_readable(p);
-    else if (size <= usable && size >= usable / 2)
-        return p;
-    void *q = sh_heap_alloc(h, size);
-    if (q == NULL)
-        return NULL;
-    memcpy(q, p, usable < size ? usable : size);
-    sh_free(p);
-    return q;
+    return usable_here(h) ? sh_heap_realloc_in(h, p, size) : NULL;
 }
 
 void sh_heap_destroy(sh_heap *h)

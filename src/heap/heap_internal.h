@@ -171,7 +171,6 @@ static inline size_t sh_bin_size(unsigned bin)
     return (size_t)(5 + sub) << (b - 2);
 }
 
-extern uint8_t sh_small_bins[SH_SMALL_LOOKUP_MAX / 8 + 1];
 /* The small_direct entries of each bin: first..last (first > last when none). */
 extern uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 
@@ -264,7 +263,8 @@ void sh_segment_lock_for_fork(int phase);
 
 /* ---- page.c --------------------------------------------------------------- */
 
-void sh_page_init(sh_heap *h, sh_page *pg, unsigned bin, uint8_t *start, size_t area);
+/* Make pg, taken from its segment, a page of bin over `area` bytes. */
+void sh_page_init(sh_page *pg, unsigned bin, size_t area);
 /* Move local_free and thread_free into free; returns true if free is non-empty. */
 bool sh_page_collect(sh_page *pg);
 void sh_page_queue_remove(sh_page_queue *q, sh_page *pg);
@@ -296,16 +296,17 @@ void sh_large_lock_for_fork(int phase);
 /* ---- alloc.c -------------------------------------------------------------- */
 
 void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align);
-/* Bytes surely readable at a foreign pointer p: to the end of its OS page. */
-size_t sh_foreign_readable(const void *p);
+/* realloc of p into h (NULL: the calling thread's heap, and a large block may
+   be resized wherever it lives); the one implementation of both reallocs. */
+void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size);
 /* Usable bytes from p to the end of its block (p from this heap). */
 size_t sh_block_usable(const void *p);
 
 /* ---- the fast paths ------------------------------------------------------- */
 
-static inline void *sh_heap_alloc_small(sh_heap *h, size_t size)
+/* Pop a block of pg for a request of size, or take the slow path. */
+static inline void *sh_page_pop(sh_heap *h, sh_page *pg, size_t size)
 {
-    sh_page *pg = h->small_direct[(size + 7) >> 3];
     sh_block *b = pg->free;
     if (sh_likely(b != NULL)) {
         pg->free = b->next;
@@ -318,17 +319,19 @@ static inline void *sh_heap_alloc_small(sh_heap *h, size_t size)
 static inline void *sh_heap_alloc(sh_heap *h, size_t size)
 {
     if (sh_likely(size <= SH_SMALL_LOOKUP_MAX))
-        return sh_heap_alloc_small(h, size);
-    if (sh_likely(size <= SH_MEDIUM_MAX)) {
-        sh_page *pg = h->direct[sh_bin_of(size)];
-        sh_block *b = pg->free;
-        if (sh_likely(b != NULL)) {
-            pg->free = b->next;
-            pg->used++;
-            return b;
-        }
-    }
+        return sh_page_pop(h, h->small_direct[(size + 7) >> 3], size);
+    if (sh_likely(size <= SH_MEDIUM_MAX))
+        return sh_page_pop(h, h->direct[sh_bin_of(size)], size);
     return sh_heap_malloc_slow(h, size);
+}
+
+/* The owner frees block b of pg (not on the full list): push it on local_free. */
+static inline void sh_page_free_local(sh_segment *seg, sh_page *pg, sh_block *b)
+{
+    b->next = pg->local_free;
+    pg->local_free = b;
+    if (sh_unlikely(--pg->used == 0))
+        sh_page_retire(seg->heap, pg);
 }
 
 /* Everything free's fast path does not handle (NULL included). */
@@ -347,11 +350,7 @@ static inline void sh_heap_free(void *p)
                       sh_tls_thread_id)) {
         sh_page *pg = sh_slice_of(seg, p);
         if (sh_likely(pg->flags == 0)) {
-            sh_block *b = p;
-            b->next = pg->local_free;
-            pg->local_free = b;
-            if (sh_unlikely(--pg->used == 0))
-                sh_page_retire(seg->heap, pg);
+            sh_page_free_local(seg, pg, p);
             return;
         }
     }

@@ -160,6 +160,28 @@ static void untrack(sh_large *l)
     pthread_mutex_unlock(&large_lock);
 }
 
+/*
+ * Write the header of a large block at user - off in `map` (map_size bytes),
+ * publish it in the segment map and on heap h's list (h NULL: untracked).
+ * Returns the user pointer.
+ */
+static void *publish(sh_heap *h, uint8_t *map, size_t map_size, size_t off, size_t align)
+{
+    uint8_t *user = map + off;
+    sh_large *l = (sh_large *)sh_segment_of(user);
+    atomic_store_explicit(&l->thread_id, 0, memory_order_relaxed); /* never an owner */
+    l->kind = SH_SEG_LARGE;
+    l->page_shift = 63;
+    l->map = map;
+    l->map_size = map_size;
+    l->user = user;
+    l->size = map_size - off;
+    l->align = align;
+    sh_segment_map_set(l, true);
+    track(h, l);
+    return user;
+}
+
 void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
 {
     size_t off = user_offset(align), need, total;
@@ -182,18 +204,7 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
         map = sh_os_map_aligned(total, map_align_of(align));
     if (map == NULL)
         return NULL;
-    uint8_t *user = map + off;
-    sh_large *l = (sh_large *)sh_segment_of(user);
-    l->kind = SH_SEG_LARGE;
-    l->page_shift = 63;
-    l->map = map;
-    l->map_size = total;
-    l->user = user;
-    l->size = total - off;
-    l->align = align;
-    sh_segment_map_set(l, true);
-    track(h->is_default ? NULL : h, l);
-    return user;
+    return publish(h->is_default ? NULL : h, map, total, off, align);
 }
 
 /* Release l: into the cache when `keep` and it fits there, else to the OS. */
@@ -237,30 +248,18 @@ void *sh_large_realloc(sh_large *l, size_t size)
         size_t got;
         uint8_t *map = cache_get(total, &got);
         if (map != NULL) {
+            memcpy(map + off, l->user, l->size);
             sh_heap *h = l->heap;
-            uint8_t *user = map + off;
-            sh_large *nl = (sh_large *)sh_segment_of(user);
-            size_t old_size = l->size;
-            memcpy(user, l->user, old_size);
-            atomic_store_explicit(&nl->thread_id, 0, memory_order_relaxed);
-            nl->kind = SH_SEG_LARGE;
-            nl->page_shift = 63;
-            nl->map = map;
-            nl->map_size = got;
-            nl->user = user;
-            nl->size = got - off;
-            nl->align = l->align;
+            size_t align = l->align;
             large_release(l, true);
-            sh_segment_map_set(nl, true);
-            track(h, nl);
-            return user;
+            return publish(h, map, got, off, align);
         }
     }
     uint8_t *dest = sh_os_map_aligned(total, map_align_of(l->align));
     if (dest == NULL)
         return NULL;
     sh_heap *h = l->heap;
-    size_t old_size = l->map_size;
+    size_t old_size = l->map_size, align = l->align;
     void *old_map = l->map;
     untrack(l);
     sh_segment_map_set(l, false);
@@ -270,14 +269,7 @@ void *sh_large_realloc(sh_large *l, size_t size)
         sh_os_unmap(dest, total);
         return NULL;
     }
-    sh_large *nl = (sh_large *)sh_segment_of(dest + off);
-    nl->map = dest;
-    nl->map_size = total;
-    nl->user = dest + off;
-    nl->size = total - off;
-    sh_segment_map_set(nl, true);
-    track(h, nl);
-    return nl->user;
+    return publish(h, dest, total, off, align); /* the old header went with the pages */
 }
 
 void sh_large_release_heap(sh_heap *h)

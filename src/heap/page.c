@@ -88,12 +88,10 @@ static void page_extend(sh_page *pg)
     pg->capacity = (uint16_t)(pg->capacity + n);
 }
 
-void sh_page_init(sh_heap *h, sh_page *pg, unsigned bin, uint8_t *start, size_t area)
+void sh_page_init(sh_page *pg, unsigned bin, size_t area)
 {
     pg->block_size = (uint32_t)sh_bin_size(bin);
     pg->bin = (uint8_t)bin;
-    (void)h;
-    (void)start; /* == sh_page_start(pg) */
     pg->reserved = (uint16_t)(area / pg->block_size);
     pg->capacity = 0;
     pg->used = 0;

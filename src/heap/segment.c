@@ -252,8 +252,8 @@ sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin)
     sh_page *pg = sh_segment_page(seg, i);
     pg->in_use = true;
     size_t len;
-    uint8_t *start = page_area(seg, i, &len);
-    sh_page_init(h, pg, bin, start, len);
+    page_area(seg, i, &len);
+    sh_page_init(pg, bin, len);
     sh_assert(segment_is_valid(seg));
     return pg;
 }
