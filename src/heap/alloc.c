@@ -32,6 +32,8 @@ size_t sh_block_usable(const void *p)
         const sh_large *l = (const sh_large *)seg;
         return (size_t)(l->user + l->size - (const uint8_t *)p);
     }
+    if (seg->kind == SH_SEG_SPAN)
+        return sh_span_usable(seg, p);
     const sh_page *pg = sh_page_of(seg, p);
     if (!pg->has_aligned)
         return pg->block_size;
@@ -82,6 +84,10 @@ void sh_free_slow(sh_segment *seg, void *p)
         sh_large_free((sh_large *)seg);
         return;
     }
+    if (seg->kind == SH_SEG_SPAN) {
+        sh_span_free(seg, p);
+        return;
+    }
     sh_page *pg = sh_page_of(seg, p);
     sh_block *b = pg->has_aligned ? block_start(pg, p) : p;
     if (atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != sh_tls_thread_id) {
@@ -127,6 +133,13 @@ void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size)
         if (size > SH_MEDIUM_MAX && p == l->user && (h == NULL || l->heap == h))
             return sh_large_realloc(l, size);
         usable = l->size;
+    } else if (seg->kind == SH_SEG_SPAN) {
+        /* span blocks belong to no heap: resized in place unless a first-class
+           heap must own the result */
+        if (size > SH_MEDIUM_MAX && size <= SH_SPAN_MAX && (h == NULL || h->is_default) &&
+            sh_span_resize(seg, p, size))
+            return p;
+        usable = sh_span_usable(seg, p);
     } else {
         usable = sh_block_usable(p);
         if (size <= usable && size >= usable / 2)

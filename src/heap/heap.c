@@ -12,7 +12,8 @@
  * a pointer to a heap read by another thread always points at a heap.
  *
  * Global state: the pool, the key, and the at-fork handlers, in `global`.
- * The three mutexes of the library (pool, abandoned segments, large blocks)
+ * The mutexes of the library (pool, abandoned and cached segments, large
+ * blocks and their cache, span segments)
  * are taken by the fork handlers so that a child never inherits one locked.
  */
 #define _GNU_SOURCE
@@ -111,10 +112,12 @@ static void fork_prepare(void)
     pthread_mutex_lock(&global.pool_lock);
     sh_segment_lock_for_fork(0);
     sh_large_lock_for_fork(0);
+    sh_span_lock_for_fork(0);
 }
 
 static void fork_parent(void)
 {
+    sh_span_lock_for_fork(1);
     sh_large_lock_for_fork(1);
     sh_segment_lock_for_fork(1);
     pthread_mutex_unlock(&global.pool_lock);
@@ -122,6 +125,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    sh_span_lock_for_fork(2);
     sh_large_lock_for_fork(2);
     sh_segment_lock_for_fork(2);
     pthread_mutex_init(&global.pool_lock, NULL);
@@ -264,6 +268,7 @@ void sh_heap_collect(bool force)
         def = sh_heap_thread_init();
     if (def == NULL || def == &sh_empty_heap) {
         sh_large_cache_purge(force);
+        sh_span_purge(force);
         return;
     }
     if (force)
@@ -274,4 +279,5 @@ void sh_heap_collect(bool force)
         sh_segment_purge(h, force);
     }
     sh_large_cache_purge(force);
+    sh_span_purge(force);
 }

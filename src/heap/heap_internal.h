@@ -44,6 +44,8 @@
 #define SH_MEDIUM_PAGE_SHIFT 20           /* 1 MiB */
 #define SH_SMALL_MAX ((size_t)8 << 10)    /* largest block in a small page */
 #define SH_MEDIUM_MAX ((size_t)128 << 10) /* largest block in a medium page; above: large */
+#define SH_SPAN_MAX ((size_t)2 << 20)     /* largest block of a span segment (span.c) */
+#define SH_SPAN_ALIGN ((size_t)64 << 10)  /* span blocks start on a 64 KiB slice */
 #define SH_MAX_PAGES (SH_SEGMENT_SIZE >> SH_SMALL_PAGE_SHIFT) /* 64 */
 #define SH_SEGMENT_HEADER ((size_t)8 << 10) /* header + page descriptors, page aligned */
 
@@ -92,7 +94,7 @@ typedef struct sh_page {
 /* 64 bytes: free's fast path finds a descriptor with a shift, not a multiply. */
 _Static_assert(sizeof(sh_page) == 64, "sh_page must stay 64 bytes");
 
-enum sh_segment_kind { SH_SEG_SMALL = 0, SH_SEG_MEDIUM = 1, SH_SEG_LARGE = 2 };
+enum sh_segment_kind { SH_SEG_SMALL = 0, SH_SEG_MEDIUM = 1, SH_SEG_LARGE = 2, SH_SEG_SPAN = 3 };
 
 typedef struct sh_segment {
     /* first fields shared with sh_large: free's dispatch reads only these */
@@ -292,6 +294,21 @@ void sh_large_free(sh_large *l);
 void *sh_large_realloc(sh_large *l, size_t size);
 void sh_large_release_heap(sh_heap *h);
 void sh_large_lock_for_fork(int phase);
+
+/* ---- span.c --------------------------------------------------------------- */
+
+/* A block of SH_MEDIUM_MAX < size <= SH_SPAN_MAX bytes, 64 KiB aligned, owned
+   by no heap (any thread frees it); zeroed: the caller needs zeroes. NULL + errno. */
+void *sh_span_alloc(size_t size, bool zeroed);
+/* Free p, the start of a block of span segment seg; dies on any other pointer. */
+void sh_span_free(sh_segment *seg, void *p);
+/* Resize p (SH_MEDIUM_MAX < size <= SH_SPAN_MAX) where it lies; false if the
+   slices after it are taken (p is then unchanged). */
+bool sh_span_resize(sh_segment *seg, void *p, size_t size);
+/* Bytes from p to the end of its block; 0 if p is in no block. */
+size_t sh_span_usable(sh_segment *seg, const void *p);
+void sh_span_purge(bool force);
+void sh_span_lock_for_fork(int phase);
 
 /* ---- alloc.c -------------------------------------------------------------- */
 

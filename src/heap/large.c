@@ -1,5 +1,6 @@
 /*
- * large.c -- blocks above SH_MEDIUM_MAX: one mapping each.
+ * large.c -- blocks above SH_MEDIUM_MAX: up to SH_SPAN_MAX those of the
+ * threads' default heaps go to span.c; the rest get one mapping each.
  *
  * The mapping is aligned to 4 MiB (or to the requested alignment when that
  * is larger), and its header, an sh_large, sits at the start of the 4 MiB
@@ -184,6 +185,10 @@ static void *publish(sh_heap *h, uint8_t *map, size_t map_size, size_t off, size
 
 void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
 {
+    /* span blocks belong to no heap: a first-class heap's must be released by
+       sh_heap_destroy, so they get mappings the heap tracks */
+    if (size <= SH_SPAN_MAX && align <= SH_SPAN_ALIGN && h->is_default)
+        return sh_span_alloc(size, zero);
     size_t off = user_offset(align), need, total;
     if (size > SH_MAX_REQUEST || __builtin_add_overflow(off, size, &need) ||
         !sh_round_up(need, sh_os_page_size(), &total)) {

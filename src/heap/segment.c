@@ -314,6 +314,7 @@ void sh_segment_purge(sh_heap *h, bool force)
         }
     }
     sh_large_cache_purge(force);
+    sh_span_purge(force);
     segment_cache_purge(force, now);
     h->purge_check_at = now + (sh_purge_delay_ms + 1) / 2;
 }

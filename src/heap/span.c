@@ -1,0 +1,281 @@
+/*
+ * span.c -- blocks above SH_MEDIUM_MAX up to SH_SPAN_MAX: runs of 64 KiB
+ * slices in span segments shared by every thread.
+ *
+ * A span segment is a 4 MiB segment (so sh_segment_of and the segment map
+ * work as for any other) whose header, kind SH_SEG_SPAN, fills slice 0.
+ * Slices 1..63 hold blocks; a block is a run of whole slices and its pointer
+ * is the start of its first slice.  Three masks (bit i = slice i) are the
+ * whole state:
+ *
+ *   used   slices inside a block
+ *   start  the first slice of each block; a block's length is its start
+ *          slice plus the used, non-start slices right after it
+ *   dirty  slices that may be resident and hold non-zero bytes (touched
+ *          since the segment was mapped or last purged)
+ *
+ * Free slices coalesce by construction, and a run of n free slices is found
+ * with log2(n) shift-and-ands.  One mutex guards every span segment: blocks
+ * this big are rare next to small ones (using one costs a memset's worth of
+ * time), and a lock lets any thread free or resize any of them.
+ *
+ * The point: a freed block keeps its pages, so the next block of any size up
+ * to SH_SPAN_MAX reuses them without page faults (a mapping per block
+ * faulted every page in again).  A free dirty slice is decommitted once it
+ * has been free sh_purge_delay_ms (each slice keeps its own time, so a busy
+ * program that reuses slices quickly never has them decommitted under it);
+ * a segment without blocks is unmapped one delay after its last free.
+ */
+#define _GNU_SOURCE
+#include "heap_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define SLICE_SHIFT SH_SMALL_PAGE_SHIFT
+#define SLICE ((size_t)1 << SLICE_SHIFT)
+#define SLICES 64
+#define USABLE (~(uint64_t)1) /* slice 0 holds the header */
+
+_Static_assert(SH_SEGMENT_SIZE == SLICES * SLICE, "a span segment is 64 slices");
+_Static_assert((SH_SPAN_MAX >> SLICE_SHIFT) < SLICES, "a span must fit in one segment");
+
+typedef struct span_seg {
+    /* first fields shared with sh_segment: free's dispatch reads only these */
+    _Atomic uintptr_t thread_id; /* always 0: free's fast path never matches */
+    uint32_t kind;               /* SH_SEG_SPAN */
+    uint32_t page_shift;
+    struct span_seg *next; /* all span segments, newest first */
+    uint64_t used, start, dirty;
+    uint64_t purge_at;         /* ms: the earliest freed_at + delay of a free dirty slice; 0: none */
+    uint64_t freed_at[SLICES]; /* ms: when each free slice was freed */
+} span_seg;
+
+static struct {
+    pthread_mutex_t lock;
+    span_seg *segs;
+    uint64_t check_at; /* ms: the earliest purge_at of all segments (UINT64_MAX: none) */
+} spans = {.lock = PTHREAD_MUTEX_INITIALIZER, .check_at = UINT64_MAX};
+
+/* n ones from bit i (n + i <= 64, n >= 1). */
+static uint64_t bits(unsigned n, unsigned i)
+{
+    return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << i;
+}
+
+/* Bits i such that slices i .. i+n-1 are all set in `free`. */
+static uint64_t runs_of(uint64_t free, unsigned n)
+{
+    uint64_t x = free;
+    for (unsigned have = 1; have < n;) {
+        unsigned s = have < n - have ? have : n - have;
+        x &= x >> s; /* runs of `have` at i and at i + s (s <= have) make one of have + s */
+        have += s;
+    }
+    return x;
+}
+
+/* Slices in the block that starts at slice i. */
+static unsigned run_length(const span_seg *s, unsigned i)
+{
+    uint64_t after = ((s->used & ~s->start) >> i) >> 1; /* bit 63 is now clear */
+    return 1 + (unsigned)__builtin_ctzll(~after);
+}
+
+/* Call f on each run of set bits in m (bit 0 clear). */
+static void for_runs(span_seg *s, uint64_t m, void (*f)(void *, size_t))
+{
+    while (m != 0) {
+        unsigned a = (unsigned)__builtin_ctzll(m);
+        unsigned len = (unsigned)__builtin_ctzll(~(m >> a)); /* m >> a has bit 63 clear */
+        f((uint8_t *)s + ((size_t)a << SLICE_SHIFT), (size_t)len << SLICE_SHIFT);
+        m &= ~bits(len, a);
+    }
+}
+
+static void zero(void *p, size_t n)
+{
+    memset(p, 0, n);
+}
+
+/* Decommit s's free dirty slices freed at least one delay before now (all
+   of them if force), and unmap s if it holds no block and its last free is
+   that old.  Lock held; returns true if s was unmapped (*link then points
+   past it). */
+static bool purge_one(span_seg **link, span_seg *s, bool force, uint64_t now)
+{
+    uint64_t due = 0, next = 0;
+    for (uint64_t m = s->dirty & ~s->used; m != 0; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(m);
+        uint64_t at = s->freed_at[i] + sh_purge_delay_ms;
+        if (force || at <= now)
+            due |= (uint64_t)1 << i;
+        else if (next == 0 || at < next)
+            next = at;
+    }
+    if (s->used == 0 && next == 0) {
+        *link = s->next;
+        sh_segment_map_set(s, false);
+        sh_os_unmap(s, SH_SEGMENT_SIZE);
+        return true;
+    }
+    for_runs(s, due, sh_os_decommit); /* never the header: it is not dirty */
+    s->dirty &= ~due;
+    s->purge_at = next;
+    return false;
+}
+
+/* Purge the segments whose time came (all if force).  Lock held. */
+static void purge_locked(bool force, uint64_t now)
+{
+    if (!force && now < spans.check_at)
+        return;
+    uint64_t next = UINT64_MAX;
+    for (span_seg **link = &spans.segs, *s; (s = *link) != NULL;) {
+        if ((force || (s->purge_at != 0 && now >= s->purge_at)) && purge_one(link, s, force, now))
+            continue;
+        if (s->purge_at != 0 && s->purge_at < next)
+            next = s->purge_at;
+        link = &s->next;
+    }
+    spans.check_at = next;
+}
+
+void sh_span_purge(bool force)
+{
+    if (__atomic_load_n(&spans.segs, __ATOMIC_RELAXED) == NULL) /* racy peek, fine */
+        return;
+    pthread_mutex_lock(&spans.lock);
+    purge_locked(force, sh_now_ms());
+    pthread_mutex_unlock(&spans.lock);
+}
+
+static span_seg *segment_new(void)
+{
+    span_seg *s = sh_os_map_aligned(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
+    if (s == NULL)
+        return NULL;
+    atomic_store_explicit(&s->thread_id, 0, memory_order_relaxed);
+    s->kind = SH_SEG_SPAN;
+    s->page_shift = SLICE_SHIFT;
+    s->used = s->start = s->dirty = s->purge_at = 0; /* dirty never has the header's bit */
+    s->next = spans.segs;
+    __atomic_store_n(&spans.segs, s, __ATOMIC_RELAXED); /* peeked without the lock */
+    sh_segment_map_set(s, true);
+    return s;
+}
+
+void *sh_span_alloc(size_t size, bool zeroed)
+{
+    unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT), i = 0;
+    pthread_mutex_lock(&spans.lock);
+    uint64_t now = sh_now_ms();
+    purge_locked(false, now);
+    span_seg *s;
+    for (s = spans.segs; s != NULL; s = s->next) {
+        uint64_t x = runs_of(~s->used & USABLE, n);
+        if (x != 0) {
+            i = (unsigned)__builtin_ctzll(x);
+            break;
+        }
+    }
+    if (s == NULL && (s = segment_new()) != NULL)
+        i = 1;
+    if (s == NULL) {
+        pthread_mutex_unlock(&spans.lock);
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t m = bits(n, i), stale = s->dirty & m;
+    s->used |= m;
+    s->start |= (uint64_t)1 << i;
+    s->dirty |= m;
+    pthread_mutex_unlock(&spans.lock);
+    if (zeroed) /* only slices used before can be non-zero; no one else touches them now */
+        for_runs(s, stale, zero);
+    return (uint8_t *)s + ((size_t)i << SLICE_SHIFT);
+}
+
+/* Slice index of block p in s, which must be a block's start; dies otherwise. */
+static unsigned start_slice(const span_seg *s, const void *p, const char *what)
+{
+    size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s);
+    unsigned i = (unsigned)(off >> SLICE_SHIFT);
+    if ((off & (SLICE - 1)) != 0 || ((s->start >> i) & 1) == 0)
+        sh_fatal("%s(%p): not a block stackheap handed out (freed already, or a pointer into "
+                 "the middle of a block)",
+                 what, p);
+    return i;
+}
+
+/* Free slices m of s (lock held). */
+static void release(span_seg *s, uint64_t m)
+{
+    s->used &= ~m;
+    uint64_t now = sh_now_ms();
+    for (uint64_t b = m; b != 0; b &= b - 1)
+        s->freed_at[__builtin_ctzll(b)] = now;
+    uint64_t at = now + sh_purge_delay_ms;
+    if (s->purge_at == 0 || at < s->purge_at)
+        s->purge_at = at;
+    if (at < spans.check_at)
+        spans.check_at = at;
+    if (sh_purge_delay_ms == 0)
+        purge_locked(false, now);
+}
+
+void sh_span_free(sh_segment *seg, void *p)
+{
+    span_seg *s = (span_seg *)seg;
+    pthread_mutex_lock(&spans.lock);
+    unsigned i = start_slice(s, p, "free");
+    s->start &= ~((uint64_t)1 << i);
+    release(s, bits(run_length(s, i), i));
+    pthread_mutex_unlock(&spans.lock);
+}
+
+bool sh_span_resize(sh_segment *seg, void *p, size_t size)
+{
+    span_seg *s = (span_seg *)seg;
+    unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT);
+    bool ok = true;
+    pthread_mutex_lock(&spans.lock);
+    unsigned i = start_slice(s, p, "realloc"), have = run_length(s, i);
+    if (n < have) {
+        release(s, bits(have - n, i + n));
+    } else if (n > have) {
+        uint64_t more = i + n <= SLICES ? bits(n - have, i + have) : 0;
+        ok = more != 0 && (s->used & more) == 0;
+        if (ok) {
+            s->used |= more;
+            s->dirty |= more;
+        }
+    }
+    pthread_mutex_unlock(&spans.lock);
+    return ok;
+}
+
+size_t sh_span_usable(sh_segment *seg, const void *p)
+{
+    span_seg *s = (span_seg *)seg;
+    size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s), bytes = 0;
+    unsigned i = (unsigned)(off >> SLICE_SHIFT);
+    pthread_mutex_lock(&spans.lock);
+    uint64_t starts = s->start & bits(i + 1, 0);
+    if (((s->used >> i) & 1) != 0 && starts != 0) { /* p is inside a block */
+        unsigned first = 63u - (unsigned)__builtin_clzll(starts);
+        bytes = ((size_t)(first + run_length(s, first)) << SLICE_SHIFT) - off;
+    }
+    pthread_mutex_unlock(&spans.lock);
+    return bytes;
+}
+
+void sh_span_lock_for_fork(int phase)
+{
+    if (phase == 0)
+        pthread_mutex_lock(&spans.lock);
+    else if (phase == 1)
+        pthread_mutex_unlock(&spans.lock);
+    else
+        pthread_mutex_init(&spans.lock, NULL);
+}
