@@ -4,7 +4,9 @@
  * long-running service after a spike).
  *
  * Four phases, with the resident set size read from /proc/self/statm after
- * each and printed as a `report:` line on stdout:
+ * each and printed as `report:` lines on stdout (rss_*: all of it; anon_*:
+ * its anonymous part, the allocator's memory without the program's code
+ * pages, which grow by some 600 KiB as later phases run new code):
  *
  *   start            before anything is allocated          rss_start_kib
  *   fill             FILL bytes (requested) in blocks of   rss_full_kib
@@ -52,9 +54,15 @@ enum {
     POLL_NS = 1000000    /* sleep between idle rounds: 1 ms */
 };
 
-/* Resident set size in KiB, the second field of /proc/self/statm (read with
-   open and read, so that measuring allocates nothing). */
-static long rss_kib(void)
+/* Resident set size in KiB, and the anonymous part of it (resident minus
+   the file-backed pages: what the allocator holds, not the code pages the
+   program faulted in along the way), from /proc/self/statm (read with open
+   and read, so that measuring allocates nothing). */
+typedef struct rss {
+    long total, anon;
+} rss;
+
+static rss rss_now(void)
 {
     char buf[256];
     int fd = open("/proc/self/statm", O_RDONLY);
@@ -65,15 +73,17 @@ static long rss_kib(void)
     if (n <= 0)
         wl_die("cannot read /proc/self/statm");
     buf[n] = '\0';
-    long size, resident;
-    if (sscanf(buf, "%ld %ld", &size, &resident) != 2)
+    long size, resident, shared;
+    if (sscanf(buf, "%ld %ld %ld", &size, &resident, &shared) != 3)
         wl_die("cannot parse /proc/self/statm: %s", buf);
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+    long kib = sysconf(_SC_PAGESIZE) / 1024;
+    return (rss){resident * kib, (resident - shared) * kib};
 }
 
-static void report(const char *what, long kib)
+/* Print `rss_<what>_kib` and `anon_<what>_kib`. */
+static void report(const char *what, rss r)
 {
-    printf("report: %s %ld\n", what, kib);
+    printf("report: rss_%s_kib %ld\nreport: anon_%s_kib %ld\n", what, r.total, what, r.anon);
     fflush(stdout);
 }
 
@@ -116,7 +126,7 @@ int main(int argc, char **argv)
     size_t fill = quick ? FILL_QUICK : FILL;
     unsigned idle_ms = quick ? IDLE_MS_QUICK : IDLE_MS;
 
-    report("rss_start_kib", rss_kib());
+    report("start", rss_now());
 
     /* Count the blocks first, so the pointer array can be mapped once. */
     wl_rng r = wl_seed(7);
@@ -137,7 +147,7 @@ int main(int argc, char **argv)
         stamp(block[i], size, i);
         allocated += wl_mix(wl_mix(i) ^ size);
     }
-    report("rss_full_kib", rss_kib());
+    report("full", rss_now());
 
     for (size_t i = 0; i < count; i++) {
         if (wl_mix(i ^ 0x5A5A) % KEEP_ONE_IN != 0) {
@@ -145,7 +155,7 @@ int main(int argc, char **argv)
             block[i] = NULL;
         }
     }
-    report("rss_after_90pct_free_kib", rss_kib());
+    report("after_90pct_free", rss_now());
 
     for (size_t i = 0; i < count; i++)
         if (block[i] != NULL)
@@ -155,11 +165,11 @@ int main(int argc, char **argv)
     if (freed != allocated)
         wl_die("freed blocks sum to %016" PRIx64 ", allocated ones to %016" PRIx64, freed,
                allocated);
-    report("rss_after_all_free_kib", rss_kib());
+    report("after_all_free", rss_now());
 
     /* Idle: a program that keeps running, lightly. */
     uint64_t end = now_ms() + idle_ms;
-    long rss = rss_kib();
+    rss now = rss_now();
     wl_rng idle = wl_seed(77);
     while (now_ms() < end) {
         void *p[IDLE_BATCH];
@@ -175,9 +185,9 @@ int main(int argc, char **argv)
         }
         struct timespec pause = {0, POLL_NS};
         nanosleep(&pause, NULL);
-        rss = rss_kib();
+        now = rss_now();
     }
-    report("rss_end_kib", rss);
+    report("end", now);
     wl_print_checksum(freed ^ wl_mix(count));
     return 0;
 }

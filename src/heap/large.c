@@ -34,7 +34,7 @@
 static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define CACHE_SLOTS 32
-#define CACHE_BYTES ((size_t)128 << 20)
+#define CACHE_BYTES ((size_t)256 << 20)
 #define CACHE_MAX_BLOCK ((size_t)32 << 20)
 #define CACHE_COPY_MAX ((size_t)4 << 20) /* realloc copies at most this into a cached map */
 
@@ -63,27 +63,71 @@ static cached_map cache_take(unsigned i)
     return m;
 }
 
-/* The smallest cached mapping of at least `need` bytes, its tail beyond
-   need * 2 given back; NULL if none is big enough. */
-static void *cache_get(size_t need, size_t *size)
+/* Put [map, map + size) in the cache, freed at `at`; lock held, room checked. */
+static void cache_insert(void *map, size_t size, uint64_t at)
+{
+    unsigned i = cache.n; /* oldest first */
+    while (i > 0 && cache.e[i - 1].freed_at > at) {
+        cache.e[i] = cache.e[i - 1];
+        i--;
+    }
+    cache.e[i] = (cached_map){map, size, at};
+    __atomic_store_n(&cache.n, cache.n + 1, __ATOMIC_RELAXED); /* peeked without the lock */
+    cache.bytes += size;
+}
+
+/*
+ * A cached mapping for `need` bytes (a multiple of the page size), NULL if
+ * the cache is empty.  Its size goes to *size, and the bytes from *fresh on
+ * are new zero pages (a cached mapping's resident bytes before it may not be).
+ *
+ * The smallest one of at least `need` bytes is taken; beyond need rounded up
+ * to SH_SEGMENT_SIZE, a whole SH_SEGMENT_SIZE or more stays cached as a
+ * mapping of its own (it is aligned: the split is).  When none is big
+ * enough the largest grows to `need`, in place or moved by mremap: its
+ * resident pages are reused and only the rest is faulted in.
+ */
+static void *cache_get(size_t need, size_t *size, size_t *fresh)
 {
     if (__atomic_load_n(&cache.n, __ATOMIC_RELAXED) == 0) /* racy peek, fine */
         return NULL;
     pthread_mutex_lock(&cache.lock);
-    unsigned best = CACHE_SLOTS;
+    unsigned best = CACHE_SLOTS, largest = CACHE_SLOTS;
     for (unsigned i = 0; i < cache.n; i++) {
         size_t sz = cache.e[i].size;
         if (sz >= need && (best == CACHE_SLOTS || sz < cache.e[best].size))
             best = i;
+        if (largest == CACHE_SLOTS || sz > cache.e[largest].size)
+            largest = i;
     }
     cached_map m = {NULL, 0, 0};
-    if (best != CACHE_SLOTS)
+    if (best != CACHE_SLOTS) {
         m = cache_take(best);
+        size_t keep = (need + SH_SEGMENT_MASK) & ~SH_SEGMENT_MASK;
+        if (m.size >= keep + SH_SEGMENT_SIZE) {
+            cache_insert((uint8_t *)m.map + keep, m.size - keep, m.freed_at);
+            m.size = keep;
+        }
+    } else if (largest != CACHE_SLOTS) {
+        m = cache_take(largest);
+    }
     pthread_mutex_unlock(&cache.lock);
     if (m.map == NULL)
         return NULL;
-    if (m.size - need > need) { /* keep up to 2x: the block may grow into it */
-        sh_os_unmap((uint8_t *)m.map + need, m.size - need);
+    *fresh = m.size;
+    if (m.size < need) {
+        void *grown = sh_os_remap_grow(m.map, m.size, need);
+        if (grown == NULL) {
+            uint8_t *dest = sh_os_map_aligned(need, SH_SEGMENT_SIZE);
+            grown = dest != NULL ? sh_os_remap_move(m.map, m.size, need, dest) : NULL;
+            if (grown == NULL) {
+                if (dest != NULL)
+                    sh_os_unmap(dest, need);
+                sh_os_unmap(m.map, m.size);
+                return NULL;
+            }
+        }
+        m.map = grown;
         m.size = need;
     }
     *size = m.size;
@@ -112,11 +156,8 @@ static bool cache_put(void *map, size_t size)
     sh_large_cache_purge(false);
     pthread_mutex_lock(&cache.lock);
     bool ok = cache.n < CACHE_SLOTS && cache.bytes + size <= CACHE_BYTES;
-    if (ok) {
-        cache.e[cache.n] = (cached_map){map, size, sh_now_ms()};
-        __atomic_store_n(&cache.n, cache.n + 1, __ATOMIC_RELAXED); /* peeked without the lock */
-        cache.bytes += size;
-    }
+    if (ok)
+        cache_insert(map, size, sh_now_ms());
     pthread_mutex_unlock(&cache.lock);
     return ok;
 }
@@ -197,12 +238,12 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
     }
     uint8_t *map = NULL;
     if (map_align_of(align) == SH_SEGMENT_SIZE) {
-        size_t got;
-        map = cache_get(total, &got);
+        size_t got, fresh;
+        map = cache_get(total, &got, &fresh);
         if (map != NULL) {
             total = got;
             if (zero)
-                memset(map + off, 0, total - off);
+                memset(map + off, 0, (fresh < total ? fresh : total) - off);
         }
     }
     if (map == NULL)
@@ -250,8 +291,8 @@ void *sh_large_realloc(sh_large *l, size_t size)
     /* cannot grow in place: a cached mapping is already resident, so copying
        into it beats moving the pages and faulting in the new ones */
     if (map_align_of(l->align) == SH_SEGMENT_SIZE && l->size <= CACHE_COPY_MAX) {
-        size_t got;
-        uint8_t *map = cache_get(total, &got);
+        size_t got, fresh;
+        uint8_t *map = cache_get(total, &got, &fresh);
         if (map != NULL) {
             memcpy(map + off, l->user, l->size);
             sh_heap *h = l->heap;

@@ -213,11 +213,41 @@ static void page_release(sh_heap *h, sh_page *pg)
     sh_segment_page_free(h, pg);
 }
 
+/*
+ * A bin's only page stays with the heap when it empties (retire), with all
+ * the memory its blocks ever used committed.  At each purge scan an empty
+ * direct page gives that memory back and is carved again from its start
+ * when next used: a program that went idle after a peak keeps a few KiB per
+ * size class, not a whole page, and a busy one pays a few page faults per
+ * scan at most.  No block of a page with used == 0 is live, so no other
+ * thread can free into it.
+ */
+static void trim_idle_pages(sh_heap *h)
+{
+    size_t os_page = sh_os_page_size();
+    for (unsigned bin = 1; bin < SH_BINS; bin++) {
+        sh_page *pg = h->direct[bin];
+        if (pg == &sh_empty_page || pg->has_aligned ||
+            (size_t)pg->capacity * pg->block_size <= EXTEND_BYTES)
+            continue;
+        sh_page_collect(pg);
+        if (pg->used != 0)
+            continue;
+        uint8_t *start = sh_page_start(pg); /* OS-page aligned */
+        size_t carved = (size_t)pg->capacity * pg->block_size;
+        sh_os_decommit(start, (carved + os_page - 1) & ~(os_page - 1));
+        pg->free = pg->local_free = NULL;
+        pg->capacity = 0; /* the slow path carves it again */
+    }
+}
+
 /* Run the purge scan when its time has come (checks the clock now and then). */
 static void maybe_purge(sh_heap *h)
 {
-    if ((++h->purge_tick & 255) == 0 && sh_now_ms() >= h->purge_check_at)
+    if ((++h->purge_tick & 255) == 0 && sh_now_ms() >= h->purge_check_at) {
+        trim_idle_pages(h);
         sh_segment_purge(h, false);
+    }
 }
 
 void sh_page_retire(sh_heap *h, sh_page *pg)
