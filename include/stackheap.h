@@ -297,7 +297,7 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * A general-purpose, thread-safe allocator.  Each thread allocates from its
  * own heap without locks; any thread may free any block.  Memory comes from
  * the OS on demand and goes back to it when unused (after
- * STACKHEAP_PURGE_DELAY milliseconds, 50 by default, or at once through
+ * STACKHEAP_PURGE_DELAY milliseconds, 250 by default, or at once through
  * sh_heap_collect(true)).
  *
  * Unless built with -DSH_OVERRIDE=OFF, libstackheap also exports malloc,
@@ -313,7 +313,10 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  *     from the dynamic loader) is left alone by sh_free and copied by
  *     sh_realloc (up to the end of its page: its size is unknown).  Freeing
  *     a block twice, or a pointer into the middle of a block, is undefined
- *     in this release mode; the check mode of a later release reports it.
+ *     in this release mode for blocks up to 128 KiB (the check mode of a
+ *     later release reports it); for bigger blocks of a thread's default
+ *     heap (128 KiB to 2 MiB) sh_free and sh_realloc detect it and abort
+ *     with a message naming the pointer.
  */
 typedef struct sh_heap sh_heap;
 

@@ -90,14 +90,14 @@ uint64_t sh_option_purge_delay_ms(void)
 {
     const char *env = getenv("STACKHEAP_PURGE_DELAY");
     if (env == NULL || *env == '\0')
-        return 50;
+        return SH_PURGE_DELAY_DEFAULT_MS;
     char *end;
     unsigned long long v = strtoull(env, &end, 10);
     if (end == env || (*end != '\0' && strcmp(end, "ms") != 0) || v > 3600000) {
         sh_warning("STACKHEAP_PURGE_DELAY='%s' is not a delay in milliseconds (0 to 3600000); "
-                   "using 50",
-                   env);
-        return 50;
+                   "using %d",
+                   env, SH_PURGE_DELAY_DEFAULT_MS);
+        return SH_PURGE_DELAY_DEFAULT_MS;
     }
     return v;
 }

@@ -240,7 +240,90 @@ static void calloc_zeroes_reused_large_blocks(void)
 {
     CHECK(calloc_zeroes_reused_memory(MEDIUM_MAX + 1, 8));
     CHECK(calloc_zeroes_reused_memory(1 * MIB, 8));
+    CHECK(calloc_zeroes_reused_memory(2 * MIB, 4));
     CHECK(calloc_zeroes_reused_memory(5 * MIB, 4));
+}
+
+/* A big block that reuses part of a freed one and part fresh memory. */
+static void calloc_zeroes_a_big_block_made_of_reused_and_fresh_memory(void)
+{
+    unsigned char *a = sh_malloc(300 * KIB), *b = sh_malloc(700 * KIB);
+    CHECK(a != NULL && b != NULL);
+    if (a == NULL || b == NULL)
+        return;
+    memset(a, 0xAB, 300 * KIB);
+    memset(b, 0xCD, 700 * KIB);
+    sh_free(a);
+    sh_free(b);
+    unsigned char *c = sh_calloc(1, 2 * MIB);
+    CHECK(c != NULL && all_zero(c, 2 * MIB));
+    sh_free(c);
+}
+
+/* ---- blocks of 128 KiB to 2 MiB (span segments) ---------------------------- */
+
+static void realloc_of_a_big_block_shrinks_and_grows_back_in_place(void)
+{
+    unsigned char *p = sh_malloc(1 * MIB);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    fill(p, 1 * MIB, 3);
+    unsigned char *q = sh_realloc(p, 200 * KIB);
+    CHECK(q == p); /* shrunk where it lies ... */
+    CHECK(holds(q, 200 * KIB, 3));
+    CHECK(sh_usable_size(q) < 1 * MIB); /* ... giving its tail back ... */
+    unsigned char *r = sh_realloc(q, 1 * MIB);
+    CHECK(r == p); /* ... which it takes again: nothing was allocated in between */
+    CHECK(holds(r, 200 * KIB, 3));
+    CHECK(sh_usable_size(r) >= 1 * MIB);
+    fill(r, 1 * MIB, 4);
+    unsigned char *s = sh_realloc(r, 3 * MIB); /* beyond 2 MiB: moves to a mapping */
+    CHECK(s != NULL && holds(s, 1 * MIB, 4));
+    sh_free(s);
+}
+
+static void free_big_block_twice(void *arg)
+{
+    (void)arg;
+    void *p = sh_malloc(300 * KIB);
+    sh_free(p);
+    sh_free(p);
+}
+
+static void free_big_block_interior(void *arg)
+{
+    (void)arg;
+    unsigned char *p = sh_malloc(300 * KIB);
+    sh_free(p + 64 * KIB);
+}
+
+static void realloc_freed_big_block(void *arg)
+{
+    (void)arg;
+    void *p = sh_malloc(300 * KIB);
+    sh_free(p);
+    (void)!sh_realloc(p, 400 * KIB);
+}
+
+static void double_or_interior_free_of_a_big_block_aborts_with_a_message(void)
+{
+    CHECK_DIES(free_big_block_twice, NULL, "free(0x");
+    CHECK_DIES(free_big_block_twice, NULL, "freed already, or a pointer into the middle");
+    CHECK_DIES(free_big_block_interior, NULL, "not a block stackheap handed out");
+    CHECK_DIES(realloc_freed_big_block, NULL, "realloc(0x");
+}
+
+static void usable_size_inside_a_big_block_counts_to_its_end(void)
+{
+    unsigned char *p = sh_malloc(300 * KIB);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    size_t usable = sh_usable_size(p);
+    CHECK(usable >= 300 * KIB);
+    CHECK(sh_usable_size(p + 100 * KIB) == usable - 100 * KIB);
+    sh_free(p);
 }
 
 static void calloc_multiplies_its_arguments(void)
@@ -995,6 +1078,7 @@ int main(void)
     RUN(calloc_zeroes_reused_small_blocks);
     RUN(calloc_zeroes_reused_medium_blocks);
     RUN(calloc_zeroes_reused_large_blocks);
+    RUN(calloc_zeroes_a_big_block_made_of_reused_and_fresh_memory);
     RUN(calloc_multiplies_its_arguments);
     RUN(calloc_of_zero_bytes_returns_unique_pointers);
     RUN(calloc_whose_product_overflows_fails_with_enomem);
@@ -1007,6 +1091,10 @@ int main(void)
     RUN(realloc_copies_a_block_that_is_not_the_heaps);
     RUN(reallocarray_resizes_to_the_product);
     RUN(reallocarray_whose_product_overflows_fails_and_keeps_the_block);
+
+    RUN(realloc_of_a_big_block_shrinks_and_grows_back_in_place);
+    RUN(double_or_interior_free_of_a_big_block_aborts_with_a_message);
+    RUN(usable_size_inside_a_big_block_counts_to_its_end);
 
     RUN(aligned_alloc_honours_every_power_of_two_to_8_mib);
     RUN(aligned_alloc_keeps_small_aligned_blocks_apart_in_one_page);

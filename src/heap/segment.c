@@ -38,7 +38,7 @@ static struct {
     size_t count;
 } abandoned = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
 
-uint64_t sh_purge_delay_ms = 50;
+uint64_t sh_purge_delay_ms = SH_PURGE_DELAY_DEFAULT_MS;
 
 /* Empty segments left by exiting threads, kept one purge delay for reuse
    (thread churn would otherwise unmap and fault them in again). */

@@ -47,7 +47,7 @@ typedef struct span_seg {
     uint32_t page_shift;
     struct span_seg *next; /* all span segments, newest first */
     uint64_t used, start, dirty;
-    uint64_t purge_at;         /* ms: the earliest freed_at + delay of a free dirty slice; 0: none */
+    uint64_t purge_at; /* ms: the earliest freed_at + delay of a free dirty slice; 0: none */
     uint64_t freed_at[SLICES]; /* ms: when each free slice was freed */
 } span_seg;
 
