@@ -76,7 +76,7 @@ void *sh_calloc(size_t n, size_t size)
 
 /* ---- free -------------------------------------------------------------------- */
 
-void sh_free_slow(sh_segment *seg, void *p)
+void sh_free_slow(void *p, sh_segment *seg)
 {
     if (p == NULL || !sh_segment_map_has(seg))
         return; /* NULL, or not stackheap's: from before it was loaded, or the loader's */

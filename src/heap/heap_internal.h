@@ -271,7 +271,9 @@ void sh_page_init(sh_page *pg, unsigned bin, size_t area);
 bool sh_page_collect(sh_page *pg);
 void sh_page_queue_remove(sh_page_queue *q, sh_page *pg);
 void sh_page_queue_push_front(sh_page_queue *q, sh_page *pg);
-void *sh_heap_malloc_slow(sh_heap *h, size_t size);
+/* malloc's slow path.  (size, h), not (h, size): malloc's own argument stays
+   in the first register, so the fast path moves nothing to call it. */
+void *sh_heap_malloc_slow(size_t size, sh_heap *h);
 void sh_page_retire(sh_heap *h, sh_page *pg);
 void sh_page_free_remote(sh_page *pg, sh_block *b);
 /* The owner freed into a full page: put it back in its bin queue. */
@@ -330,7 +332,7 @@ static inline void *sh_page_pop(sh_heap *h, sh_page *pg, size_t size)
         pg->used++;
         return b;
     }
-    return sh_heap_malloc_slow(h, size);
+    return sh_heap_malloc_slow(size, h);
 }
 
 static inline void *sh_heap_alloc(sh_heap *h, size_t size)
@@ -339,7 +341,7 @@ static inline void *sh_heap_alloc(sh_heap *h, size_t size)
         return sh_page_pop(h, h->small_direct[(size + 7) >> 3], size);
     if (sh_likely(size <= SH_MEDIUM_MAX))
         return sh_page_pop(h, h->direct[sh_bin_of(size)], size);
-    return sh_heap_malloc_slow(h, size);
+    return sh_heap_malloc_slow(size, h);
 }
 
 /* The owner frees block b of pg (not on the full list): push it on local_free. */
@@ -351,8 +353,9 @@ static inline void sh_page_free_local(sh_segment *seg, sh_page *pg, sh_block *b)
         sh_page_retire(seg->heap, pg);
 }
 
-/* Everything free's fast path does not handle (NULL included). */
-SH_NOINLINE void sh_free_slow(sh_segment *seg, void *p);
+/* Everything free's fast path does not handle (NULL included).  p first, as
+   for sh_heap_malloc_slow: the fast path calls it without moving p. */
+SH_NOINLINE void sh_free_slow(void *p, sh_segment *seg);
 
 /*
  * free's fast path.  NULL needs no test of its own: (NULL - 1) falls in the
@@ -371,7 +374,7 @@ static inline void sh_heap_free(void *p)
             return;
         }
     }
-    sh_free_slow(seg, p);
+    sh_free_slow(p, seg);
 }
 
 #endif /* SH_HEAP_INTERNAL_H */

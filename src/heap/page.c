@@ -296,7 +296,7 @@ found:
     return b;
 }
 
-void *sh_heap_malloc_slow(sh_heap *h, size_t size)
+void *sh_heap_malloc_slow(size_t size, sh_heap *h)
 {
     if (h == &sh_empty_heap) {
         h = sh_heap_thread_init();
