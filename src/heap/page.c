@@ -57,6 +57,17 @@ void sh_page_queue_push_front(sh_page_queue *q, sh_page *pg)
     q->first = pg;
 }
 
+static void queue_push_back(sh_page_queue *q, sh_page *pg)
+{
+    pg->next = NULL;
+    pg->prev = q->last;
+    if (q->last)
+        q->last->next = pg;
+    else
+        q->first = pg;
+    q->last = pg;
+}
+
 /* Point bin's entries of direct and small_direct at pg. */
 static void set_direct(sh_heap *h, unsigned bin, sh_page *pg)
 {
@@ -162,14 +173,21 @@ static bool page_to_full(sh_heap *h, sh_page *pg)
     return true;
 }
 
-/* Take pg off the full list, back to the front of its bin queue. */
+/*
+ * Take pg off the full list, to the back of its bin queue: it has a block or
+ * two free, and as the direct page it would be full again at the next
+ * malloc (a free into a full page, then a malloc, would move it each time).
+ * At the back it collects more frees before malloc comes round to it.
+ */
 void sh_page_unfull(sh_heap *h, sh_page *pg)
 {
     sh_page_queue_remove(&h->full, pg);
     pg->flags &= ~(uint32_t)SH_PAGE_FULL;
     sh_page_collect(pg); /* the exchange clears SH_TF_FULL */
-    sh_page_queue_push_front(&h->bins[pg->bin], pg);
-    sh_heap_update_direct(h, pg->bin);
+    sh_page_queue *q = &h->bins[pg->bin];
+    queue_push_back(q, pg);
+    if (q->first == pg)
+        sh_heap_update_direct(h, pg->bin);
 }
 
 /* Bring back every full page that received blocks from other threads. */
