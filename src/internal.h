@@ -97,11 +97,10 @@ SH_NORETURN SH_COLD void sh_fatal(const char *fmt, ...) SH_PRINTF(1, 2);
 bool sh_parse_size(const char *text, size_t *out);
 /* Capacity of a new default stack (STACKHEAP_STACK_SIZE, read once). */
 size_t sh_option_stack_size(void);
-/* Delay before free pages go back to the OS (STACKHEAP_PURGE_DELAY, ms). */
-/* How long freed heap memory stays committed before it goes back to the OS.
-   250 ms: long enough that a program cycling through big buffers reuses
-   their pages instead of faulting them in again (at 50 ms wl_large faulted
-   3x more), short enough that memory freed after a peak is back within a
+/* How long freed heap memory stays committed before it goes back to the OS
+   (STACKHEAP_PURGE_DELAY, ms; read once).  The default, 250 ms, is long enough that a program
+   cycling through big buffers reuses their pages instead of faulting them in again (at 50 ms
+   wl_large faulted 3x more), and short enough that memory freed after a peak is back within a
    quarter second. */
 #define SH_PURGE_DELAY_DEFAULT_MS 250
 uint64_t sh_option_purge_delay_ms(void);
