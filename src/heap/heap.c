@@ -43,7 +43,8 @@ static struct {
     sh_heap *pool; /* free heap structs */
     _Atomic uintptr_t next_thread_id;
     _Atomic int atfork_done;
-} global = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 1, 0};
+    sh_heap *fresh, *fresh_end; /* never-used structs of the last chunk (untouched pages) */
+} global = {PTHREAD_ONCE_INIT, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 1, 0, NULL, NULL};
 
 static void thread_done(void *arg);
 
@@ -70,19 +71,22 @@ static void global_init(void)
 static sh_heap *heap_get(void)
 {
     pthread_mutex_lock(&global.pool_lock);
-    if (global.pool == NULL) {
-        size_t chunk = (size_t)64 << 10;
-        sh_heap *hs = sh_os_map(chunk);
-        if (hs != NULL) {
-            for (size_t i = 0; i < chunk / sizeof(sh_heap); i++) {
-                hs[i].pool_next = global.pool;
-                global.pool = &hs[i];
+    sh_heap *h = global.pool;
+    if (h != NULL) {
+        global.pool = h->pool_next;
+    } else {
+        if (global.fresh == global.fresh_end) { /* structs are taken from a chunk in order, so
+                                                    its pages are touched only as needed */
+            size_t chunk = (size_t)64 << 10;
+            sh_heap *hs = sh_os_map(chunk);
+            if (hs != NULL) {
+                global.fresh = hs;
+                global.fresh_end = hs + chunk / sizeof(sh_heap);
             }
         }
+        if (global.fresh != global.fresh_end)
+            h = global.fresh++;
     }
-    sh_heap *h = global.pool;
-    if (h != NULL)
-        global.pool = h->pool_next;
     pthread_mutex_unlock(&global.pool_lock);
     if (h == NULL)
         return NULL;
