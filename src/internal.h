@@ -77,6 +77,23 @@ void sh_os_write(int fd, const char *buf, size_t len);
 SH_NORETURN void sh_os_abort(void);
 /* Kernel id of the calling thread. */
 long sh_os_thread_id(void);
+/* Up to cap bytes of the file at path; 0 if it cannot be read. */
+size_t sh_os_read_file(const char *path, char *buf, size_t cap);
+/* Open path for appending (created 0644); -1 on failure. */
+int sh_os_open_log(const char *path);
+/* read(2) retrying on EINTR; 0 at end of file or on error. */
+size_t sh_os_read(int fd, char *buf, size_t cap);
+void sh_os_close(int fd);
+/* Start path with argv and envp, its stdin and stdout on pipes (*to_child,
+ *from_child); returns its pid, or -1. */
+long sh_os_spawn(const char *path, char *const argv[], char *const envp[], int *to_child,
+                 int *from_child);
+/* Wait for pid; its wait status, or -1. */
+int sh_os_wait(long pid);
+SH_NORETURN void sh_os_exit(int code);
+/* readlink(2) without the terminating NUL it does not write; 0 on failure. */
+size_t sh_os_read_link(const char *path, char *buf, size_t cap);
+bool sh_os_executable(const char *path);
 
 /* ---- message.c: formatting without malloc -------------------------------- */
 

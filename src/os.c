@@ -3,7 +3,8 @@
  *
  * Everything else asks for memory, protection changes and output through
  * these functions, so fault injection, statistics and porting have a single
- * place to touch.  None of these functions allocates.
+ * place to touch.  None of these functions allocates (sh_os_spawn's
+ * posix_spawn may, in libc, but only check mode's reports use it).
  *
  * Mappings are private, anonymous and MAP_NORESERVE: address space is
  * reserved, physical pages are committed by the kernel on first touch.
@@ -12,9 +13,12 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,4 +171,100 @@ void sh_os_abort(void)
 long sh_os_thread_id(void)
 {
     return (long)syscall(SYS_gettid);
+}
+
+/* ---- files and processes (check mode's reports) ------------------------------ */
+
+size_t sh_os_read_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t len = 0;
+    while (len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return len;
+}
+
+int sh_os_open_log(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+size_t sh_os_read(int fd, char *buf, size_t cap)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n > 0 ? (size_t)n : 0;
+    }
+}
+
+void sh_os_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+long sh_os_spawn(const char *path, char *const argv[], char *const envp[], int *to_child,
+                 int *from_child)
+{
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0)
+        return -1;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    pid_t pid;
+    int rc = posix_spawn(&pid, path, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    if (rc != 0) {
+        close(in[1]);
+        close(out[0]);
+        return -1;
+    }
+    *to_child = in[1];
+    *from_child = out[0];
+    return pid;
+}
+
+int sh_os_wait(long pid)
+{
+    int status;
+    while (waitpid((pid_t)pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return status;
+}
+
+void sh_os_exit(int code)
+{
+    _exit(code);
+}
+
+size_t sh_os_read_link(const char *path, char *buf, size_t cap)
+{
+    ssize_t n = readlink(path, buf, cap);
+    return n > 0 ? (size_t)n : 0;
+}
+
+bool sh_os_executable(const char *path)
+{
+    return access(path, X_OK) == 0;
 }

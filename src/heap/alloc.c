@@ -41,6 +41,26 @@ size_t sh_block_usable(const void *p)
     return (size_t)(b + pg->block_size - (const uint8_t *)p);
 }
 
+void *sh_block_base(const void *p)
+{
+    sh_segment *seg = sh_segment_of(p);
+    if (!sh_segment_map_has(seg))
+        return NULL;
+    if (seg->kind == SH_SEG_LARGE) {
+        const sh_large *l = (const sh_large *)seg;
+        return (const uint8_t *)p >= l->user && (const uint8_t *)p < l->user + l->size ? l->user
+                                                                                       : NULL;
+    }
+    if (seg->kind == SH_SEG_SPAN)
+        return sh_span_block_start(seg, p);
+    const sh_page *pg = sh_page_of(seg, p);
+    const uint8_t *start = sh_page_start(pg);
+    if (!pg->in_use || (const uint8_t *)p < start)
+        return NULL;
+    size_t i = (size_t)((const uint8_t *)p - start) / pg->block_size;
+    return i < pg->capacity ? (void *)(start + i * pg->block_size) : NULL;
+}
+
 /* h, initialised if it is still the empty heap; NULL + ENOMEM if that fails.
    (Paths that go through sh_heap_alloc need not: its slow path does it.) */
 static sh_heap *ready(sh_heap *h)
@@ -64,6 +84,8 @@ void *sh_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    if (sh_unlikely(sh_checking()))
+        return sh_check_alloc(NULL, bytes, 0, true, __builtin_return_address(0));
     if (bytes > SH_MEDIUM_MAX) { /* fresh mappings are zero already: no memset */
         sh_heap *h = ready(sh_tls_heap);
         return h != NULL ? sh_large_alloc(h, bytes, 16, true) : NULL;
@@ -78,8 +100,19 @@ void *sh_calloc(size_t n, size_t size)
 
 void sh_free_slow(void *p, sh_segment *seg)
 {
-    if (p == NULL || !sh_segment_map_has(seg))
-        return; /* NULL, or not stackheap's: from before it was loaded, or the loader's */
+    if (p == NULL)
+        return;
+    if (sh_unlikely(sh_checking())) { /* every free comes here in check mode */
+        sh_check_free(p, __builtin_return_address(0));
+        return;
+    }
+    sh_heap_free_block(p, seg);
+}
+
+void sh_heap_free_block(void *p, sh_segment *seg)
+{
+    if (!sh_segment_map_has(seg))
+        return; /* not stackheap's: from before it was loaded, or the loader's */
     if (seg->kind == SH_SEG_LARGE) {
         sh_large_free((sh_large *)seg);
         return;
@@ -90,7 +123,7 @@ void sh_free_slow(void *p, sh_segment *seg)
     }
     sh_page *pg = sh_page_of(seg, p);
     sh_block *b = pg->has_aligned ? block_start(pg, p) : p;
-    if (atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != sh_tls_thread_id) {
+    if (atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != sh_tls_owner_id) {
         sh_page_free_remote(pg, b);
         return;
     }
@@ -155,6 +188,8 @@ void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size)
 
 void *sh_realloc(void *p, size_t size)
 {
+    if (sh_unlikely(sh_checking()))
+        return sh_check_realloc(NULL, p, size, __builtin_return_address(0));
     return sh_heap_realloc_in(NULL, p, size);
 }
 
@@ -212,6 +247,8 @@ void *sh_aligned_alloc(size_t align, size_t size)
         errno = EINVAL;
         return NULL;
     }
+    if (sh_unlikely(sh_checking()))
+        return sh_check_alloc(NULL, size, align, false, __builtin_return_address(0));
     return sh_heap_alloc_aligned(sh_tls_heap, size, align);
 }
 
@@ -221,7 +258,9 @@ int sh_posix_memalign(void **out, size_t align, size_t size)
         errno = EINVAL;
         return EINVAL;
     }
-    void *p = sh_heap_alloc_aligned(sh_tls_heap, size, align);
+    void *p = sh_unlikely(sh_checking())
+                  ? sh_check_alloc(NULL, size, align, false, __builtin_return_address(0))
+                  : sh_heap_alloc_aligned(sh_tls_heap, size, align);
     if (p == NULL)
         return errno = ENOMEM;
     *out = p;
@@ -232,5 +271,7 @@ size_t sh_usable_size(const void *p)
 {
     if (p == NULL || !sh_segment_map_has(sh_segment_of(p)))
         return 0;
+    if (sh_unlikely(sh_checking()))
+        return sh_check_usable(p);
     return sh_block_usable(p);
 }

@@ -20,6 +20,7 @@
 #include "heap_internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define E1 &sh_empty_page
@@ -33,6 +34,9 @@ _Static_assert(SH_BINS == 50, "sh_empty_heap.direct lists SH_BINS pages");
 
 __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec"))) = &sh_empty_heap;
 __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
+__thread sh_heap *sh_tls_default __attribute__((tls_model("initial-exec")));
+__thread uintptr_t sh_tls_owner_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
+int sh_check_state;
 
 uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 
@@ -117,10 +121,14 @@ static void fork_prepare(void)
     sh_segment_lock_for_fork(0);
     sh_large_lock_for_fork(0);
     sh_span_lock_for_fork(0);
+    if (sh_check_state == SH_CHECK_ON)
+        sh_check_lock_for_fork(0);
 }
 
 static void fork_parent(void)
 {
+    if (sh_check_state == SH_CHECK_ON)
+        sh_check_lock_for_fork(1);
     sh_span_lock_for_fork(1);
     sh_large_lock_for_fork(1);
     sh_segment_lock_for_fork(1);
@@ -129,6 +137,8 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    if (sh_check_state == SH_CHECK_ON)
+        sh_check_lock_for_fork(2);
     sh_span_lock_for_fork(2);
     sh_large_lock_for_fork(2);
     sh_segment_lock_for_fork(2);
@@ -137,20 +147,37 @@ static void fork_child(void)
 
 /* ---- threads ---------------------------------------------------------------- */
 
+int sh_check_start(void)
+{
+    const char *env = getenv("STACKHEAP_CHECK");
+    int state = env != NULL && *env != '\0' && strcmp(env, "0") != 0 ? SH_CHECK_ON : SH_CHECK_OFF;
+    int unknown = SH_CHECK_UNKNOWN;
+    if (!__atomic_compare_exchange_n(&sh_check_state, &unknown, state, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return unknown; /* another thread decided first */
+    if (state == SH_CHECK_ON)
+        sh_check_init();
+    return state;
+}
+
 SH_NOINLINE sh_heap *sh_heap_thread_init(void)
 {
-    if (sh_tls_heap != &sh_empty_heap)
-        return sh_tls_heap;
+    if (sh_tls_default != NULL)
+        return sh_tls_default;
     pthread_once(&global.once, global_init);
     sh_heap *h = heap_get();
     if (h == NULL)
         return NULL;
-    if (sh_tls_thread_id == SH_NO_THREAD)
-        sh_tls_thread_id =
+    if (sh_tls_owner_id == SH_NO_THREAD)
+        sh_tls_owner_id =
             atomic_fetch_add_explicit(&global.next_thread_id, 1, memory_order_relaxed);
-    h->thread_id = sh_tls_thread_id;
+    h->thread_id = sh_tls_owner_id;
     h->is_default = true;
-    sh_tls_heap = h;
+    sh_tls_default = h;
+    if (!sh_checking()) { /* check mode: the fast paths never see the heap */
+        sh_tls_heap = h;
+        sh_tls_thread_id = sh_tls_owner_id;
+    }
     /* both may allocate: the heap is ready for that now */
     pthread_setspecific(global.key, h);
     if (atomic_exchange_explicit(&global.atfork_done, 1, memory_order_relaxed) == 0)
@@ -175,6 +202,7 @@ static void thread_done(void *arg)
     sh_heap *h = arg;
     /* later allocations in this thread's destructors start a fresh heap */
     sh_tls_heap = &sh_empty_heap;
+    sh_tls_default = NULL;
     for (sh_heap *fc = h->pool_next, *next; fc != NULL; fc = next) {
         next = fc->pool_next;
         heap_abandon(fc);
@@ -209,7 +237,7 @@ static bool usable_here(const sh_heap *h)
         errno = EINVAL;
         return false;
     }
-    if (h->dead || h->thread_id != sh_tls_thread_id) {
+    if (h->dead || h->thread_id != sh_tls_owner_id) {
         errno = EPERM;
         return false;
     }
@@ -218,7 +246,11 @@ static bool usable_here(const sh_heap *h)
 
 void *sh_heap_malloc(sh_heap *h, size_t size)
 {
-    return usable_here(h) ? sh_heap_alloc(h, size) : NULL;
+    if (!usable_here(h))
+        return NULL;
+    if (sh_unlikely(sh_checking()))
+        return sh_check_alloc(h, size, 0, false, __builtin_return_address(0));
+    return sh_heap_alloc(h, size);
 }
 
 void *sh_heap_calloc(sh_heap *h, size_t n, size_t size)
@@ -228,6 +260,8 @@ void *sh_heap_calloc(sh_heap *h, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    if (usable_here(h) && sh_unlikely(sh_checking()))
+        return sh_check_alloc(h, bytes, 0, true, __builtin_return_address(0));
     void *p = sh_heap_malloc(h, bytes);
     if (p != NULL)
         memset(p, 0, bytes);
@@ -236,7 +270,11 @@ void *sh_heap_calloc(sh_heap *h, size_t n, size_t size)
 
 void *sh_heap_realloc(sh_heap *h, void *p, size_t size)
 {
-    return usable_here(h) ? sh_heap_realloc_in(h, p, size) : NULL;
+    if (!usable_here(h))
+        return NULL;
+    if (sh_unlikely(sh_checking()))
+        return sh_check_realloc(h, p, size, __builtin_return_address(0));
+    return sh_heap_realloc_in(h, p, size);
 }
 
 void sh_heap_destroy(sh_heap *h)
@@ -247,12 +285,14 @@ void sh_heap_destroy(sh_heap *h)
         sh_fatal("sh_heap_destroy: %p is a thread's default heap; only heaps made by "
                  "sh_heap_new can be destroyed",
                  (void *)h);
-    if (!h->dead && h->thread_id != sh_tls_thread_id)
+    if (!h->dead && h->thread_id != sh_tls_owner_id)
         sh_fatal("sh_heap_destroy: heap %p belongs to another thread; destroy a heap in the "
                  "thread that created it (or after that thread exited)",
                  (void *)h);
+    if (sh_unlikely(sh_checking()))
+        sh_check_forget_heap(h);
     if (!h->dead) {
-        sh_heap *def = sh_tls_heap;
+        sh_heap *def = sh_tls_default;
         for (sh_heap **pp = &def->pool_next; *pp != NULL; pp = &(*pp)->pool_next) {
             if (*pp == h) {
                 *pp = h->pool_next;
@@ -267,10 +307,10 @@ void sh_heap_destroy(sh_heap *h)
 
 void sh_heap_collect(bool force)
 {
-    sh_heap *def = sh_tls_heap;
-    if (def == &sh_empty_heap && force) /* adopting exited threads' memory needs a heap */
+    sh_heap *def = sh_tls_default;
+    if (def == NULL && force) /* adopting exited threads' memory needs a heap */
         def = sh_heap_thread_init();
-    if (def == NULL || def == &sh_empty_heap) {
+    if (def == NULL) {
         sh_large_cache_purge(force);
         sh_span_purge(force);
         return;

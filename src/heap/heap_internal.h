@@ -181,6 +181,38 @@ extern uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 extern __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec")));
 /* Unique id of this thread's heaps; SH_NO_THREAD (matches no segment) until the first one. */
 extern __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec")));
+/* The thread's default heap (NULL before its first allocation) and the id it
+   owns segments with, in every mode.  sh_tls_heap and sh_tls_thread_id are
+   the same heap and id, except in check mode, where they stay sh_empty_heap
+   and SH_NO_THREAD so that every malloc and free takes its slow path. */
+extern __thread sh_heap *sh_tls_default __attribute__((tls_model("initial-exec")));
+extern __thread uintptr_t sh_tls_owner_id __attribute__((tls_model("initial-exec")));
+
+/* ---- check mode ------------------------------------------------------------ */
+
+/* STACKHEAP_CHECK, read at the first call that needs it (never on a fast path). */
+enum { SH_CHECK_UNKNOWN = 0, SH_CHECK_OFF = 1, SH_CHECK_ON = 2 };
+extern int sh_check_state;
+int sh_check_start(void);
+static inline bool sh_checking(void)
+{
+    int s = __atomic_load_n(&sh_check_state, __ATOMIC_ACQUIRE);
+    if (sh_unlikely(s == SH_CHECK_UNKNOWN))
+        s = sh_check_start();
+    return s == SH_CHECK_ON;
+}
+
+/* src/check/: the check layer.  Blocks carry a header and guard bytes, frees
+   are validated and quarantined, leaks are reported at exit.  h NULL: the
+   calling thread's default heap.  ra: the caller's return address. */
+void sh_check_init(void);
+void *sh_check_alloc(struct sh_heap *h, size_t size, size_t align, bool zero, void *ra);
+void sh_check_free(void *p, void *ra);
+void *sh_check_realloc(struct sh_heap *h, void *p, size_t size, void *ra);
+size_t sh_check_usable(const void *p);
+/* h is being destroyed: its blocks go with it (no leak, no check). */
+void sh_check_forget_heap(struct sh_heap *h);
+void sh_check_lock_for_fork(int phase);
 #define SH_NO_THREAD UINTPTR_MAX
 extern sh_page sh_empty_page;
 extern sh_heap sh_empty_heap;
@@ -309,6 +341,8 @@ void sh_span_free(sh_segment *seg, void *p);
 bool sh_span_resize(sh_segment *seg, void *p, size_t size);
 /* Bytes from p to the end of its block; 0 if p is in no block. */
 size_t sh_span_usable(sh_segment *seg, const void *p);
+/* Start of the block that holds p; NULL if p is in no block. */
+void *sh_span_block_start(sh_segment *seg, const void *p);
 void sh_span_purge(bool force);
 void sh_span_lock_for_fork(int phase);
 
@@ -318,6 +352,9 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align);
 /* realloc of p into h (NULL: the calling thread's heap, and a large block may
    be resized wherever it lives); the one implementation of both reallocs. */
 void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size);
+/* Start of the heap block that holds p, NULL if none does (p need not be
+   the heap's: the segment map is asked first). */
+void *sh_block_base(const void *p);
 /* Usable bytes from p to the end of its block (p from this heap). */
 size_t sh_block_usable(const void *p);
 
@@ -352,6 +389,10 @@ static inline void sh_page_free_local(sh_segment *seg, sh_page *pg, sh_block *b)
     if (sh_unlikely(--pg->used == 0))
         sh_page_retire(seg->heap, pg);
 }
+
+/* Free p of segment seg (the map decides whether it is the heap's): the
+   release free below the fast path; check mode frees its raw blocks here. */
+void sh_heap_free_block(void *p, sh_segment *seg);
 
 /* Everything free's fast path does not handle (NULL included).  p first, as
    for sh_heap_malloc_slow: the fast path calls it without moving p. */

@@ -270,6 +270,20 @@ size_t sh_span_usable(sh_segment *seg, const void *p)
     return bytes;
 }
 
+void *sh_span_block_start(sh_segment *seg, const void *p)
+{
+    size_t bytes = sh_span_usable(seg, p);
+    if (bytes == 0)
+        return NULL;
+    span_seg *s = (span_seg *)seg;
+    size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s);
+    pthread_mutex_lock(&spans.lock);
+    uint64_t starts = s->start & bits((unsigned)(off >> SLICE_SHIFT) + 1, 0);
+    unsigned first = starts != 0 ? 63u - (unsigned)__builtin_clzll(starts) : 0;
+    pthread_mutex_unlock(&spans.lock);
+    return first != 0 ? (uint8_t *)s + ((size_t)first << SLICE_SHIFT) : NULL;
+}
+
 void sh_span_lock_for_fork(int phase)
 {
     if (phase == 0)

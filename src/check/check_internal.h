@@ -1,0 +1,127 @@
+/*
+ * check_internal.h -- check mode (STACKHEAP_CHECK=1, `stackheap run --check`).
+ *
+ * In check mode the fast paths of malloc and free never succeed (the thread's
+ * public heap stays sh_empty_heap and its fast-path id SH_NO_THREAD), so
+ * every call reaches a slow path, which hands it here.  The heap underneath
+ * is the ordinary one: this layer allocates "raw" blocks from the thread's
+ * default heap (or a first-class heap) and lays each out as
+ *
+ *   raw ... [ ck_block header (64 B) | front guard (16 B) ][ user bytes ][ back guard ... ]
+ *                                                           ^ user pointer
+ *
+ * with the header always CK_OFFSET bytes before the user pointer, so a
+ * pointer is validated by reading the header there and comparing its magic
+ * (which encodes the header's own address).  The back guard runs to the end
+ * of the raw block (at least CK_TAIL bytes).
+ *
+ * Files: block.c (the malloc family, guards, the registry of live blocks,
+ * the quarantine), trace.c (call stacks: capture, dedup, symbols),
+ * report.c (options, output, findings), leak.c (at exit: guards of live
+ * blocks, quarantine, the leak scan and its report).
+ */
+#ifndef SH_CHECK_INTERNAL_H
+#define SH_CHECK_INTERNAL_H
+
+#include "../heap/heap_internal.h"
+
+#define CK_HEADER 64
+#define CK_FRONT 16
+#define CK_OFFSET (CK_HEADER + CK_FRONT) /* user - header */
+#define CK_TAIL 16                       /* least back guard */
+#define CK_FRONT_BYTE 0xFA
+#define CK_BACK_BYTE 0xFB
+#define CK_FREED_BYTE 0xFD
+
+#define CK_MAGIC_LIVE 0x5A17B10C4C1E0001ull
+#define CK_MAGIC_FREED 0x5A17B10C4C1E00FFull
+
+typedef struct ck_block {
+    uint64_t magic;               /* CK_MAGIC_* ^ (uintptr_t)this */
+    struct ck_block *next, *prev; /* registry stripe (live) or quarantine (freed) */
+    size_t size;                  /* bytes asked for */
+    struct sh_heap *heap;         /* first-class heap it came from, or NULL */
+    void *raw;                    /* the heap block that holds it */
+    uint32_t alloc_trace, free_trace;
+    uint32_t guard; /* back guard bytes (to the raw block's end, at most 256) */
+    uint32_t flags; /* CK_UNFILLED */
+} ck_block;
+
+enum { CK_UNFILLED = 1 }; /* quarantined without the freed pattern */
+
+_Static_assert(sizeof(ck_block) == CK_HEADER, "the check header is 64 bytes");
+
+static inline ck_block *ck_header(const void *user)
+{
+    return (ck_block *)((uint8_t *)user - CK_OFFSET);
+}
+
+static inline uint8_t *ck_user(const ck_block *b)
+{
+    return (uint8_t *)b + CK_OFFSET;
+}
+
+/* ---- trace.c ---------------------------------------------------------------- */
+
+#define CK_FRAMES 16
+
+typedef struct ck_trace {
+    uint32_t hash, depth;
+    void *pc[CK_FRAMES];
+} ck_trace;
+
+/* The call stack of the current call, deduplicated: an id (0: none).  ra is
+   the return address into the program; fp the frame to walk from (NULL: the
+   caller's). */
+uint32_t ck_trace_capture(void *ra, void **fp);
+const ck_trace *ck_trace_get(uint32_t id);
+/* Print trace id, one frame a line, each line starting with indent. */
+void ck_trace_print(uint32_t id, const char *indent);
+void ck_trace_init(void);
+/* True if p is on the calling thread's stack. */
+bool ck_on_this_stack(const void *p);
+void ck_trace_lock_for_fork(int phase);
+
+/* ---- report.c --------------------------------------------------------------- */
+
+typedef struct ck_options {
+    bool abort_on_error; /* STACKHEAP_CHECK_ABORT (default 1) */
+    bool show_reachable; /* STACKHEAP_CHECK_REACHABLE */
+    bool stats;          /* STACKHEAP_STATS */
+    int error_exitcode;  /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
+    size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes (default 64 MiB) */
+    int fd;              /* where reports go: 2 or STACKHEAP_CHECK_LOG */
+} ck_options;
+
+extern ck_options ck_opt;
+void ck_report_init(void);
+/* Reports are written whole under one lock, so threads do not interleave. */
+void ck_report_begin(void);
+void ck_report_end(void);
+void ck_printf(const char *fmt, ...) SH_PRINTF(1, 2);
+/* Count one finding (errors and leaks). */
+void ck_found(void);
+size_t ck_findings(void);
+/* After an error report: abort, exit with the error exit code, or go on. */
+void ck_after_error(void);
+
+/* ---- block.c ------------------------------------------------------------------ */
+
+/* Every live block, for the scan: calls f on each (registry locked). */
+void ck_each_live(void (*f)(ck_block *, void *), void *arg);
+/* Check b's guards; reports and returns false if one was overwritten. */
+bool ck_check_guards(ck_block *b, const char *when);
+/* Empty the quarantine, checking each block (at exit). */
+void ck_drain_quarantine(void);
+void ck_lock_all(void);
+void ck_unlock_all(void);
+
+/* ---- leak.c ------------------------------------------------------------------ */
+
+void ck_at_exit(void);
+
+/* Guard in check code: allocations made while a thread is inside the check
+   layer (by libc on its behalf) are checked blocks too, but capture no stack. */
+extern __thread int ck_busy __attribute__((tls_model("initial-exec")));
+
+#endif /* SH_CHECK_INTERNAL_H */

@@ -1,0 +1,339 @@
+/*
+ * leak.c -- check mode at exit: the guards of every live block, the
+ * quarantine, and the leak report.
+ *
+ * Leaks are found as LeakSanitizer and Valgrind find them: a conservative
+ * mark from the roots (every readable and writable mapping of the process
+ * that is not the heap's own memory or stackheap's bookkeeping: the data and
+ * BSS of the program and its libraries, thread stacks and TLS, other mmaps;
+ * for the exiting thread, its stack from the current frame up), following
+ * every aligned word that points into a live block, then into the blocks so
+ * reached.  A live block nothing reaches is "definitely lost"; the others are
+ * "still reachable".  Lost blocks are grouped by allocation stack and listed
+ * by bytes.  Nothing here allocates: the arrays are mapped and sorted with a
+ * heapsort.
+ */
+#define _GNU_SOURCE
+#include "check_internal.h"
+
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct entry {
+    uintptr_t start, end;
+    ck_block *b;
+    uint32_t marked;
+} entry;
+
+typedef struct site {
+    uint32_t trace;
+    uint32_t count;
+    size_t bytes;
+} site;
+
+static struct {
+    entry *e;
+    size_t n, cap;
+    size_t *work;
+    size_t nwork;
+    uintptr_t lo, hi;                 /* of all blocks */
+    uintptr_t self_lo[8], self_hi[8]; /* stackheap's own writable segments */
+    unsigned nself;
+} scan;
+
+static void collect(ck_block *b, void *arg)
+{
+    (void)arg;
+    if (scan.n < scan.cap) {
+        uintptr_t s = (uintptr_t)ck_user(b);
+        scan.e[scan.n++] = (entry){s, s + (b->size != 0 ? b->size : 1), b, 0};
+    }
+}
+
+static void count_one(ck_block *b, void *arg)
+{
+    (void)b;
+    (*(size_t *)arg)++;
+}
+
+/* ---- sorting without malloc ------------------------------------------------------ */
+
+#define HEAPSORT(name, type, less)                                                                 \
+    static void name##_sift(type *a, size_t i, size_t n)                                           \
+    {                                                                                              \
+        for (;;) {                                                                                 \
+            size_t c = 2 * i + 1;                                                                  \
+            if (c >= n)                                                                            \
+                return;                                                                            \
+            if (c + 1 < n && less(a[c], a[c + 1]))                                                 \
+                c++;                                                                               \
+            if (!less(a[i], a[c]))                                                                 \
+                return;                                                                            \
+            type t = a[i];                                                                         \
+            a[i] = a[c];                                                                           \
+            a[c] = t;                                                                              \
+            i = c;                                                                                 \
+        }                                                                                          \
+    }                                                                                              \
+    static void name(type *a, size_t n)                                                            \
+    {                                                                                              \
+        for (size_t i = n / 2; i-- > 0;)                                                           \
+            name##_sift(a, i, n);                                                                  \
+        for (size_t end = n; end-- > 1;) {                                                         \
+            type t = a[0];                                                                         \
+            a[0] = a[end];                                                                         \
+            a[end] = t;                                                                            \
+            name##_sift(a, 0, end);                                                                \
+        }                                                                                          \
+    }
+
+#define ENTRY_LESS(x, y) ((x).start < (y).start)
+#define SITE_LESS(x, y) ((x).bytes > (y).bytes || ((x).bytes == (y).bytes && (x).trace > (y).trace))
+HEAPSORT(sort_entries, entry, ENTRY_LESS)
+HEAPSORT(sort_sites, site, SITE_LESS)
+
+/* ---- marking ------------------------------------------------------------------- */
+
+static entry *find(uintptr_t w)
+{
+    if (w < scan.lo || w >= scan.hi)
+        return NULL;
+    size_t lo = 0, hi = scan.n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (scan.e[mid].start <= w)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    entry *e = &scan.e[lo - 1];
+    return w < e->end ? e : NULL;
+}
+
+static void scan_range(uintptr_t lo, uintptr_t hi)
+{
+    lo = (lo + 7) & ~(uintptr_t)7;
+    for (uintptr_t a = lo; a + 8 <= hi; a += 8) {
+        entry *e = find(*(const uintptr_t *)a);
+        if (e != NULL && !e->marked) {
+            e->marked = 1;
+            scan.work[scan.nwork++] = (size_t)(e - scan.e);
+        }
+    }
+}
+
+static void drain(void)
+{
+    while (scan.nwork > 0) {
+        entry *e = &scan.e[scan.work[--scan.nwork]];
+        scan_range(e->start, e->end);
+    }
+}
+
+static int find_self_data(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)arg;
+    bool mine = false;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && me >= lo && me < lo + ph->p_memsz)
+            mine = true;
+    }
+    if (!mine)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum && scan.nself < 8; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
+            scan.self_lo[scan.nself] = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)4095;
+            scan.self_hi[scan.nself++] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        }
+    }
+    return 1;
+}
+
+static bool is_self(uintptr_t lo, uintptr_t hi)
+{
+    for (unsigned i = 0; i < scan.nself; i++)
+        if (lo < scan.self_hi[i] && hi > scan.self_lo[i])
+            return true;
+    return false;
+}
+
+static uintptr_t hex(const char **s)
+{
+    uintptr_t v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16;
+        if (d == 16)
+            return v;
+        v = v * 16 + d;
+    }
+}
+
+/* Scan every root mapping listed in maps (a NUL-terminated copy). */
+static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uintptr_t skip_hi[],
+                       unsigned nskip)
+{
+    for (const char *line = maps; *line != '\0';) {
+        const char *s = line;
+        uintptr_t lo = hex(&s);
+        s++;
+        uintptr_t hi = hex(&s);
+        s++;
+        bool rw = s[0] == 'r' && s[1] == 'w';
+        const char *nl = strchr(line, '\n');
+        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        bool special =
+            memmem(line, len, "[vvar]", 6) != NULL || memmem(line, len, "[vsyscall]", 10) != NULL;
+        bool skip = !rw || special || sh_segment_map_has(sh_segment_of((void *)(lo + 1))) ||
+                    is_self(lo, hi);
+        for (unsigned i = 0; i < nskip && !skip; i++)
+            skip = lo < skip_hi[i] && hi > skip_lo[i];
+        if (!skip) {
+            if (sp >= lo && sp < hi)
+                lo = sp; /* this thread's stack: only the live frames */
+            scan_range(lo, hi);
+            drain();
+        }
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+}
+
+/* ---- the report ------------------------------------------------------------------- */
+
+static void report_sites(site *sites, size_t nsites, const char *what)
+{
+    sort_sites(sites, nsites);
+    for (size_t i = 0; i < nsites; i++) {
+        char b[32];
+        ck_printf("  %s in %u block%s %s at:\n", sh_format_bytes(b, sizeof b, sites[i].bytes),
+                  sites[i].count, sites[i].count == 1 ? "" : "s", what);
+        ck_trace_print(sites[i].trace, "    ");
+    }
+}
+
+/* Group entries with marked == want by trace into sites; returns their number. */
+static size_t group(site *sites, uint32_t *index, uint32_t want, size_t *blocks, size_t *bytes)
+{
+    size_t n = 0;
+    *blocks = *bytes = 0;
+    for (size_t i = 0; i < scan.n; i++) {
+        entry *e = &scan.e[i];
+        if (e->marked != want)
+            continue;
+        uint32_t t = e->b->alloc_trace;
+        uint32_t k = index[t];
+        if (k == 0) {
+            sites[n] = (site){t, 0, 0};
+            index[t] = (uint32_t)++n;
+            k = (uint32_t)n;
+        }
+        sites[k - 1].count++;
+        sites[k - 1].bytes += e->b->size;
+        (*blocks)++;
+        *bytes += e->b->size;
+    }
+    for (size_t i = 0; i < n; i++)
+        index[sites[i].trace] = 0;
+    return n;
+}
+
+/* Find and print the leaks among the collected blocks (marked == 0 after the scan). */
+static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_cap)
+{
+    sort_entries(scan.e, scan.n);
+    scan.lo = scan.e[0].start;
+    scan.hi = 0;
+    for (size_t i = 0; i < scan.n; i++)
+        if (scan.e[i].end > scan.hi)
+            scan.hi = scan.e[i].end;
+    dl_iterate_phdr(find_self_data, (void *)(uintptr_t)leak_report);
+    size_t len = sh_os_read_file("/proc/self/maps", maps, maps_cap - 1);
+    maps[len] = '\0';
+    uintptr_t skip_lo[5] = {(uintptr_t)scan.e, (uintptr_t)scan.work, (uintptr_t)sites,
+                            (uintptr_t)index, (uintptr_t)maps};
+    uintptr_t skip_hi[5] = {
+        skip_lo[0] + scan.cap * sizeof(entry), skip_lo[1] + scan.cap * sizeof(size_t),
+        skip_lo[2] + scan.cap * sizeof(site), skip_lo[3] + ((size_t)1 << 17) * sizeof(uint32_t),
+        skip_lo[4] + maps_cap};
+    scan_roots(maps, (uintptr_t)__builtin_frame_address(0), skip_lo, skip_hi, 5);
+
+    size_t lost_blocks, lost_bytes, kept_blocks, kept_bytes;
+    size_t nlost = group(sites, index, 0, &lost_blocks, &lost_bytes);
+    char b1[32], b2[32];
+    if (nlost > 0) {
+        ck_found();
+        ck_printf("stackheap: leak: %s in %zu block%s definitely lost (no pointer to them is "
+                  "left), from %zu allocation site%s:\n",
+                  sh_format_bytes(b1, sizeof b1, lost_bytes), lost_blocks,
+                  lost_blocks == 1 ? "" : "s", nlost, nlost == 1 ? "" : "s");
+        report_sites(sites, nlost, "allocated");
+    }
+    size_t nkept = group(sites, index, 1, &kept_blocks, &kept_bytes);
+    if (nkept > 0 && (ck_opt.show_reachable || nlost > 0))
+        ck_printf("stackheap: %s in %zu block%s still reachable at exit (a pointer to them is "
+                  "left)%s\n",
+                  sh_format_bytes(b2, sizeof b2, kept_bytes), kept_blocks,
+                  kept_blocks == 1 ? "" : "s",
+                  ck_opt.show_reachable ? ", from:" : "; STACKHEAP_CHECK_REACHABLE=1 lists them");
+    if (nkept > 0 && ck_opt.show_reachable)
+        report_sites(sites, nkept, "allocated");
+}
+
+/*
+ * The blocks are collected under the registry's locks, then checked and
+ * scanned without them (printing a stack may make libc allocate, which takes
+ * those locks).  Threads still running while the process exits may free a
+ * collected block under the scan; check mode accepts that race, as LSan's
+ * own exit-time check does not stop such threads either.
+ */
+void ck_at_exit(void)
+{
+    static int done;
+    if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
+    ck_busy++; /* what libc allocates from here on is not the program's */
+    size_t count = 0;
+    ck_lock_all();
+    ck_each_live(count_one, &count);
+    ck_unlock_all();
+    scan.cap = count + 1024;
+    size_t maps_cap = (size_t)16 << 20;
+    scan.e = sh_os_map(scan.cap * sizeof(entry));
+    scan.work = sh_os_map(scan.cap * sizeof(size_t));
+    site *sites = sh_os_map(scan.cap * sizeof(site));
+    uint32_t *index = sh_os_map(((size_t)1 << 17) * sizeof(uint32_t));
+    char *maps = sh_os_map(maps_cap);
+    ck_report_begin();
+    if (scan.e == NULL || scan.work == NULL || sites == NULL || index == NULL || maps == NULL) {
+        ck_printf("stackheap: check: no exit report: cannot map %zu bytes for it\n",
+                  scan.cap * (sizeof(entry) + sizeof(size_t) + sizeof(site)));
+    } else {
+        ck_lock_all();
+        ck_each_live(collect, NULL);
+        ck_unlock_all();
+        for (size_t i = 0; i < scan.n; i++)
+            ck_check_guards(scan.e[i].b, "at exit");
+        ck_drain_quarantine();
+        if (scan.n > 0)
+            leak_report(sites, index, maps, maps_cap);
+    }
+    size_t found = ck_findings();
+    if (found > 0)
+        ck_printf("stackheap: check: %zu problem%s found\n", found, found == 1 ? "" : "s");
+    ck_report_end();
+    if (found > 0 && ck_opt.error_exitcode != 0) {
+        fflush(NULL);
+        sh_os_exit(ck_opt.error_exitcode);
+    }
+}

@@ -1,0 +1,106 @@
+/*
+ * report.c -- check mode's options and output.
+ *
+ * Options (environment, read once when check mode starts; `stackheap run`
+ * sets them from its command line):
+ *   STACKHEAP_CHECK_LOG=FILE      reports go to FILE (appended) instead of stderr
+ *   STACKHEAP_CHECK_EXITCODE=N    exit with N at the end if anything was found
+ *   STACKHEAP_CHECK_ABORT=0       after a bad free, go on (the call is ignored)
+ *                                 instead of aborting
+ *   STACKHEAP_CHECK_REACHABLE=1   list still-reachable blocks too
+ *   STACKHEAP_CHECK_QUARANTINE=S  bytes of freed blocks held back (default 64M)
+ *   STACKHEAP_STATS=1             print heap statistics at exit
+ *
+ * A report is written whole under one lock, in pieces of a line buffer, so
+ * it needs no malloc and threads do not interleave.
+ */
+#define _GNU_SOURCE
+#include "check_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ck_options ck_opt = {.abort_on_error = true, .quarantine = (size_t)64 << 20, .fd = 2};
+
+/* recursive: a report may include another (a damaged guard found while
+   printing the exit report) */
+static pthread_mutex_t report_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static _Atomic size_t findings;
+
+static bool flag(const char *name, bool dflt)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        return dflt;
+    return strcmp(v, "0") != 0 && strcmp(v, "no") != 0;
+}
+
+void ck_report_init(void)
+{
+    ck_opt.abort_on_error = flag("STACKHEAP_CHECK_ABORT", true);
+    ck_opt.show_reachable = flag("STACKHEAP_CHECK_REACHABLE", false);
+    ck_opt.stats = flag("STACKHEAP_STATS", false);
+    const char *code = getenv("STACKHEAP_CHECK_EXITCODE");
+    if (code != NULL && *code != '\0')
+        ck_opt.error_exitcode = atoi(code);
+    const char *q = getenv("STACKHEAP_CHECK_QUARANTINE");
+    size_t bytes;
+    if (q != NULL && *q != '\0') {
+        if (sh_parse_size(q, &bytes))
+            ck_opt.quarantine = bytes;
+        else
+            sh_warning("STACKHEAP_CHECK_QUARANTINE='%s' is not a size; using 64M", q);
+    }
+    const char *log = getenv("STACKHEAP_CHECK_LOG");
+    if (log != NULL && *log != '\0') {
+        int fd = sh_os_open_log(log);
+        if (fd >= 0)
+            ck_opt.fd = fd;
+        else
+            sh_warning("cannot open STACKHEAP_CHECK_LOG='%s'; reporting on stderr", log);
+    }
+    atexit(ck_at_exit);
+}
+
+void ck_report_begin(void)
+{
+    pthread_mutex_lock(&report_lock);
+}
+
+void ck_report_end(void)
+{
+    pthread_mutex_unlock(&report_lock);
+}
+
+void ck_printf(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = sh_vformat(line, sizeof line, fmt, ap);
+    va_end(ap);
+    sh_os_write(ck_opt.fd, line, n);
+}
+
+void ck_found(void)
+{
+    atomic_fetch_add_explicit(&findings, 1, memory_order_relaxed);
+}
+
+size_t ck_findings(void)
+{
+    return atomic_load_explicit(&findings, memory_order_relaxed);
+}
+
+void ck_after_error(void)
+{
+    if (!ck_opt.abort_on_error)
+        return;
+    if (ck_opt.error_exitcode != 0) {
+        ck_printf("stackheap: check: exiting with code %d (--error-exitcode)\n",
+                  ck_opt.error_exitcode);
+        sh_os_exit(ck_opt.error_exitcode);
+    }
+    ck_printf("stackheap: check: aborting (STACKHEAP_CHECK_ABORT=0 goes on instead)\n");
+    sh_os_abort();
+}

@@ -1,0 +1,367 @@
+/*
+ * trace.c -- call stacks for check mode: captured at every malloc and free,
+ * stored once each, printed with function names and file:line.
+ *
+ * Capture walks the frame-pointer chain from the check layer's own frame
+ * (src/check/ is built with frame pointers) and keeps the frames outside
+ * libstackheap, after the return address the entry point passed down (the
+ * call site in the program, always right).  Each frame pointer must lie on
+ * this thread's stack, above the one before: code built without frame
+ * pointers ends the walk early, it never makes it read a wild address.
+ * That is a stack a few frames deep for a program built with -O2 and no
+ * -fno-omit-frame-pointer, and a whole one for code built with -g -O0 or
+ * with frame pointers; it costs tens of nanoseconds, where an unwinder that
+ * reads .eh_frame would cost microseconds per call and make check mode far
+ * slower.
+ *
+ * Stacks are deduplicated in a hash table (ids are indexes into an array of
+ * records, published with release stores, so lookups take no lock).
+ *
+ * Printing symbolises with addr2line (binutils), one child process per
+ * object kept for the whole run, fed one address at a time; without it,
+ * with dladdr's exported names.
+ */
+#define _GNU_SOURCE
+#include "check_internal.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+#define TRACES (1u << 17) /* distinct stacks kept (more are recorded as id 0) */
+#define SLOTS (TRACES * 2)
+
+extern char **environ;
+
+static struct {
+    ck_trace *rec;          /* rec[1..count] */
+    _Atomic uint32_t *slot; /* open addressing: trace ids, 0 = empty */
+    uint32_t count;
+    pthread_mutex_t lock;       /* inserts */
+    uintptr_t self_lo, self_hi; /* libstackheap's code */
+} tr = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* This thread's stack: the mapping that holds its stack pointer. */
+static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
+            tr.self_lo = lo;
+            tr.self_hi = lo + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ck_trace_init(void)
+{
+    tr.rec = sh_os_map(TRACES * sizeof(ck_trace));
+    tr.slot = sh_os_map(SLOTS * sizeof(uint32_t));
+    if (tr.rec == NULL || tr.slot == NULL)
+        sh_fatal("check mode: cannot map its stack tables (%zu MiB)",
+                 (size_t)(TRACES * sizeof(ck_trace) + SLOTS * 4) >> 20);
+    dl_iterate_phdr(find_self, (void *)(uintptr_t)ck_trace_init);
+}
+
+/* Parse a hex number at *s, advancing it. */
+static uintptr_t hex(const char **s)
+{
+    uintptr_t v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16;
+        if (d == 16)
+            return v;
+        v = v * 16 + d;
+    }
+}
+
+/* Find this thread's stack mapping in /proc/self/maps. */
+static void find_stack(void)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    size_t cap = (size_t)4 << 20;
+    char *buf = sh_os_map(cap);
+    if (buf == NULL)
+        return;
+    size_t len = sh_os_read_file("/proc/self/maps", buf, cap - 1);
+    buf[len] = '\0';
+    for (const char *line = buf; *line != '\0';) {
+        const char *s = line;
+        uintptr_t lo = hex(&s);
+        s++; /* '-' */
+        uintptr_t hi = hex(&s);
+        if (sp >= lo && sp < hi) {
+            stack_lo = lo;
+            stack_hi = hi;
+            break;
+        }
+        const char *nl = strchr(line, '\n');
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    sh_os_unmap(buf, cap);
+}
+
+bool ck_on_this_stack(const void *p)
+{
+    if (stack_hi == 0)
+        find_stack();
+    uintptr_t a = (uintptr_t)p;
+    return a >= stack_lo && a < stack_hi;
+}
+
+static bool ours(uintptr_t pc)
+{
+    return pc >= tr.self_lo && pc < tr.self_hi;
+}
+
+static void add(ck_trace *t, void *pc)
+{
+    if (pc == NULL || ours((uintptr_t)pc) || t->depth == CK_FRAMES)
+        return;
+    if (t->depth > 0 && t->pc[t->depth - 1] == pc && t->depth == 1)
+        return; /* the entry's return address, found again by the walk */
+    t->pc[t->depth++] = pc;
+}
+
+static uint32_t hash_of(const ck_trace *t)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ t->depth;
+    for (uint32_t i = 0; i < t->depth; i++) {
+        h ^= (uintptr_t)t->pc[i];
+        h *= 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    return (uint32_t)h | 1;
+}
+
+static bool same(const ck_trace *a, const ck_trace *b)
+{
+    return a->hash == b->hash && a->depth == b->depth &&
+           memcmp(a->pc, b->pc, a->depth * sizeof(void *)) == 0;
+}
+
+uint32_t ck_trace_capture(void *ra, void **fp)
+{
+    if (tr.rec == NULL)
+        return 0;
+    if (stack_hi == 0)
+        find_stack();
+    ck_trace t;
+    t.depth = 0;
+    add(&t, ra);
+    for (void **f = fp; f != NULL && t.depth < CK_FRAMES;) {
+        if ((uintptr_t)f < stack_lo || (uintptr_t)f + 16 > stack_hi)
+            break;
+        add(&t, f[1]);
+        void **next = f[0];
+        if (next <= f || ((uintptr_t)next & 7) != 0)
+            break;
+        f = next;
+    }
+    if (t.depth == 0)
+        return 0;
+    t.hash = hash_of(&t);
+    uint32_t i = t.hash & (SLOTS - 1);
+    for (;; i = (i + 1) & (SLOTS - 1)) {
+        uint32_t id = atomic_load_explicit(&tr.slot[i], memory_order_acquire);
+        if (id == 0)
+            break;
+        if (same(&tr.rec[id], &t))
+            return id;
+    }
+    pthread_mutex_lock(&tr.lock);
+    uint32_t id;
+    for (;; i = (i + 1) & (SLOTS - 1)) { /* go on from the empty slot: it may be taken now */
+        id = atomic_load_explicit(&tr.slot[i], memory_order_relaxed);
+        if (id == 0 || same(&tr.rec[id], &t))
+            break;
+    }
+    if (id == 0 && tr.count + 1 < TRACES) {
+        id = ++tr.count;
+        tr.rec[id] = t;
+        atomic_store_explicit(&tr.slot[i], id, memory_order_release);
+    }
+    pthread_mutex_unlock(&tr.lock);
+    return id;
+}
+
+const ck_trace *ck_trace_get(uint32_t id)
+{
+    return id != 0 && id <= tr.count ? &tr.rec[id] : NULL;
+}
+
+/* ---- symbols ------------------------------------------------------------------ */
+
+#define RESOLVERS 32
+
+typedef struct object {
+    char path[256];
+    uintptr_t bias;
+} object;
+
+static struct {
+    object obj[RESOLVERS];
+    long pid[RESOLVERS];
+    int to[RESOLVERS], from[RESOLVERS];
+    unsigned n;
+    bool tried;
+    const char *tool; /* addr2line's path, or NULL */
+    char **env;       /* environ without LD_PRELOAD and STACKHEAP_* */
+} sym;
+
+typedef struct lookup {
+    uintptr_t pc;
+    object *out;
+    bool found;
+} lookup;
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    lookup *l = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && l->pc >= lo && l->pc < lo + ph->p_memsz) {
+            const char *name = info->dlpi_name;
+            if (name == NULL || name[0] == '\0') { /* the program itself */
+                char exe[256];
+                size_t n = sh_os_read_link("/proc/self/exe", exe, sizeof exe - 1);
+                exe[n] = '\0';
+                sh_format(l->out->path, sizeof l->out->path, "%s", exe);
+            } else {
+                sh_format(l->out->path, sizeof l->out->path, "%s", name);
+            }
+            l->out->bias = info->dlpi_addr;
+            l->found = true;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void sym_start(void)
+{
+    sym.tried = true;
+    static const char *const tools[] = {"/usr/bin/addr2line", "/bin/addr2line"};
+    for (unsigned i = 0; i < 2; i++)
+        if (sh_os_executable(tools[i]))
+            sym.tool = tools[i];
+    size_t n = 0;
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    sym.env = sh_os_map((n + 1) * sizeof(char *));
+    if (sym.env == NULL) {
+        sym.tool = NULL;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0 &&
+            strncmp(environ[i], "STACKHEAP_", 10) != 0)
+            sym.env[k++] = environ[i];
+    sym.env[k] = NULL;
+}
+
+/* The addr2line child for obj, started if needed; -1 if there is none. */
+static int resolver(const object *obj)
+{
+    for (unsigned i = 0; i < sym.n; i++)
+        if (strcmp(sym.obj[i].path, obj->path) == 0)
+            return sym.pid[i] > 0 ? (int)i : -1;
+    if (sym.n == RESOLVERS)
+        return -1;
+    unsigned i = sym.n++;
+    sym.obj[i] = *obj;
+    char *argv[] = {(char *)"addr2line", (char *)"-f",    (char *)"-C",
+                    (char *)"-e",        sym.obj[i].path, NULL};
+    sym.pid[i] =
+        sym.tool != NULL ? sh_os_spawn(sym.tool, argv, sym.env, &sym.to[i], &sym.from[i]) : -1;
+    return sym.pid[i] > 0 ? (int)i : -1;
+}
+
+/* Read one line from fd into buf (without the newline). */
+static bool read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        if (sh_os_read(fd, &c, 1) != 1)
+            return false;
+        if (c == '\n')
+            break;
+        if (n + 1 < cap)
+            buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return true;
+}
+
+/* One frame: "#i 0x... in function file:line" or "(object+0xoffset)". */
+static void print_frame(unsigned i, void *pcv, const char *indent)
+{
+    uintptr_t pc = (uintptr_t)pcv;
+    object obj = {{0}, 0};
+    lookup l = {pc, &obj, false};
+    dl_iterate_phdr(find_object, &l);
+    char fn[256] = "", file[512] = "";
+    int r = l.found ? resolver(&obj) : -1;
+    if (r >= 0) {
+        char q[32];
+        size_t n = sh_format(q, sizeof q, "0x%zx\n", (size_t)(pc - 1 - obj.bias));
+        sh_os_write(sym.to[r], q, n);
+        if (!read_line(sym.from[r], fn, sizeof fn) || !read_line(sym.from[r], file, sizeof file))
+            fn[0] = file[0] = '\0';
+    }
+    if (fn[0] == '\0' || strcmp(fn, "??") == 0) {
+        Dl_info info;
+        if (dladdr(pcv, &info) != 0 && info.dli_sname != NULL)
+            sh_format(fn, sizeof fn, "%s", info.dli_sname);
+        else
+            fn[0] = '\0';
+    }
+    bool has_line = file[0] != '\0' && strncmp(file, "??", 2) != 0;
+    const char *base = strrchr(obj.path, '/');
+    base = base != NULL ? base + 1 : obj.path;
+    ck_printf("%s#%u %p in %s ", indent, i, pcv, fn[0] != '\0' ? fn : "??");
+    if (has_line)
+        ck_printf("%s\n", file);
+    else
+        ck_printf("(%s+0x%zx)\n", l.found ? base : "?", (size_t)(pc - obj.bias));
+}
+
+void ck_trace_print(uint32_t id, const char *indent)
+{
+    const ck_trace *t = ck_trace_get(id);
+    if (t == NULL) {
+        ck_printf("%s(no stack recorded)\n", indent);
+        return;
+    }
+    if (!sym.tried)
+        sym_start();
+    for (uint32_t i = 0; i < t->depth; i++)
+        print_frame(i, t->pc[i], indent);
+}
+
+void ck_trace_lock_for_fork(int phase)
+{
+    if (phase == 0)
+        pthread_mutex_lock(&tr.lock);
+    else if (phase == 1)
+        pthread_mutex_unlock(&tr.lock);
+    else
+        pthread_mutex_init(&tr.lock, NULL);
+}
