@@ -77,6 +77,8 @@ void sh_os_write(int fd, const char *buf, size_t len);
 SH_NORETURN void sh_os_abort(void);
 /* Kernel id of the calling thread. */
 long sh_os_thread_id(void);
+/* Bytes mapped through this layer now and at most, and the calls that did it. */
+void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps);
 /* Up to cap bytes of the file at path; 0 if it cannot be read. */
 size_t sh_os_read_file(const char *path, char *buf, size_t cap);
 /* Open path for appending (created 0644); -1 on failure. */

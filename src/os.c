@@ -29,9 +29,31 @@
 #define HINT_END ((uintptr_t)32 << 40)
 
 static struct {
-    size_t page_size;       /* 0 until first asked */
-    _Atomic uintptr_t hint; /* next aligned address to try */
+    size_t page_size;            /* 0 until first asked */
+    _Atomic uintptr_t hint;      /* next aligned address to try */
+    _Atomic size_t mapped, peak; /* bytes mapped through this file (STACKHEAP_STATS) */
+    _Atomic size_t maps, unmaps;
 } os;
+
+/* Count a change of delta bytes in what is mapped. */
+static void account(ptrdiff_t delta)
+{
+    size_t now =
+        atomic_fetch_add_explicit(&os.mapped, (size_t)delta, memory_order_relaxed) + (size_t)delta;
+    size_t peak = atomic_load_explicit(&os.peak, memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak_explicit(
+                             &os.peak, &peak, now, memory_order_relaxed, memory_order_relaxed))
+        ;
+    atomic_fetch_add_explicit(delta >= 0 ? &os.maps : &os.unmaps, 1, memory_order_relaxed);
+}
+
+void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps)
+{
+    *now = atomic_load_explicit(&os.mapped, memory_order_relaxed);
+    *peak = atomic_load_explicit(&os.peak, memory_order_relaxed);
+    *maps = atomic_load_explicit(&os.maps, memory_order_relaxed);
+    *unmaps = atomic_load_explicit(&os.unmaps, memory_order_relaxed);
+}
 
 size_t sh_os_page_size(void)
 {
@@ -53,6 +75,7 @@ void *sh_os_map(size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    account((ptrdiff_t)size);
     return p;
 }
 
@@ -79,6 +102,7 @@ static void *map_at_hint(size_t size, size_t align)
         munmap(p, size);
         return NULL;
     }
+    account((ptrdiff_t)size);
     return p;
 }
 
@@ -106,13 +130,17 @@ void *sh_os_map_aligned(size_t size, size_t align)
         munmap(raw, head);
     if (tail > 0)
         munmap((char *)start + size, tail);
+    account(-(ptrdiff_t)(head + tail));
     return (void *)start;
 }
 
 void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)
 {
     void *q = mremap(p, old_size, new_size, 0);
-    return q == MAP_FAILED ? NULL : q;
+    if (q == MAP_FAILED)
+        return NULL;
+    account((ptrdiff_t)(new_size - old_size));
+    return q;
 }
 
 void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest)
@@ -122,6 +150,7 @@ void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest)
         errno = ENOMEM;
         return NULL;
     }
+    account(-(ptrdiff_t)old_size); /* dest was counted when it was mapped */
     return q;
 }
 
@@ -134,9 +163,12 @@ uint64_t sh_os_now_ms(void)
 
 void sh_os_unmap(void *p, size_t size)
 {
-    if (p != NULL && size > 0 && munmap(p, size) != 0)
+    if (p == NULL || size == 0)
+        return;
+    if (munmap(p, size) != 0)
         sh_fatal("munmap(%p, %zu) failed (errno %d): the mapping is not stackheap's", p, size,
                  errno);
+    account(-(ptrdiff_t)size);
 }
 
 int sh_os_protect_none(void *p, size_t size)

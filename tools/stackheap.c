@@ -718,12 +718,18 @@ static int tour(void)
     return bad ? 1 : 0;
 }
 
+int run_usage(FILE *to);
+int run_command(int argc, char **argv);
+
 static void usage(FILE *to)
 {
     fprintf(to, "usage: stackheap <command>\n"
                 "\n"
                 "commands:\n"
                 "  tour          show the stack working on this machine (a few screens)\n"
+                "  run [options] -- PROGRAM [ARGS...]\n"
+                "                run a program on stackheap; --check finds its leaks, bad frees,\n"
+                "                overruns and writes after free (stackheap run --help)\n"
                 "  version       print the version (also --version)\n"
                 "  help          print this help (also --help, -h)\n");
 }
@@ -742,6 +748,12 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("stackheap %s\n", SH_VERSION_STRING);
         rc = 0;
+    } else if (strcmp(cmd, "run") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            run_usage(stdout);
+            return 0;
+        }
+        return run_command(argc - 1, argv + 1);
     } else if (strcmp(cmd, "tour") == 0) {
         if (argc > 2) {
             fprintf(stderr, "stackheap: tour takes no arguments (got '%s')\n", argv[2]);

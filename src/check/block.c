@@ -35,6 +35,45 @@ static struct {
     size_t bytes;
 } quarantine = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* Counts for STACKHEAP_STATS (relaxed: they are only summed at exit). */
+static struct {
+    _Atomic size_t allocs, frees, bytes, live, live_bytes, peak_bytes;
+} counts;
+
+static void count_alloc(size_t size)
+{
+    atomic_fetch_add_explicit(&counts.allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&counts.bytes, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&counts.live, 1, memory_order_relaxed);
+    size_t now = atomic_fetch_add_explicit(&counts.live_bytes, size, memory_order_relaxed) + size;
+    size_t peak = atomic_load_explicit(&counts.peak_bytes, memory_order_relaxed);
+    while (now > peak &&
+           !atomic_compare_exchange_weak_explicit(&counts.peak_bytes, &peak, now,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static void count_free(size_t size)
+{
+    atomic_fetch_add_explicit(&counts.frees, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&counts.live, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&counts.live_bytes, size, memory_order_relaxed);
+}
+
+void sh_check_print_stats(const char *line, size_t len)
+{
+    char b1[32], b2[32], b3[32];
+    ck_report_begin();
+    sh_os_write(ck_opt.fd, line, len);
+    ck_printf(
+        "stackheap: stats: %zu allocations (%s), %zu frees; at most %s live; %zu blocks "
+        "(%s) live at exit\n",
+        atomic_load(&counts.allocs), sh_format_bytes(b1, sizeof b1, atomic_load(&counts.bytes)),
+        atomic_load(&counts.frees), sh_format_bytes(b2, sizeof b2, atomic_load(&counts.peak_bytes)),
+        atomic_load(&counts.live), sh_format_bytes(b3, sizeof b3, atomic_load(&counts.live_bytes)));
+    ck_report_end();
+}
+
 void sh_check_init(void)
 {
     for (unsigned i = 0; i < STRIPES; i++)
@@ -116,6 +155,7 @@ void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
         s->head->prev = b;
     s->head = b;
     pthread_mutex_unlock(&s->lock);
+    count_alloc(size);
     return user;
 }
 
@@ -365,6 +405,7 @@ static ck_block *take_live(void *p, const char *what, void *ra, void **fp)
 
 static void release(ck_block *b, const char *when, uint32_t trace)
 {
+    count_free(b->size);
     ck_check_guards(b, when);
     b->free_trace = trace;
     if (b->size > ck_opt.quarantine / 8) { /* too big to hold: checked and freed now */

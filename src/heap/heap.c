@@ -65,6 +65,9 @@ static void global_init(void)
         sh_small_bin_first[b] = (uint8_t)i;
     }
     sh_purge_delay_ms = sh_option_purge_delay_ms();
+    const char *stats = getenv("STACKHEAP_STATS");
+    if (stats != NULL && *stats != '\0' && strcmp(stats, "0") != 0)
+        atexit(sh_stats_print);
     if (pthread_key_create(&global.key, thread_done) != 0)
         sh_fatal("cannot create the thread-exit key of the heap (pthread_key_create failed): "
                  "too many keys in this process");

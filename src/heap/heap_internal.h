@@ -213,6 +213,10 @@ size_t sh_check_usable(const void *p);
 /* h is being destroyed: its blocks go with it (no leak, no check). */
 void sh_check_forget_heap(struct sh_heap *h);
 void sh_check_lock_for_fork(int phase);
+/* Print line (the process's figures) and check mode's counts with the reports. */
+void sh_check_print_stats(const char *line, size_t len);
+/* STACKHEAP_STATS: print the summary at exit (src/stats.c). */
+void sh_stats_print(void);
 #define SH_NO_THREAD UINTPTR_MAX
 extern sh_page sh_empty_page;
 extern sh_heap sh_empty_heap;

@@ -1,0 +1,137 @@
+/*
+ * run.c -- `stackheap run [options] -- PROGRAM ARGS...`: run any dynamically
+ * linked program on stackheap, optionally in check mode.
+ *
+ * The tool sets the environment the library reads (LD_PRELOAD of the
+ * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends) and
+ * replaces itself with the program, so the program's exit status, signals
+ * and terminal are its own.  The library prints the reports when the
+ * program exits (src/check/).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stackheap.h"
+
+int run_usage(FILE *to)
+{
+    fprintf(to, "usage: stackheap run [options] [--] PROGRAM [ARGS...]\n"
+                "\n"
+                "Runs PROGRAM (dynamically linked) with stackheap as its malloc.\n"
+                "\n"
+                "options:\n"
+                "  --check               find leaks, double and invalid frees, heap overruns and\n"
+                "                        writes after free; report them when the program exits\n"
+                "                        (the same as STACKHEAP_CHECK=1 in the environment)\n"
+                "  --stats               print heap statistics when the program exits\n"
+                "  --error-exitcode N    exit with N if --check found anything (default: the\n"
+                "                        program's own exit status)\n"
+                "  --log-file FILE       append the reports to FILE instead of stderr\n"
+                "  --show-reachable      also list blocks still reachable at exit\n"
+                "  --continue            after a bad free, go on (ignoring the call) instead of\n"
+                "                        aborting\n"
+                "  --quarantine SIZE     bytes of freed blocks held back to catch writes after\n"
+                "                        free (default 64M)\n");
+    return 2;
+}
+
+/* The path of the libstackheap.so this tool runs on. */
+static const char *library_path(void)
+{
+    Dl_info info;
+    if (dladdr((void *)(uintptr_t)sh_malloc, &info) == 0 || info.dli_fname == NULL ||
+        strstr(info.dli_fname, "libstackheap") == NULL)
+        return NULL;
+    return info.dli_fname;
+}
+
+static int set(const char *name, const char *value)
+{
+    if (setenv(name, value, 1) != 0) {
+        fprintf(stderr, "stackheap run: cannot set %s: %s\n", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* argv[0] is "run". */
+int run_command(int argc, char **argv)
+{
+    int i = 1;
+    bool check = false;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else if (a[0] != '-') {
+            break;
+        } else if (strcmp(a, "--check") == 0) {
+            check = true;
+        } else if (strcmp(a, "--stats") == 0) {
+            if (set("STACKHEAP_STATS", "1") != 0)
+                return 2;
+        } else if (strcmp(a, "--show-reachable") == 0) {
+            if (set("STACKHEAP_CHECK_REACHABLE", "1") != 0)
+                return 2;
+        } else if (strcmp(a, "--continue") == 0) {
+            if (set("STACKHEAP_CHECK_ABORT", "0") != 0)
+                return 2;
+        } else if (strcmp(a, "--error-exitcode") == 0 || strcmp(a, "--log-file") == 0 ||
+                   strcmp(a, "--quarantine") == 0) {
+            if (value == NULL) {
+                fprintf(stderr, "stackheap run: %s needs a value\n", a);
+                return run_usage(stderr);
+            }
+            const char *name = strcmp(a, "--error-exitcode") == 0 ? "STACKHEAP_CHECK_EXITCODE"
+                               : strcmp(a, "--log-file") == 0     ? "STACKHEAP_CHECK_LOG"
+                                                                  : "STACKHEAP_CHECK_QUARANTINE";
+            if (strcmp(a, "--error-exitcode") == 0) {
+                char *end;
+                long n = strtol(value, &end, 10);
+                if (*value == '\0' || *end != '\0' || n < 1 || n > 255) {
+                    fprintf(stderr,
+                            "stackheap run: --error-exitcode needs a number from 1 to "
+                            "255 (got '%s')\n",
+                            value);
+                    return 2;
+                }
+            }
+            if (set(name, value) != 0)
+                return 2;
+            i++;
+        } else {
+            fprintf(stderr, "stackheap run: unknown option '%s'\n", a);
+            return run_usage(stderr);
+        }
+    }
+    if (i >= argc) {
+        fprintf(stderr, "stackheap run: no program to run\n");
+        return run_usage(stderr);
+    }
+    const char *lib = library_path();
+    if (lib == NULL) {
+        fprintf(stderr, "stackheap run: cannot find the libstackheap.so this tool was linked "
+                        "with (is it linked statically?)\n");
+        return 2;
+    }
+    const char *old = getenv("LD_PRELOAD");
+    size_t len = strlen(lib) + (old != NULL ? strlen(old) + 1 : 0) + 1;
+    char *preload = malloc(len);
+    if (preload == NULL)
+        return 2;
+    snprintf(preload, len, "%s%s%s", lib, old != NULL && *old ? ":" : "", old != NULL ? old : "");
+    if (set("LD_PRELOAD", preload) != 0 || set("STACKHEAP_CHECK", check ? "1" : "0") != 0)
+        return 2;
+    free(preload);
+    execvp(argv[i], &argv[i]);
+    fprintf(stderr, "stackheap run: cannot run '%s': %s\n", argv[i], strerror(errno));
+    return 127;
+}
