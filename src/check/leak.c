@@ -215,9 +215,9 @@ static void report_sites(site *sites, size_t nsites, const char *what)
 {
     sort_sites(sites, nsites);
     for (size_t i = 0; i < nsites; i++) {
-        char b[32];
-        ck_printf("  %s in %u block%s %s at:\n", sh_format_bytes(b, sizeof b, sites[i].bytes),
-                  sites[i].count, sites[i].count == 1 ? "" : "s", what);
+        ck_printf("  %zu byte%s in %u block%s %s at:\n", sites[i].bytes,
+                  sites[i].bytes == 1 ? "" : "s", sites[i].count, sites[i].count == 1 ? "" : "s",
+                  what);
         ck_trace_print(sites[i].trace, "    ");
     }
 }
@@ -270,21 +270,19 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
 
     size_t lost_blocks, lost_bytes, kept_blocks, kept_bytes;
     size_t nlost = group(sites, index, 0, &lost_blocks, &lost_bytes);
-    char b1[32], b2[32];
     if (nlost > 0) {
         ck_found();
-        ck_printf("stackheap: leak: %s in %zu block%s definitely lost (no pointer to them is "
-                  "left), from %zu allocation site%s:\n",
-                  sh_format_bytes(b1, sizeof b1, lost_bytes), lost_blocks,
-                  lost_blocks == 1 ? "" : "s", nlost, nlost == 1 ? "" : "s");
+        ck_printf("stackheap: leak: %zu bytes in %zu block%s definitely lost (no pointer to them "
+                  "is left), from %zu allocation site%s:\n",
+                  lost_bytes, lost_blocks, lost_blocks == 1 ? "" : "s", nlost,
+                  nlost == 1 ? "" : "s");
         report_sites(sites, nlost, "allocated");
     }
     size_t nkept = group(sites, index, 1, &kept_blocks, &kept_bytes);
     if (nkept > 0 && (ck_opt.show_reachable || nlost > 0))
-        ck_printf("stackheap: %s in %zu block%s still reachable at exit (a pointer to them is "
-                  "left)%s\n",
-                  sh_format_bytes(b2, sizeof b2, kept_bytes), kept_blocks,
-                  kept_blocks == 1 ? "" : "s",
+        ck_printf("stackheap: %zu bytes in %zu block%s still reachable at exit (a pointer to "
+                  "them is left)%s\n",
+                  kept_bytes, kept_blocks, kept_blocks == 1 ? "" : "s",
                   ck_opt.show_reachable ? ", from:" : "; STACKHEAP_CHECK_REACHABLE=1 lists them");
     if (nkept > 0 && ck_opt.show_reachable)
         report_sites(sites, nkept, "allocated");

@@ -1,0 +1,108 @@
+# Check mode (src/check/, `stackheap run --check`): one small buggy program per
+# finding, built with -g -O0 and NOT linked with stackheap (check mode is for
+# unmodified programs), run through the tool; expect.cmake checks the report.
+# Needs the override (LD_PRELOAD), so not in sanitizer builds.
+if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
+  foreach(p leak double_free free_stack free_interior overrun use_after_free clean)
+    add_executable(check_${p} check/${p}.c)
+    target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
+    target_link_libraries(check_${p} PRIVATE Threads::Threads)
+  endforeach()
+
+  # sh_check_test(NAME RC <status|abort> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...] [STDOUT ...])
+  function(sh_check_test name)
+    cmake_parse_arguments(T "" "RC" "COMMAND;ENV;MATCH;NOMATCH;STDOUT" ${ARGN})
+    foreach(v COMMAND ENV MATCH NOMATCH STDOUT)
+      string(REPLACE ";" "|SEP|" T_${v} "${T_${v}}")
+    endforeach()
+    add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DCOMMAND=${T_COMMAND}" "-DENV=${T_ENV}"
+      "-DRC=${T_RC}" "-DMATCH=${T_MATCH}" "-DNOMATCH=${T_NOMATCH}" "-DSTDOUT=${T_STDOUT}"
+      -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+    set_tests_properties(${name} PROPERTIES TIMEOUT 120)
+  endfunction()
+
+  set(RUN $<TARGET_FILE:stackheap_tool> run --check)
+  set(FRAME "#[0-9]+ 0x[0-9a-f]+ in")
+
+  sh_check_test(check_leaks_by_site RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_leak>
+    MATCH "stackheap: leak: 400 bytes in 2 blocks definitely lost \\(no pointer to them is left\\), from 2 allocation sites"
+          "300 bytes in 1 block allocated at:[^#]*${FRAME} make_buffer [^ ]*leak.c:[0-9]+[^#]*${FRAME} parse_body [^ ]*leak.c:[0-9]+[^#]*${FRAME} main "
+          "100 bytes in 1 block allocated at:[^#]*${FRAME} make_buffer [^ ]*leak.c:[0-9]+[^#]*${FRAME} parse_header [^ ]*leak.c:[0-9]+"
+          "300 bytes in 1 block[^!]*100 bytes in 1 block"
+          "still reachable at exit"
+    NOMATCH "777 bytes" "invalid free" "overrun"
+    STDOUT "leak: done")
+  sh_check_test(check_reachable_block_is_listed_apart RC 0
+    COMMAND $<TARGET_FILE:stackheap_tool> run --check --show-reachable $<TARGET_FILE:check_leak>
+    MATCH "still reachable at exit \\(a pointer to them is left\\), from:[^!]*777 bytes in 1 block allocated at:[^#]*${FRAME} keep_in_global [^ ]*leak.c:[0-9]+")
+  sh_check_test(check_overwritten_pointer_makes_a_leak RC 9
+    COMMAND ${RUN} --error-exitcode 9 $<TARGET_FILE:check_leak>
+    ENV LEAK_OVERWRITE=1
+    MATCH "1177 bytes in 3 blocks definitely lost"
+          "777 bytes in 1 block allocated at:[^#]*${FRAME} keep_in_global"
+    STDOUT "leak: done")
+  sh_check_test(check_double_free RC abort
+    COMMAND ${RUN} $<TARGET_FILE:check_double_free>
+    MATCH "stackheap: double free: free\\(0x[0-9a-f]+\\) of a 48-byte block freed already"
+          "free called at:[^#]*${FRAME} release_record [^ ]*double_free.c:[0-9]+[^#]*${FRAME} main [^ ]*double_free.c:14"
+          "first freed at:[^#]*${FRAME} release_record [^ ]*double_free.c:[0-9]+[^#]*${FRAME} main [^ ]*double_free.c:13"
+          "allocated at:[^#]*${FRAME} main [^ ]*double_free.c:12"
+          "aborting"
+    NOMATCH "still running")
+  sh_check_test(check_double_free_error_exitcode RC 9
+    COMMAND ${RUN} --error-exitcode 9 $<TARGET_FILE:check_double_free>
+    MATCH "double free" "exiting with code 9")
+  sh_check_test(check_double_free_continue RC 0
+    COMMAND ${RUN} --continue $<TARGET_FILE:check_double_free>
+    MATCH "double free" "1 problem found"
+    STDOUT "double_free: still running")
+  sh_check_test(check_free_of_a_stack_address RC abort
+    COMMAND ${RUN} $<TARGET_FILE:check_free_stack>
+    MATCH "invalid free: free\\(0x[0-9a-f]+\\) of an address on the stack of this thread, which malloc never returned"
+          "${FRAME} release_name [^ ]*free_stack.c:[0-9]+[^#]*${FRAME} main ")
+  sh_check_test(check_free_of_an_interior_pointer RC abort
+    COMMAND ${RUN} $<TARGET_FILE:check_free_interior>
+    MATCH "invalid free: free\\(0x[0-9a-f]+\\) of a pointer 8 bytes into a 64-byte block"
+          "free called at:[^#]*${FRAME} release_field [^ ]*free_interior.c:[0-9]+"
+          "the block was allocated at:[^#]*${FRAME} main [^ ]*free_interior.c:[0-9]+")
+  sh_check_test(check_overrun_after RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_overrun> after
+    MATCH "heap overrun: 1 byte written after the end of a 24-byte block at 0x[0-9a-f]+ \\(found at free\\)"
+          "damaged from byte 0 to byte 0 past its end"
+          "the block was allocated at:[^#]*${FRAME} main [^ ]*overrun.c:[0-9]+"
+    STDOUT "overrun: done")
+  sh_check_test(check_overrun_before RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_overrun> before
+    MATCH "heap underrun: 1 byte written before the start of a 24-byte block"
+          "the block was allocated at:[^#]*${FRAME} main [^ ]*overrun.c:[0-9]+")
+  sh_check_test(check_write_after_free RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_use_after_free>
+    MATCH "use after free: 1 byte written into a 32-byte block at 0x[0-9a-f]+ after it was freed \\(bytes 3 to 3\\)"
+          "the block was freed at:[^#]*${FRAME} main [^ ]*use_after_free.c:13"
+          "and allocated at:[^#]*${FRAME} main [^ ]*use_after_free.c:12")
+  sh_check_test(check_clean_program_reports_nothing RC 0
+    COMMAND ${RUN} --error-exitcode 9 $<TARGET_FILE:check_clean>
+    NOMATCH "stackheap"
+    STDOUT "clean: done")
+  sh_check_test(check_mode_from_the_environment RC abort
+    COMMAND $<TARGET_FILE:check_double_free>
+    ENV STACKHEAP_CHECK=1 LD_PRELOAD=$<TARGET_FILE:stackheap>
+    MATCH "double free: free\\(0x[0-9a-f]+\\) of a 48-byte block")
+  sh_check_test(check_log_file RC 0
+    COMMAND ${RUN} --log-file ${CMAKE_CURRENT_BINARY_DIR}/check_log.txt $<TARGET_FILE:check_leak>
+    NOMATCH "stackheap")
+  sh_check_test(check_stats RC 0
+    COMMAND $<TARGET_FILE:stackheap_tool> run --stats $<TARGET_FILE:check_clean>
+    MATCH "stackheap: stats: peak RSS [0-9.]+ [KMG]i?B; memory mapped by stackheap")
+  sh_check_test(check_run_of_a_missing_program RC 127
+    COMMAND $<TARGET_FILE:stackheap_tool> run --check /nonexistent/program
+    MATCH "stackheap run: cannot run '/nonexistent/program'")
+
+  foreach(prog python perl sort)
+    add_test(NAME check_real_${prog}
+      COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check/real.sh $<TARGET_FILE:stackheap_tool> ${prog}
+              ${CMAKE_CURRENT_BINARY_DIR}/check_real_${prog})
+    set_tests_properties(check_real_${prog} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+  endforeach()
+endif()

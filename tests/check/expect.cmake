@@ -1,0 +1,39 @@
+# expect.cmake -- run one command and check its exit status and reports.
+# cmake -DCOMMAND=... -DENV=... -DRC=<number|abort> -DMATCH=... -DNOMATCH=...
+#       -DSTDOUT=... -P expect.cmake
+# Lists come with "|SEP|" between items (a ';' would split the test's command
+# line).  MATCH: regexes the stderr must match; NOMATCH: that it must not;
+# STDOUT: regexes the stdout must match.
+foreach(v COMMAND ENV MATCH NOMATCH STDOUT)
+  string(REPLACE "|SEP|" ";" ${v} "${${v}}")
+endforeach()
+execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ENV} ${COMMAND}
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("---- stdout ----\n${out}---- stderr ----\n${err}---- exit: ${rc}")
+set(bad "")
+if(RC STREQUAL "abort")
+  # cmake -E env reports a child killed by SIGABRT on stderr and exits 1
+  if(NOT rc MATCHES "abort|Abort" AND NOT err MATCHES "Subprocess aborted")
+    string(APPEND bad "expected the program to abort, it exited with '${rc}'\n")
+  endif()
+elseif(NOT "${rc}" STREQUAL "${RC}")
+  string(APPEND bad "expected exit status ${RC}, got '${rc}'\n")
+endif()
+foreach(m IN LISTS MATCH)
+  if(NOT err MATCHES "${m}")
+    string(APPEND bad "stderr does not match: ${m}\n")
+  endif()
+endforeach()
+foreach(m IN LISTS NOMATCH)
+  if(err MATCHES "${m}")
+    string(APPEND bad "stderr matches what it must not: ${m}\n")
+  endif()
+endforeach()
+foreach(m IN LISTS STDOUT)
+  if(NOT out MATCHES "${m}")
+    string(APPEND bad "stdout does not match: ${m}\n")
+  endif()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "${bad}")
+endif()
