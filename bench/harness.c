@@ -70,14 +70,21 @@ extern char **environ;
 /* Every allocator the harness knows, in the order of the report's columns. */
 static const struct {
     const char *name;
-    const char *lib; /* NULL: --lib (stackheap) or nothing (glibc) */
+    const char *lib; /* NULL: --lib (stackheap, stackheap-check) or nothing (glibc) */
     const char *package;
+    const char *env, *wrapper; /* see bench_alloc */
+    bool opt_in;               /* only when named by --only / SH_BENCH_ONLY */
 } known_allocs[] = {
-    {"stackheap", NULL, NULL},
-    {"glibc", NULL, NULL},
-    {"mimalloc", PEER_DIR "libmimalloc.so.2", "libmimalloc2.0"},
-    {"jemalloc", PEER_DIR "libjemalloc.so.2", "libjemalloc2"},
-    {"tcmalloc", PEER_DIR "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4"},
+    {"stackheap", NULL, NULL, NULL, NULL, false},
+    {"glibc", NULL, NULL, NULL, NULL, false},
+    {"mimalloc", PEER_DIR "libmimalloc.so.2", "libmimalloc2.0", NULL, NULL, false},
+    {"jemalloc", PEER_DIR "libjemalloc.so.2", "libjemalloc2", NULL, NULL, false},
+    {"tcmalloc", PEER_DIR "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4", NULL, NULL, false},
+    /* the cost of finding bugs: stackheap's check mode (sh-check), and glibc under
+       Valgrind's memcheck */
+    {"sh-check", NULL, NULL, "STACKHEAP_CHECK=1", NULL, true},
+    {"memcheck", NULL, "valgrind", NULL,
+     "valgrind --tool=memcheck --leak-check=full --trace-children=yes -q", true},
 };
 enum { N_KNOWN = sizeof known_allocs / sizeof known_allocs[0] };
 
@@ -314,7 +321,7 @@ static char **child_environment(const bench_alloc *a)
     size_t n = 0;
     while (environ[n] != NULL)
         n++;
-    char **env = bench_xmalloc((n + 2) * sizeof *env);
+    char **env = bench_xmalloc((n + 3) * sizeof *env);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
@@ -324,6 +331,8 @@ static char **child_environment(const bench_alloc *a)
         sprintf(v, "LD_PRELOAD=%s", a->lib);
         env[k++] = v;
     }
+    if (a->env != NULL)
+        env[k++] = (char *)a->env;
     env[k] = NULL;
     return env;
 }
@@ -333,11 +342,15 @@ static void choose_allocators(void)
     suite.baseline = -1;
     for (int i = 0; i < N_KNOWN; i++) {
         const char *name = known_allocs[i].name;
-        if (h.only != NULL && !bench_in_list(h.only, name))
+        if (h.only != NULL ? !bench_in_list(h.only, name) : known_allocs[i].opt_in)
             continue;
         const char *lib = known_allocs[i].lib;
-        if (strcmp(name, "stackheap") == 0)
+        if (strcmp(name, "stackheap") == 0 || strcmp(name, "sh-check") == 0)
             lib = h.lib;
+        if (known_allocs[i].wrapper != NULL && system("valgrind --version >/dev/null 2>&1") != 0) {
+            bench_note("%s skipped: valgrind is not installed (apt-get install valgrind)", name);
+            continue;
+        }
         if (lib != NULL && access(lib, R_OK) != 0) {
             if (known_allocs[i].package != NULL)
                 bench_note(
@@ -357,6 +370,8 @@ static void choose_allocators(void)
         bench_alloc *a = &suite.alloc[suite.nalloc];
         a->name = name;
         a->lib = lib;
+        a->env = known_allocs[i].env;
+        a->wrapper = known_allocs[i].wrapper;
         h.runner.env[suite.nalloc] = child_environment(a);
         suite.nalloc++;
     }

@@ -35,7 +35,9 @@ enum {
 
 typedef struct {
     const char *name;
-    const char *lib; /* the LD_PRELOAD library; NULL: the system's (glibc) */
+    const char *lib;     /* the LD_PRELOAD library; NULL: the system's (glibc) */
+    const char *env;     /* one more NAME=value for its runs, or NULL */
+    const char *wrapper; /* words run before the command (a tool), or NULL */
 } bench_alloc;
 
 typedef struct {

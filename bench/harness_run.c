@@ -118,6 +118,10 @@ void bench_run_once(bench_suite *b, const bench_runner *r, bench_workload *w, in
     char *words = bench_xstrdup(w->command);
     char *argv[256];
     int argc = 0;
+    char *tool = b->alloc[a].wrapper != NULL ? bench_xstrdup(b->alloc[a].wrapper) : NULL;
+    for (char *save = NULL, *tok = tool != NULL ? strtok_r(tool, " ", &save) : NULL;
+         tok != NULL && argc < 16; tok = strtok_r(NULL, " ", &save))
+        argv[argc++] = tok;
     if (shell) {
         argv[argc++] = "sh";
         argv[argc++] = "-c";
@@ -153,6 +157,7 @@ void bench_run_once(bench_suite *b, const bench_runner *r, bench_workload *w, in
                    c->runs, argv[0], strerror(spawn_error));
         fail_cell(c, "cannot run %s: %s", argv[0], strerror(spawn_error));
         free(words);
+        free(tool);
         return;
     }
     int status = 0;
@@ -170,6 +175,7 @@ void bench_run_once(bench_suite *b, const bench_runner *r, bench_workload *w, in
             while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
                 ;
             free(words);
+            free(tool);
             return;
         }
         double left = t0 + b->timeout_s - bench_now();
@@ -187,6 +193,7 @@ void bench_run_once(bench_suite *b, const bench_runner *r, bench_workload *w, in
     double t1 = bench_now();
     kill(-pid, SIGKILL); /* anything the command left running in the background */
     free(words);
+    free(tool);
 
     c->runs++;
     char *err = slurp(err_path, 64 * 1024);

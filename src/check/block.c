@@ -3,14 +3,23 @@
  * quarantine.  The layout is in check_internal.h.
  *
  * Invariants:
- *   - a live block's header has magic CK_MAGIC_LIVE ^ its address and is in
- *     exactly one registry stripe; a quarantined one has CK_MAGIC_FREED ^ its
- *     address and is in the quarantine; the magic changes only under the
- *     lock of the list it leaves, so of two racing frees of one block only
+ *   - a live block's header has magic CK_MAGIC_LIVE ^ its address; a
+ *     quarantined one CK_MAGIC_FREED ^ its address; free changes one into
+ *     the other with a compare-and-swap, so of two racing frees of a block
  *     one succeeds and the other is reported;
+ *   - the heap block that holds a checked block starts with its header
+ *     (alignment <= 16), or with an indirect marker, CK_MAGIC_INDIRECT ^ its
+ *     address and then the header's address (larger alignments): so the exit
+ *     report finds every live block by walking the heap's blocks, and no
+ *     registry (no lock, no shared cache line) is paid for on each call;
  *   - the front guard is CK_FRONT bytes of CK_FRONT_BYTE, the back guard
- *     b->guard bytes of CK_BACK_BYTE; a quarantined block's user bytes are
- *     CK_FREED_BYTE (unless it is bigger than a quarantine slice, see below).
+ *     b->guard bytes of CK_BACK_BYTE; a quarantined block's bytes are
+ *     CK_FREED_BYTE.
+ *
+ * The quarantine is per thread (a FIFO of freed blocks, STACKHEAP_CHECK_
+ * QUARANTINE bytes at most, drained when the thread exits).  Blocks of
+ * first-class heaps are not quarantined: sh_heap_destroy may release their
+ * memory while another thread's quarantine still held them.
  */
 #define _GNU_SOURCE
 #include "check_internal.h"
@@ -21,27 +30,25 @@
 
 __thread int ck_busy __attribute__((tls_model("initial-exec")));
 
-#define STRIPES 64
-#define GUARD_MAX 256 /* back guard bytes written and checked at most */
+#define GUARD_MAX 64 /* back guard bytes written and checked at most */
+#define CK_MAGIC_INDIRECT 0x5A17B10C4C1E0077ull
 
-static struct stripe {
-    pthread_mutex_t lock;
-    ck_block *head;
-} live[STRIPES];
-
-static struct {
-    pthread_mutex_t lock;
-    ck_block *first, *last; /* oldest first */
+/* This thread's quarantine: oldest first. */
+static __thread struct {
+    ck_block *first, *last;
     size_t bytes;
-} quarantine = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    bool gone; /* the thread is exiting: free at once */
+} tq __attribute__((tls_model("initial-exec")));
 
-/* Counts for STACKHEAP_STATS (relaxed: they are only summed at exit). */
+/* Counts for STACKHEAP_STATS (only kept when it is on). */
 static struct {
     _Atomic size_t allocs, frees, bytes, live, live_bytes, peak_bytes;
 } counts;
 
 static void count_alloc(size_t size)
 {
+    if (!ck_opt.stats)
+        return;
     atomic_fetch_add_explicit(&counts.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&counts.bytes, size, memory_order_relaxed);
     atomic_fetch_add_explicit(&counts.live, 1, memory_order_relaxed);
@@ -55,6 +62,8 @@ static void count_alloc(size_t size)
 
 static void count_free(size_t size)
 {
+    if (!ck_opt.stats)
+        return;
     atomic_fetch_add_explicit(&counts.frees, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&counts.live, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&counts.live_bytes, size, memory_order_relaxed);
@@ -76,26 +85,18 @@ void sh_check_print_stats(const char *line, size_t len)
 
 void sh_check_init(void)
 {
-    for (unsigned i = 0; i < STRIPES; i++)
-        pthread_mutex_init(&live[i].lock, NULL);
     ck_report_init();
     ck_trace_init();
 }
 
-static struct stripe *stripe_of(const ck_block *b)
-{
-    uintptr_t x = (uintptr_t)b >> 6;
-    return &live[(x ^ (x >> 6) ^ (x >> 12)) & (STRIPES - 1)];
-}
-
 static bool is_live(const ck_block *b)
 {
-    return b->magic == (CK_MAGIC_LIVE ^ (uintptr_t)b);
+    return __atomic_load_n(&b->magic, __ATOMIC_ACQUIRE) == (CK_MAGIC_LIVE ^ (uintptr_t)b);
 }
 
 static bool is_freed(const ck_block *b)
 {
-    return b->magic == (CK_MAGIC_FREED ^ (uintptr_t)b);
+    return __atomic_load_n(&b->magic, __ATOMIC_ACQUIRE) == (CK_MAGIC_FREED ^ (uintptr_t)b);
 }
 
 /* The header of user pointer p if reading it is safe (p inside the heap's
@@ -110,60 +111,105 @@ static ck_block *header_at(const void *p)
     return (ck_block *)h;
 }
 
+/* The header of the checked block that heap block `block` holds (live or
+   quarantined), or NULL. */
+static ck_block *header_of_block(void *block)
+{
+    ck_block *b = block;
+    if (is_live(b) || is_freed(b))
+        return b;
+    uintptr_t *w = block;
+    if (w[0] != (CK_MAGIC_INDIRECT ^ (uintptr_t)block))
+        return NULL;
+    ck_block *h = (ck_block *)w[1];
+    if ((uint8_t *)h < (uint8_t *)block + 16 || h->raw != block || (!is_live(h) && !is_freed(h)))
+        return NULL;
+    return h;
+}
+
 /* ---- allocation --------------------------------------------------------------- */
 
 void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
 {
     void **fp = __builtin_frame_address(0);
     sh_heap *from = h != NULL ? h : sh_heap_thread_init();
-    if (from == NULL || size > SH_MAX_REQUEST) {
+    if (from == NULL || size > SH_MAX_REQUEST || align > SH_MAX_REQUEST) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t pad = CK_OFFSET;
-    if (align > 16)
-        pad = (CK_OFFSET + align - 1) & ~(align - 1);
-    size_t need = pad + size + CK_TAIL;
+    /* alignment <= 16: the header starts the heap block; larger: an indirect
+       marker does, and the header sits CK_OFFSET before the aligned pointer */
+    size_t lead = align <= 16 ? CK_OFFSET : CK_OFFSET + 16 + align - 1;
+    size_t need = lead + size + CK_TAIL;
     ck_busy++;
-    uint8_t *raw =
-        align > 16 ? sh_heap_alloc_aligned(from, need, align) : sh_heap_alloc(from, need);
+    uint8_t *raw = sh_heap_alloc(from, need);
     ck_busy--;
     if (raw == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    uint8_t *user = raw + pad;
+    uint8_t *user = raw + CK_OFFSET;
+    if (align > 16) {
+        user = (uint8_t *)(((uintptr_t)raw + CK_OFFSET + 16 + align - 1) & ~(uintptr_t)(align - 1));
+        ((uintptr_t *)raw)[0] = CK_MAGIC_INDIRECT ^ (uintptr_t)raw;
+        ((uintptr_t *)raw)[1] = (uintptr_t)ck_header(user);
+    }
     ck_block *b = ck_header(user);
-    size_t tail = sh_block_usable(raw) - pad - size;
+    size_t tail = sh_block_usable(raw) - (size_t)(user - raw) - size;
     b->size = size;
     b->heap = h;
     b->raw = raw;
     b->guard = (uint32_t)(tail < GUARD_MAX ? tail : GUARD_MAX);
     b->flags = 0;
     b->free_trace = 0;
+    b->next = b->prev = NULL;
     b->alloc_trace = ck_busy ? 0 : ck_trace_capture(ra, fp);
     memset(user - CK_FRONT, CK_FRONT_BYTE, CK_FRONT);
     memset(user + size, CK_BACK_BYTE, b->guard);
     if (zero)
         memset(user, 0, size);
-    struct stripe *s = stripe_of(b);
-    pthread_mutex_lock(&s->lock);
-    b->magic = CK_MAGIC_LIVE ^ (uintptr_t)b;
-    b->prev = NULL;
-    b->next = s->head;
-    if (s->head != NULL)
-        s->head->prev = b;
-    s->head = b;
-    pthread_mutex_unlock(&s->lock);
+    __atomic_store_n(&b->magic, CK_MAGIC_LIVE ^ (uintptr_t)b, __ATOMIC_RELEASE);
     count_alloc(size);
     return user;
 }
 
 /* ---- guards ------------------------------------------------------------------------ */
 
+/* 4 KiB of each fill byte, to compare against with memcmp (vectorised). */
+static uint8_t pattern[3][4096];
+
+static const uint8_t *pattern_of(uint8_t byte)
+{
+    unsigned i = byte == CK_FRONT_BYTE ? 0 : byte == CK_BACK_BYTE ? 1 : 2;
+    if (pattern[i][0] != byte) /* racing first callers write the same bytes */
+        memset(pattern[i], byte, sizeof pattern[i]);
+    return pattern[i];
+}
+
 /* Bytes of [p, p + n) that are not `byte`: count, first and last offsets. */
 static size_t damaged(const uint8_t *p, size_t n, uint8_t byte, size_t *first, size_t *last)
 {
+    const uint8_t *want = pattern_of(byte);
+    bool clean = true;
+    if (n <= 256) { /* small: words inline, no call */
+        uint64_t w8;
+        memcpy(&w8, want, 8);
+        size_t i = 0;
+        for (; i + 8 <= n && clean; i += 8) {
+            uint64_t v;
+            memcpy(&v, p + i, 8);
+            clean = v == w8;
+        }
+        for (; i < n && clean; i++)
+            clean = p[i] == byte;
+        n = clean ? 0 : n;
+    }
+    for (size_t off = 0; off < n && clean; off += sizeof pattern[0]) {
+        size_t k = n - off < sizeof pattern[0] ? n - off : sizeof pattern[0];
+        clean = memcmp(p + off, want, k) == 0;
+    }
+    if (clean)
+        return 0;
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         if (p[i] != byte) {
@@ -256,7 +302,7 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
     const uint8_t *q = p;
     if (sh_segment_map_has(sh_segment_of(p))) {
         void *base = sh_block_base(p);
-        ck_block *outer = base != NULL ? header_at((uint8_t *)base + CK_OFFSET) : NULL;
+        ck_block *outer = base != NULL ? header_of_block(base) : NULL;
         ck_found();
         ck_report_begin();
         if (outer != NULL && (is_live(outer) || is_freed(outer)) && q >= (uint8_t *)base &&
@@ -305,8 +351,10 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
 
 static void raw_free(ck_block *b)
 {
-    void *raw = b->raw;
-    b->magic = 0;
+    uintptr_t *raw = b->raw;
+    __atomic_store_n(&b->magic, 0, __ATOMIC_RELAXED);
+    if ((void *)raw != (void *)b)
+        raw[0] = 0; /* the indirect marker */
     ck_busy++;
     sh_heap_free_block(raw, sh_segment_of(raw));
     ck_busy--;
@@ -315,8 +363,6 @@ static void raw_free(ck_block *b)
 /* Check that a block leaving the quarantine still holds the freed pattern. */
 static void check_freed_pattern(ck_block *b)
 {
-    if (b->flags & CK_UNFILLED)
-        return;
     size_t first = 0, last = 0;
     size_t n = damaged(ck_user(b), b->size, CK_FREED_BYTE, &first, &last);
     if (n != 0) {
@@ -334,68 +380,42 @@ static void check_freed_pattern(ck_block *b)
     ck_check_guards(b, "when it left the quarantine");
 }
 
-/* Take the oldest quarantined block out if the quarantine is over budget. */
-static ck_block *quarantine_evict(void)
+/* Let blocks out of this thread's quarantine until it holds at most `keep` bytes. */
+static void quarantine_trim(size_t keep)
 {
-    ck_block *b = NULL;
-    pthread_mutex_lock(&quarantine.lock);
-    if (quarantine.bytes > ck_opt.quarantine && quarantine.first != NULL) {
-        b = quarantine.first;
-        quarantine.first = b->next;
-        if (quarantine.first == NULL)
-            quarantine.last = NULL;
-        quarantine.bytes -= b->size;
-    }
-    pthread_mutex_unlock(&quarantine.lock);
-    return b;
-}
-
-static void quarantine_put(ck_block *b)
-{
-    b->next = NULL;
-    pthread_mutex_lock(&quarantine.lock);
-    if (quarantine.last != NULL)
-        quarantine.last->next = b;
-    else
-        quarantine.first = b;
-    quarantine.last = b;
-    quarantine.bytes += b->size;
-    pthread_mutex_unlock(&quarantine.lock);
-    for (ck_block *old; (old = quarantine_evict()) != NULL;) {
-        check_freed_pattern(old);
-        raw_free(old);
+    while (tq.bytes > keep && tq.first != NULL) {
+        ck_block *b = tq.first;
+        tq.first = b->next;
+        if (tq.first == NULL)
+            tq.last = NULL;
+        else /* the next one out is cold (freed a quarantine ago): fetch it early */
+            __builtin_prefetch(ck_user(tq.first) - 16);
+        tq.bytes -= b->size;
+        check_freed_pattern(b);
+        raw_free(b);
     }
 }
 
 void ck_drain_quarantine(void)
 {
-    size_t keep = ck_opt.quarantine;
-    ck_opt.quarantine = 0;
-    for (ck_block *old; (old = quarantine_evict()) != NULL;)
-        check_freed_pattern(old);
-    ck_opt.quarantine = keep;
+    quarantine_trim(0);
 }
 
-/* Validate p for free or realloc (what): its live header, or NULL after a
-   report (or for memory that was never stackheap's). */
+void sh_check_thread_exit(void)
+{
+    quarantine_trim(0);
+    tq.gone = true;
+}
+
+/* Validate p for free or realloc (what): its header, now marked freed, or
+   NULL after a report (or for memory that was never stackheap's). */
 static ck_block *take_live(void *p, const char *what, void *ra, void **fp)
 {
     ck_block *b = header_at(p);
-    if (b != NULL && is_live(b)) {
-        struct stripe *s = stripe_of(b);
-        pthread_mutex_lock(&s->lock);
-        bool ok = is_live(b);
-        if (ok) {
-            if (b->prev != NULL)
-                b->prev->next = b->next;
-            else
-                s->head = b->next;
-            if (b->next != NULL)
-                b->next->prev = b->prev;
-            b->magic = CK_MAGIC_FREED ^ (uintptr_t)b;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (ok)
+    if (b != NULL) {
+        uint64_t want = CK_MAGIC_LIVE ^ (uintptr_t)b;
+        if (__atomic_compare_exchange_n(&b->magic, &want, CK_MAGIC_FREED ^ (uintptr_t)b, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return b;
     }
     if (report_bad_pointer(p, what, ck_trace_capture(ra, fp)))
@@ -408,13 +428,19 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     count_free(b->size);
     ck_check_guards(b, when);
     b->free_trace = trace;
-    if (b->size > ck_opt.quarantine / 8) { /* too big to hold: checked and freed now */
-        raw_free(b);
+    if (b->heap != NULL || tq.gone || b->size > ck_opt.quarantine / 8) {
+        raw_free(b); /* not held: see the top of this file */
         return;
     }
     memset(ck_user(b), CK_FREED_BYTE, b->size);
-    b->flags &= ~(uint32_t)CK_UNFILLED;
-    quarantine_put(b);
+    b->next = NULL;
+    if (tq.last != NULL)
+        tq.last->next = b;
+    else
+        tq.first = b;
+    tq.last = b;
+    tq.bytes += b->size;
+    quarantine_trim(ck_opt.quarantine);
 }
 
 void sh_check_free(void *p, void *ra)
@@ -444,11 +470,10 @@ void *sh_check_realloc(sh_heap *h, void *p, size_t size, void *ra)
     uint8_t *q = sh_check_alloc(h != NULL ? h : b->heap, size, 0, false, ra);
     if (q == NULL)
         return NULL; /* p is untouched */
-    ck_block *nb = ck_header(q);
     memcpy(q, p, b->size < size ? b->size : size);
     b = take_live(p, "realloc", ra, fp);
     if (b != NULL)
-        release(b, "at realloc", nb->alloc_trace);
+        release(b, "at realloc", ck_header(q)->alloc_trace);
     return q;
 }
 
@@ -458,73 +483,28 @@ size_t sh_check_usable(const void *p)
     return b != NULL && is_live(b) ? b->size : 0;
 }
 
-/* ---- the registry ------------------------------------------------------------------------ */
+/* ---- every live block ------------------------------------------------------------------------ */
 
-void ck_lock_all(void)
-{
-    for (unsigned i = 0; i < STRIPES; i++)
-        pthread_mutex_lock(&live[i].lock);
-    pthread_mutex_lock(&quarantine.lock);
-}
+typedef struct visit {
+    void (*f)(ck_block *, void *);
+    void *arg;
+} visit;
 
-void ck_unlock_all(void)
+static void visit_block(void *block, void *arg)
 {
-    pthread_mutex_unlock(&quarantine.lock);
-    for (unsigned i = STRIPES; i-- > 0;)
-        pthread_mutex_unlock(&live[i].lock);
+    visit *v = arg;
+    ck_block *b = header_of_block(block);
+    if (b != NULL && is_live(b))
+        v->f(b, v->arg);
 }
 
 void ck_each_live(void (*f)(ck_block *, void *), void *arg)
 {
-    for (unsigned i = 0; i < STRIPES; i++)
-        for (ck_block *b = live[i].head; b != NULL; b = b->next)
-            f(b, arg);
-}
-
-void sh_check_forget_heap(sh_heap *h)
-{
-    ck_lock_all();
-    for (unsigned i = 0; i < STRIPES; i++) {
-        for (ck_block *b = live[i].head, *next; b != NULL; b = next) {
-            next = b->next;
-            if (b->heap != h)
-                continue;
-            if (b->prev != NULL)
-                b->prev->next = b->next;
-            else
-                live[i].head = b->next;
-            if (b->next != NULL)
-                b->next->prev = b->prev;
-            b->magic = 0;
-        }
-    }
-    ck_block **link = &quarantine.first, *prev = NULL;
-    for (ck_block *b; (b = *link) != NULL;) {
-        if (b->heap == h) {
-            *link = b->next;
-            quarantine.bytes -= b->size;
-            b->magic = 0;
-            continue;
-        }
-        prev = b;
-        link = &b->next;
-    }
-    quarantine.last = prev;
-    ck_unlock_all();
+    visit v = {f, arg};
+    sh_heap_each_block(visit_block, &v);
 }
 
 void sh_check_lock_for_fork(int phase)
 {
-    if (phase == 0) {
-        ck_trace_lock_for_fork(0);
-        ck_lock_all();
-    } else if (phase == 1) {
-        ck_unlock_all();
-        ck_trace_lock_for_fork(1);
-    } else {
-        for (unsigned i = 0; i < STRIPES; i++)
-            pthread_mutex_init(&live[i].lock, NULL);
-        pthread_mutex_init(&quarantine.lock, NULL);
-        ck_trace_lock_for_fork(2);
-    }
+    ck_trace_lock_for_fork(phase);
 }

@@ -15,8 +15,8 @@
  * (which encodes the header's own address).  The back guard runs to the end
  * of the raw block (at least CK_TAIL bytes).
  *
- * Files: block.c (the malloc family, guards, the registry of live blocks,
- * the quarantine), trace.c (call stacks: capture, dedup, symbols),
+ * Files: block.c (the malloc family, guards, the quarantine, the walk over
+ * live blocks), trace.c (call stacks: capture, dedup, symbols),
  * report.c (options, output, findings), leak.c (at exit: guards of live
  * blocks, quarantine, the leak scan and its report).
  */
@@ -38,7 +38,7 @@
 
 typedef struct ck_block {
     uint64_t magic;               /* CK_MAGIC_* ^ (uintptr_t)this */
-    struct ck_block *next, *prev; /* registry stripe (live) or quarantine (freed) */
+    struct ck_block *next, *prev; /* the thread's quarantine (freed blocks) */
     size_t size;                  /* bytes asked for */
     struct sh_heap *heap;         /* first-class heap it came from, or NULL */
     void *raw;                    /* the heap block that holds it */
@@ -89,7 +89,7 @@ typedef struct ck_options {
     bool show_reachable; /* STACKHEAP_CHECK_REACHABLE */
     bool stats;          /* STACKHEAP_STATS */
     int error_exitcode;  /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
-    size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes (default 64 MiB) */
+    size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes per thread (default 16 MiB) */
     int fd;              /* where reports go: 2 or STACKHEAP_CHECK_LOG */
 } ck_options;
 
@@ -107,14 +107,12 @@ void ck_after_error(void);
 
 /* ---- block.c ------------------------------------------------------------------ */
 
-/* Every live block, for the scan: calls f on each (registry locked). */
+/* Every live block, for the scan (a walk of the heap's blocks). */
 void ck_each_live(void (*f)(ck_block *, void *), void *arg);
 /* Check b's guards; reports and returns false if one was overwritten. */
 bool ck_check_guards(ck_block *b, const char *when);
-/* Empty the quarantine, checking each block (at exit). */
+/* Empty this thread's quarantine, checking each block (at exit). */
 void ck_drain_quarantine(void);
-void ck_lock_all(void);
-void ck_unlock_all(void);
 
 /* ---- leak.c ------------------------------------------------------------------ */
 

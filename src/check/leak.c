@@ -289,11 +289,11 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
 }
 
 /*
- * The blocks are collected under the registry's locks, then checked and
- * scanned without them (printing a stack may make libc allocate, which takes
- * those locks).  Threads still running while the process exits may free a
- * collected block under the scan; check mode accepts that race, as LSan's
- * own exit-time check does not stop such threads either.
+ * The live blocks are found by walking the heap's blocks (block.c), then
+ * checked and scanned.  Threads still running while the process exits may
+ * free a collected block under the scan; check mode accepts that race (the
+ * heap never unmaps a segment with a live block, so the scan reads mapped
+ * memory).  This thread's quarantine is checked before the scan.
  */
 void ck_at_exit(void)
 {
@@ -302,9 +302,7 @@ void ck_at_exit(void)
         return;
     ck_busy++; /* what libc allocates from here on is not the program's */
     size_t count = 0;
-    ck_lock_all();
     ck_each_live(count_one, &count);
-    ck_unlock_all();
     scan.cap = count + 1024;
     size_t maps_cap = (size_t)16 << 20;
     scan.e = sh_os_map(scan.cap * sizeof(entry));
@@ -317,12 +315,10 @@ void ck_at_exit(void)
         ck_printf("stackheap: check: no exit report: cannot map %zu bytes for it\n",
                   scan.cap * (sizeof(entry) + sizeof(size_t) + sizeof(site)));
     } else {
-        ck_lock_all();
         ck_each_live(collect, NULL);
-        ck_unlock_all();
+        ck_drain_quarantine();
         for (size_t i = 0; i < scan.n; i++)
             ck_check_guards(scan.e[i].b, "at exit");
-        ck_drain_quarantine();
         if (scan.n > 0)
             leak_report(sites, index, maps, maps_cap);
     }

@@ -8,7 +8,8 @@
  *   STACKHEAP_CHECK_ABORT=0       after a bad free, go on (the call is ignored)
  *                                 instead of aborting
  *   STACKHEAP_CHECK_REACHABLE=1   list still-reachable blocks too
- *   STACKHEAP_CHECK_QUARANTINE=S  bytes of freed blocks held back (default 64M)
+ *   STACKHEAP_CHECK_QUARANTINE=S  bytes of freed blocks each thread holds back
+ *                                 (default 16M, as Valgrind's 20 MB free list)
  *   STACKHEAP_STATS=1             print heap statistics at exit
  *
  * A report is written whole under one lock, in pieces of a line buffer, so
@@ -20,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-ck_options ck_opt = {.abort_on_error = true, .quarantine = (size_t)64 << 20, .fd = 2};
+ck_options ck_opt = {.abort_on_error = true, .quarantine = (size_t)16 << 20, .fd = 2};
 
 /* recursive: a report may include another (a damaged guard found while
    printing the exit report) */
@@ -49,7 +50,7 @@ void ck_report_init(void)
         if (sh_parse_size(q, &bytes))
             ck_opt.quarantine = bytes;
         else
-            sh_warning("STACKHEAP_CHECK_QUARANTINE='%s' is not a size; using 64M", q);
+            sh_warning("STACKHEAP_CHECK_QUARANTINE='%s' is not a size; using 16M", q);
     }
     const char *log = getenv("STACKHEAP_CHECK_LOG");
     if (log != NULL && *log != '\0') {

@@ -41,6 +41,74 @@ static struct {
     uintptr_t self_lo, self_hi; /* libstackheap's code */
 } tr = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* Code of the loaded objects: a return address outside it ends a walk (code
+   built without frame pointers leaves other values where a frame's return
+   address would be).  Refreshed at most every 100 ms when an address is not
+   found, for objects loaded since. */
+#define RANGES 512
+static struct {
+    pthread_mutex_t lock;
+    uintptr_t lo[RANGES], hi[RANGES];
+    _Atomic unsigned n;
+    uint64_t refreshed_at;
+} code = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int add_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    unsigned *n = arg;
+    for (int i = 0; i < info->dlpi_phnum && *n < RANGES; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            code.lo[*n] = info->dlpi_addr + ph->p_vaddr;
+            code.hi[*n] = code.lo[*n] + ph->p_memsz;
+            (*n)++;
+        }
+    }
+    return 0;
+}
+
+static void refresh_code(void)
+{
+    uint64_t last = __atomic_load_n(&code.refreshed_at, __ATOMIC_RELAXED);
+    if (last != 0 && sh_now_ms() - last < 100)
+        return;
+    pthread_mutex_lock(&code.lock);
+    uint64_t now = sh_now_ms();
+    if (code.refreshed_at == 0 || now - code.refreshed_at >= 100) {
+        unsigned n = 0;
+        atomic_store_explicit(&code.n, 0,
+                              memory_order_release); /* readers see no ranges meanwhile */
+        dl_iterate_phdr(add_code, &n);
+        atomic_store_explicit(&code.n, n, memory_order_release);
+        __atomic_store_n(&code.refreshed_at, now, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&code.lock);
+}
+
+/* The range is_code found last, per thread: most frames are in one object. */
+static __thread unsigned last_range __attribute__((tls_model("initial-exec")));
+
+static bool is_code(uintptr_t pc)
+{
+    unsigned k = last_range;
+    if (k < atomic_load_explicit(&code.n, memory_order_acquire) && pc >= code.lo[k] &&
+        pc < code.hi[k])
+        return true;
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned n = atomic_load_explicit(&code.n, memory_order_acquire);
+        for (unsigned i = 0; i < n; i++) {
+            if (pc >= code.lo[i] && pc < code.hi[i]) {
+                last_range = i;
+                return true;
+            }
+        }
+        if (pass == 0)
+            refresh_code();
+    }
+    return false;
+}
+
 /* This thread's stack: the mapping that holds its stack pointer. */
 static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
@@ -69,6 +137,7 @@ void ck_trace_init(void)
         sh_fatal("check mode: cannot map its stack tables (%zu MiB)",
                  (size_t)(TRACES * sizeof(ck_trace) + SLOTS * 4) >> 20);
     dl_iterate_phdr(find_self, (void *)(uintptr_t)ck_trace_init);
+    refresh_code();
 }
 
 /* Parse a hex number at *s, advancing it. */
@@ -86,9 +155,26 @@ static uintptr_t hex(const char **s)
     }
 }
 
-/* Find this thread's stack mapping in /proc/self/maps. */
+/* Find this thread's stack: from its attributes (a thread's, without reading
+   any file), else the mapping that holds the stack pointer in /proc/self/maps. */
 static void find_stack(void)
 {
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    ck_busy++; /* glibc may allocate here */
+    bool ok = pthread_getattr_np(pthread_self(), &attr) == 0;
+    if (ok) {
+        ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    ck_busy--;
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (ok && here >= (uintptr_t)addr && here < (uintptr_t)addr + size) {
+        stack_lo = (uintptr_t)addr;
+        stack_hi = (uintptr_t)addr + size;
+        return;
+    }
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     size_t cap = (size_t)4 << 20;
     char *buf = sh_os_map(cap);
@@ -144,7 +230,7 @@ static uint32_t hash_of(const ck_trace *t)
         h *= 0xFF51AFD7ED558CCDull;
         h ^= h >> 32;
     }
-    return (uint32_t)h | 1;
+    return (uint32_t)h;
 }
 
 static bool same(const ck_trace *a, const ck_trace *b)
@@ -162,8 +248,12 @@ uint32_t ck_trace_capture(void *ra, void **fp)
     ck_trace t;
     t.depth = 0;
     add(&t, ra);
+    if (stack_hi < 16) /* the stack is unknown: no walk */
+        fp = NULL;
     for (void **f = fp; f != NULL && t.depth < CK_FRAMES;) {
-        if ((uintptr_t)f < stack_lo || (uintptr_t)f + 16 > stack_hi)
+        if ((uintptr_t)f < stack_lo || (uintptr_t)f > stack_hi - 16) /* no overflow: hi >= 16 */
+            break;
+        if (!ours((uintptr_t)f[1]) && !is_code((uintptr_t)f[1]))
             break;
         add(&t, f[1]);
         void **next = f[0];
@@ -189,7 +279,7 @@ uint32_t ck_trace_capture(void *ra, void **fp)
         if (id == 0 || same(&tr.rec[id], &t))
             break;
     }
-    if (id == 0 && tr.count + 1 < TRACES) {
+    if (id == 0 && tr.count + 1 < TRACES / 2) { /* the table stays at most a quarter full */
         id = ++tr.count;
         tr.rec[id] = t;
         atomic_store_explicit(&tr.slot[i], id, memory_order_release);
@@ -358,10 +448,14 @@ void ck_trace_print(uint32_t id, const char *indent)
 
 void ck_trace_lock_for_fork(int phase)
 {
-    if (phase == 0)
+    if (phase == 0) {
         pthread_mutex_lock(&tr.lock);
-    else if (phase == 1)
+        pthread_mutex_lock(&code.lock);
+    } else if (phase == 1) {
+        pthread_mutex_unlock(&code.lock);
         pthread_mutex_unlock(&tr.lock);
-    else
+    } else {
+        pthread_mutex_init(&code.lock, NULL);
         pthread_mutex_init(&tr.lock, NULL);
+    }
 }

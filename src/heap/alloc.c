@@ -61,6 +61,31 @@ void *sh_block_base(const void *p)
     return i < pg->capacity ? (void *)(start + i * pg->block_size) : NULL;
 }
 
+void sh_heap_each_block(void (*f)(void *block, void *arg), void *arg)
+{
+    size_t lo = atomic_load_explicit(&sh_segment_map_lo, memory_order_relaxed);
+    size_t hi = atomic_load_explicit(&sh_segment_map_hi, memory_order_relaxed);
+    for (size_t idx = lo; lo != 0 && idx <= hi; idx++) {
+        if (atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) == 0)
+            continue;
+        sh_segment *seg = (sh_segment *)(idx << SH_SEGMENT_SHIFT);
+        if (seg->kind == SH_SEG_LARGE) {
+            f(((sh_large *)seg)->user, arg);
+        } else if (seg->kind == SH_SEG_SPAN) {
+            sh_span_each_block(seg, f, arg);
+        } else {
+            for (unsigned i = 0; i < seg->page_count; i++) {
+                sh_page *pg = sh_segment_page(seg, i);
+                if (!pg->in_use)
+                    continue;
+                uint8_t *start = sh_page_start(pg);
+                for (unsigned b = 0; b < pg->capacity; b++)
+                    f(start + (size_t)b * pg->block_size, arg);
+            }
+        }
+    }
+}
+
 /* h, initialised if it is still the empty heap; NULL + ENOMEM if that fails.
    (Paths that go through sh_heap_alloc need not: its slow path does it.) */
 static sh_heap *ready(sh_heap *h)

@@ -203,6 +203,8 @@ static void heap_abandon(sh_heap *h)
 static void thread_done(void *arg)
 {
     sh_heap *h = arg;
+    if (sh_check_state == SH_CHECK_ON)
+        sh_check_thread_exit(); /* its quarantine goes back while the heap is here */
     /* later allocations in this thread's destructors start a fresh heap */
     sh_tls_heap = &sh_empty_heap;
     sh_tls_default = NULL;
@@ -292,8 +294,6 @@ void sh_heap_destroy(sh_heap *h)
         sh_fatal("sh_heap_destroy: heap %p belongs to another thread; destroy a heap in the "
                  "thread that created it (or after that thread exited)",
                  (void *)h);
-    if (sh_unlikely(sh_checking()))
-        sh_check_forget_heap(h);
     if (!h->dead) {
         sh_heap *def = sh_tls_default;
         for (sh_heap **pp = &def->pool_next; *pp != NULL; pp = &(*pp)->pool_next) {

@@ -210,8 +210,8 @@ void *sh_check_alloc(struct sh_heap *h, size_t size, size_t align, bool zero, vo
 void sh_check_free(void *p, void *ra);
 void *sh_check_realloc(struct sh_heap *h, void *p, size_t size, void *ra);
 size_t sh_check_usable(const void *p);
-/* h is being destroyed: its blocks go with it (no leak, no check). */
-void sh_check_forget_heap(struct sh_heap *h);
+/* The calling thread exits: its quarantine is checked and freed. */
+void sh_check_thread_exit(void);
 void sh_check_lock_for_fork(int phase);
 /* Print line (the process's figures) and check mode's counts with the reports. */
 void sh_check_print_stats(const char *line, size_t len);
@@ -228,6 +228,9 @@ extern uint64_t sh_purge_delay_ms;
 
 #define SH_MAP_REGIONS ((size_t)1 << (47 - SH_SEGMENT_SHIFT))
 extern _Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
+/* The lowest and highest entries ever set (0 before the first): walks of the
+   map need not read all 32 MiB. */
+extern _Atomic size_t sh_segment_map_lo, sh_segment_map_hi;
 
 /* True if seg (4 MiB aligned) is a live stackheap segment or large block header. */
 static inline bool sh_segment_map_has(const void *seg)
@@ -347,6 +350,8 @@ bool sh_span_resize(sh_segment *seg, void *p, size_t size);
 size_t sh_span_usable(sh_segment *seg, const void *p);
 /* Start of the block that holds p; NULL if p is in no block. */
 void *sh_span_block_start(sh_segment *seg, const void *p);
+/* Call f on the start of each block of span segment seg. */
+void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void *arg);
 void sh_span_purge(bool force);
 void sh_span_lock_for_fork(int phase);
 
@@ -359,6 +364,10 @@ void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size);
 /* Start of the heap block that holds p, NULL if none does (p need not be
    the heap's: the segment map is asked first). */
 void *sh_block_base(const void *p);
+/* Call f on the start of every block carved in the heap's memory, allocated
+   or free (check mode tells them apart by their headers).  Not synchronised
+   with other threads: for the exit report. */
+void sh_heap_each_block(void (*f)(void *block, void *arg), void *arg);
 /* Usable bytes from p to the end of its block (p from this heap). */
 size_t sh_block_usable(const void *p);
 

@@ -284,6 +284,16 @@ void *sh_span_block_start(sh_segment *seg, const void *p)
     return first != 0 ? (uint8_t *)s + ((size_t)first << SLICE_SHIFT) : NULL;
 }
 
+void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void *arg)
+{
+    span_seg *s = (span_seg *)seg;
+    pthread_mutex_lock(&spans.lock);
+    uint64_t starts = s->start;
+    pthread_mutex_unlock(&spans.lock);
+    for (; starts != 0; starts &= starts - 1)
+        f((uint8_t *)s + ((size_t)__builtin_ctzll(starts) << SLICE_SHIFT), arg);
+}
+
 void sh_span_lock_for_fork(int phase)
 {
     if (phase == 0)
