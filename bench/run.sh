@@ -59,6 +59,8 @@ RESULTS=$HERE/results
 mkdir -p "$RESULTS"
 stem=$RESULTS/$(date '+%Y-%m-%d')
 [ $mode = quick ] && stem=$stem-quick
+# a run of some allocators only must not replace the day's full results
+[ -n "$only" ] && stem=$stem-$(printf '%s' "$only" | tr ',' '+')
 rm -f "$stem.csv" "$stem.svg" # an earlier run's, which this one may not replace
 "$BUILD/bench/sh_bench" ${quick:+"$quick"} --bin "$BUILD/bench" --src "$HERE" --lib "$BUILD/libstackheap.so" \
     --csv "$stem.csv" --svg "$stem.svg" || status=1

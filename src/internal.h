@@ -126,6 +126,12 @@ uint64_t sh_option_purge_delay_ms(void);
 
 /* ---- tools.c: AddressSanitizer and Valgrind ------------------------------- */
 
+/* True when the heap must describe its blocks to Valgrind's memcheck: running
+   under Valgrind, STACKHEAP_TOOLS not 0, and not an ASan build. */
+bool sh_tools_heap_valgrind(void);
+/* VALGRIND_MALLOCLIKE_BLOCK / VALGRIND_FREELIKE_BLOCK (nothing without Valgrind). */
+void sh_tools_malloclike(const void *p, size_t size, size_t redzone, bool zeroed);
+void sh_tools_freelike(const void *p, size_t redzone);
 /* True if allocations must be marked for a tool (ASan build or under Valgrind). */
 bool sh_tools_active(void);
 void sh_tools_mark_noaccess(const void *p, size_t size);

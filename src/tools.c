@@ -57,6 +57,27 @@ static bool valgrind_marking_wanted(void)
     return env == NULL || strcmp(env, "0") != 0;
 }
 
+bool sh_tools_heap_valgrind(void)
+{
+    return !sh_cfg_asan && under_valgrind() && valgrind_marking_wanted();
+}
+
+void sh_tools_malloclike(const void *p, size_t size, size_t redzone, bool zeroed)
+{
+#if SH_HAVE_VALGRIND
+    VALGRIND_MALLOCLIKE_BLOCK(p, size, redzone, zeroed);
+#endif
+    (void)p, (void)size, (void)redzone, (void)zeroed;
+}
+
+void sh_tools_freelike(const void *p, size_t redzone)
+{
+#if SH_HAVE_VALGRIND
+    VALGRIND_FREELIKE_BLOCK(p, redzone);
+#endif
+    (void)p, (void)redzone;
+}
+
 bool sh_tools_active(void)
 {
     return sh_cfg_asan || (under_valgrind() && valgrind_marking_wanted());

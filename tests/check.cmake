@@ -99,6 +99,23 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     COMMAND $<TARGET_FILE:stackheap_tool> run --check /nonexistent/program
     MATCH "stackheap run: cannot run '/nonexistent/program'")
 
+  # memcheck on a program linked with stackheap: the heap's client requests
+  find_program(SH_VALGRIND valgrind)
+  if(SH_VALGRIND AND EXISTS /usr/include/valgrind/memcheck.h)
+    add_executable(check_valgrind_leak check/valgrind_leak.c)
+    target_compile_options(check_valgrind_leak PRIVATE -g -O0 -fno-omit-frame-pointer)
+    target_link_libraries(check_valgrind_leak PRIVATE stackheap)
+    sh_check_test(check_valgrind_sees_the_heaps_blocks RC 0
+      COMMAND ${SH_VALGRIND} --leak-check=full $<TARGET_FILE:check_valgrind_leak>
+      MATCH "123 bytes in 1 blocks are definitely lost"
+            "by 0x[0-9A-F]+: leak_buffer \\(valgrind_leak.c:11\\)"
+            "Invalid read of size 1"
+            "at 0x[0-9A-F]+: read_after_free \\(valgrind_leak.c:20\\)"
+            "definitely lost: 123 bytes in 1 blocks"
+      NOMATCH "stackheap: leak"
+      STDOUT "valgrind_leak: 1")
+  endif()
+
   foreach(prog python perl sort)
     add_test(NAME check_real_${prog}
       COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check/real.sh $<TARGET_FILE:stackheap_tool> ${prog}

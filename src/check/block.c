@@ -170,6 +170,8 @@ void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
         memset(user, 0, size);
     __atomic_store_n(&b->magic, CK_MAGIC_LIVE ^ (uintptr_t)b, __ATOMIC_RELEASE);
     count_alloc(size);
+    if (ck_opt.valgrind) /* the guards become memcheck's redzones */
+        sh_tools_malloclike(user, size, CK_FRONT, zero);
     return user;
 }
 
@@ -223,6 +225,8 @@ static size_t damaged(const uint8_t *p, size_t n, uint8_t byte, size_t *first, s
 
 bool ck_check_guards(ck_block *b, const char *when)
 {
+    if (ck_opt.valgrind)
+        return true; /* memcheck watches the redzones itself */
     uint8_t *user = ck_user(b);
     size_t ff = 0, fl = 0, bf = 0, bl = 0;
     size_t front = damaged(user - CK_FRONT, CK_FRONT, CK_FRONT_BYTE, &ff, &fl);
@@ -352,6 +356,8 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
 static void raw_free(ck_block *b)
 {
     uintptr_t *raw = b->raw;
+    if (ck_opt.valgrind) /* the heap writes its free list into it again */
+        sh_tools_mark_undefined(ck_user(b) - CK_FRONT, b->size + CK_FRONT + b->guard);
     __atomic_store_n(&b->magic, 0, __ATOMIC_RELAXED);
     if ((void *)raw != (void *)b)
         raw[0] = 0; /* the indirect marker */
@@ -363,6 +369,8 @@ static void raw_free(ck_block *b)
 /* Check that a block leaving the quarantine still holds the freed pattern. */
 static void check_freed_pattern(ck_block *b)
 {
+    if (ck_opt.valgrind)
+        return; /* memcheck saw any access to it */
     size_t first = 0, last = 0;
     size_t n = damaged(ck_user(b), b->size, CK_FREED_BYTE, &first, &last);
     if (n != 0) {
@@ -428,11 +436,14 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     count_free(b->size);
     ck_check_guards(b, when);
     b->free_trace = trace;
+    if (ck_opt.valgrind) /* from here memcheck reports any access as use after free */
+        sh_tools_freelike(ck_user(b), CK_FRONT);
     if (b->heap != NULL || tq.gone || b->size > ck_opt.quarantine / 8) {
         raw_free(b); /* not held: see the top of this file */
         return;
     }
-    memset(ck_user(b), CK_FREED_BYTE, b->size);
+    if (!ck_opt.valgrind)
+        memset(ck_user(b), CK_FREED_BYTE, b->size);
     b->next = NULL;
     if (tq.last != NULL)
         tq.last->next = b;

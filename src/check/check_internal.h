@@ -91,6 +91,8 @@ typedef struct ck_options {
     int error_exitcode;  /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
     size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes per thread (default 16 MiB) */
     int fd;              /* where reports go: 2 or STACKHEAP_CHECK_LOG */
+    bool valgrind;       /* under memcheck, without STACKHEAP_CHECK: describe the blocks to it and
+                            leave the finding to it */
 } ck_options;
 
 extern ck_options ck_opt;

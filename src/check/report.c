@@ -38,6 +38,9 @@ static bool flag(const char *name, bool dflt)
 
 void ck_report_init(void)
 {
+    const char *check = getenv("STACKHEAP_CHECK");
+    ck_opt.valgrind =
+        (check == NULL || *check == '\0' || strcmp(check, "0") == 0) && sh_tools_heap_valgrind();
     ck_opt.abort_on_error = flag("STACKHEAP_CHECK_ABORT", true);
     ck_opt.show_reachable = flag("STACKHEAP_CHECK_REACHABLE", false);
     ck_opt.stats = flag("STACKHEAP_STATS", false);
@@ -60,7 +63,8 @@ void ck_report_init(void)
         else
             sh_warning("cannot open STACKHEAP_CHECK_LOG='%s'; reporting on stderr", log);
     }
-    atexit(ck_at_exit);
+    if (!ck_opt.valgrind)
+        atexit(ck_at_exit);
 }
 
 void ck_report_begin(void)

@@ -153,7 +153,10 @@ static void fork_child(void)
 int sh_check_start(void)
 {
     const char *env = getenv("STACKHEAP_CHECK");
-    int state = env != NULL && *env != '\0' && strcmp(env, "0") != 0 ? SH_CHECK_ON : SH_CHECK_OFF;
+    bool check = env != NULL && *env != '\0' && strcmp(env, "0") != 0;
+    /* under Valgrind the blocks go through the check layer too, which tells
+       memcheck about each (its own reports then stay off) */
+    int state = check || sh_tools_heap_valgrind() ? SH_CHECK_ON : SH_CHECK_OFF;
     int unknown = SH_CHECK_UNKNOWN;
     if (!__atomic_compare_exchange_n(&sh_check_state, &unknown, state, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
