@@ -313,10 +313,20 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  *     from the dynamic loader) is left alone by sh_free and copied by
  *     sh_realloc (up to the end of its page: its size is unknown).  Freeing
  *     a block twice, or a pointer into the middle of a block, is undefined
- *     in this release mode for blocks up to 128 KiB (the check mode of a
- *     later release reports it); for bigger blocks of a thread's default
- *     heap (128 KiB to 2 MiB) sh_free and sh_realloc detect it and abort
- *     with a message naming the pointer.
+ *     in release mode for blocks up to 128 KiB; for bigger blocks of a
+ *     thread's default heap (128 KiB to 2 MiB) sh_free and sh_realloc
+ *     detect it and abort with a message naming the pointer.
+ *
+ * Check mode (STACKHEAP_CHECK=1 in the environment, or `stackheap run
+ * --check -- PROGRAM`) finds, in any program, with call stacks: leaks at
+ * exit (definitely lost versus still reachable), double and invalid frees
+ * (reported, then abort: STACKHEAP_CHECK_ABORT=0 ignores the call instead),
+ * writes before or after a block (at free, realloc and exit) and writes into
+ * freed blocks (when they leave a per-thread quarantine).  It is decided at
+ * the first allocation and costs nothing when off.  In check mode every
+ * block is 16-aligned (or as asked), sh_usable_size returns the size asked
+ * for, and realloc always moves the block.  Under Valgrind the heap
+ * describes its blocks to memcheck instead (VALGRIND_MALLOCLIKE_BLOCK).
  */
 typedef struct sh_heap sh_heap;
 

@@ -52,7 +52,7 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     NOMATCH "still running")
   sh_check_test(check_double_free_error_exitcode RC 9
     COMMAND ${RUN} --error-exitcode 9 $<TARGET_FILE:check_double_free>
-    MATCH "double free" "exiting with code 9")
+    MATCH "double free" "exiting with code 9 \\(the error exit code asked for\\)")
   sh_check_test(check_double_free_continue RC 0
     COMMAND ${RUN} --continue $<TARGET_FILE:check_double_free>
     MATCH "double free" "1 problem found"

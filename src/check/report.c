@@ -102,7 +102,7 @@ void ck_after_error(void)
     if (!ck_opt.abort_on_error)
         return;
     if (ck_opt.error_exitcode != 0) {
-        ck_printf("stackheap: check: exiting with code %d (--error-exitcode)\n",
+        ck_printf("stackheap: check: exiting with code %d (the error exit code asked for)\n",
                   ck_opt.error_exitcode);
         sh_os_exit(ck_opt.error_exitcode);
     }
