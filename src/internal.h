@@ -124,6 +124,16 @@ size_t sh_option_stack_size(void);
 #define SH_PURGE_DELAY_DEFAULT_MS 250
 uint64_t sh_option_purge_delay_ms(void);
 
+/* ---- check mode (src/check/) as the stack sees it ----------------------------- */
+
+/* True in check mode (STACKHEAP_CHECK=1; decided once). */
+bool sh_check_mode(void);
+/* The call stack of a stack allocation made from ra (an id for the report). */
+uint32_t sh_check_stack_site(void *ra);
+/* Report a thread's default stack with depth frames still open at its exit;
+   site: the innermost frame's first allocation (0: unknown). */
+void sh_check_open_frames(const char *stack, size_t depth, size_t bytes, uint32_t site);
+
 /* ---- tools.c: AddressSanitizer and Valgrind ------------------------------- */
 
 /* True when the heap must describe its blocks to Valgrind's memcheck: running

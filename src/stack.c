@@ -29,6 +29,7 @@
 #include <string.h>
 
 enum { POP_TOOLS = 1, POP_HEAP = 2 };
+#define CHECK_FRAMES 64
 
 /* Header of a block served by the heap when the stack overflowed. */
 typedef struct heap_block {
@@ -53,6 +54,11 @@ typedef struct stack_full {
     uintptr_t handler_frame; /* frame address of the overflow() running the handler, or 0 */
     bool is_default;         /* owned by a thread: released at its exit, not by delete */
     bool tools;              /* memory is marked for ASan / Valgrind */
+    bool checked;            /* check mode: every allocation goes out of line */
+    /* check mode: the first allocation made in each of the innermost
+       CHECK_FRAMES open frames (a stack id), and that frame's serial */
+    uint32_t site[CHECK_FRAMES];
+    uint64_t site_serial[CHECK_FRAMES];
     heap_block *heap_blocks;
     size_t heap_count;
     size_t heap_bytes;
@@ -118,10 +124,11 @@ sh_stack *sh_stack_new(size_t capacity)
     st->end = base + data;
     st->policy = SH_OVERFLOW_RETURN_NULL;
     st->tools = sh_tools_active();
+    st->checked = sh_check_mode();
     sh_stack *s = &st->pub;
     s->top = base;
     s->high_water = base;
-    s->fast_end = st->tools ? 0 : st->end;
+    s->fast_end = st->tools || st->checked ? 0 : st->end;
     s->pop_slow = st->tools ? POP_TOOLS : 0;
     sh_format(st->name, sizeof st->name, "stack@%p", (void *)s);
     if (st->tools)
@@ -313,6 +320,11 @@ void *sh_stack_alloc_slow_(sh_stack *s, size_t size, size_t align)
     s->last = p;
     if (st->tools)
         sh_tools_mark_undefined((void *)p, size);
+    size_t d = s->depth;
+    if (st->checked && d >= 1 && d <= CHECK_FRAMES && st->site_serial[d - 1] != s->frame_serial) {
+        st->site_serial[d - 1] = s->frame_serial; /* the frame's first allocation */
+        st->site[d - 1] = sh_check_stack_site(__builtin_return_address(0));
+    }
     return (void *)p;
 }
 
@@ -519,6 +531,11 @@ static _Thread_local sh_stack *thread_stack;
 static void release_thread_stack(void *p)
 {
     stack_full *st = p;
+    size_t d = st->pub.depth;
+    if (st->checked && d > 0) {
+        bool known = d <= CHECK_FRAMES && st->site_serial[d - 1] == st->pub.frame_serial;
+        sh_check_open_frames(st->name, d, st->pub.top - st->base, known ? st->site[d - 1] : 0);
+    }
     st->is_default = false;
     thread_stack = NULL;
     destroy(st);

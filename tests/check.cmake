@@ -99,6 +99,16 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     COMMAND $<TARGET_FILE:stackheap_tool> run --check /nonexistent/program
     MATCH "stackheap run: cannot run '/nonexistent/program'")
 
+  add_executable(check_open_frame check/open_frame.c)
+  target_compile_options(check_open_frame PRIVATE -g -O0 -fno-omit-frame-pointer)
+  target_link_libraries(check_open_frame PRIVATE stackheap Threads::Threads)
+  sh_check_test(check_frame_left_open_at_thread_exit RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_open_frame>
+    MATCH "stackheap: open frame: 1 frame of 'default stack of thread [0-9]+' still open when its thread exited \\(200 bytes in use\\)"
+          "first allocation was made at:[^!]*${FRAME} build_scratch [^ ]*open_frame.c:11[^!]*${FRAME} worker [^ ]*open_frame.c:[0-9]+"
+          "1 problem found"
+    STDOUT "open_frame: done")
+
   # memcheck on a program linked with stackheap: the heap's client requests
   find_program(SH_VALGRIND valgrind)
   if(SH_VALGRIND AND EXISTS /usr/include/valgrind/memcheck.h)

@@ -331,3 +331,24 @@ void ck_at_exit(void)
         sh_os_exit(ck_opt.error_exitcode);
     }
 }
+
+/* ---- the stack's findings ------------------------------------------------------------ */
+
+uint32_t sh_check_stack_site(void *ra)
+{
+    return ck_busy ? 0 : ck_trace_capture(ra, __builtin_frame_address(0));
+}
+
+void sh_check_open_frames(const char *stack, size_t depth, size_t bytes, uint32_t site)
+{
+    if (ck_opt.valgrind)
+        return;
+    ck_found();
+    ck_report_begin();
+    ck_printf("stackheap: open frame: %zu frame%s of '%s' still open when its thread exited "
+              "(%zu bytes in use): a push without its pop\n",
+              depth, depth == 1 ? "" : "s", stack, bytes);
+    ck_printf("  the innermost open frame's first allocation was made at:\n");
+    ck_trace_print(site, "    ");
+    ck_report_end();
+}

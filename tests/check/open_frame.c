@@ -1,0 +1,39 @@
+/* A thread pushes a frame on its default stack, allocates in it, and exits
+   without popping it. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stackheap.h"
+
+__attribute__((noinline)) static void build_scratch(sh_stack *s)
+{
+    char *scratch = sh_stack_alloc(s, 200); /* the frame's first allocation */
+    if (scratch != NULL)
+        memset(scratch, 0, 200);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    sh_stack *s = sh_stack_default();
+    sh_frame outer = sh_stack_push(s);
+    (void)outer;
+    build_scratch(s); /* ... and the thread returns with the frame open */
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, worker, NULL);
+    pthread_join(t, NULL);
+    sh_stack *s = sh_stack_default(); /* a balanced frame reports nothing */
+    sh_frame f = sh_stack_push(s);
+    char *p = sh_stack_alloc(s, 64);
+    if (p != NULL)
+        p[0] = 1;
+    sh_stack_pop(s, f);
+    printf("open_frame: done\n");
+    return 0;
+}
