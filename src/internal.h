@@ -126,13 +126,19 @@ uint64_t sh_option_purge_delay_ms(void);
 
 /* ---- check mode (src/check/) as the stack sees it ----------------------------- */
 
-/* True in check mode (STACKHEAP_CHECK=1; decided once). */
+/* True in check mode (STACKHEAP_CHECK=1; decided once); false under Valgrind,
+   where the heap only describes its blocks to memcheck. */
 bool sh_check_mode(void);
 /* The call stack of a stack allocation made from ra (an id for the report). */
 uint32_t sh_check_stack_site(void *ra);
 /* Report a thread's default stack with depth frames still open at its exit;
    site: the innermost frame's first allocation (0: unknown). */
 void sh_check_open_frames(const char *stack, size_t depth, size_t bytes, uint32_t site);
+/* Report n bytes (first..last of the reused range) written into released
+   stack memory; popped: the released frame's first allocation; now: the
+   allocation that reused it. */
+void sh_check_popped_write(const char *stack, size_t n, size_t first, size_t last, uint32_t popped,
+                           uint32_t now);
 
 /* ---- tools.c: AddressSanitizer and Valgrind ------------------------------- */
 

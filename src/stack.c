@@ -11,14 +11,16 @@
  *
  * Invariants (stack_is_valid checks them in debug builds):
  *   - base <= top <= end; base and end are page aligned;
- *   - fast_end == end, or 0 while tools mark memory (every alloc goes slow);
+ *   - fast_end == end, or 0 while tools mark memory or in check mode (every
+ *     alloc goes slow);
  *   - last == 0, or base <= last <= top (a stack block), or last is the
  *     newest heap fallback block;
  *   - depth == number of open frames; frame_serial != 0 iff depth > 0;
  *   - heap fallback blocks are listed newest first, each tagged with the
  *     newest serial at its allocation, so the pop of frame F releases
  *     exactly the prefix of the list whose tag is >= F's serial;
- *   - pop_slow has POP_TOOLS while tools mark memory, POP_HEAP while any
+ *   - pop_slow has POP_TOOLS while tools mark memory or check mode is on
+ *     (both need every pop out of line), POP_HEAP while any
  *     fallback block is live.
  */
 #define _GNU_SOURCE
@@ -30,6 +32,7 @@
 
 enum { POP_TOOLS = 1, POP_HEAP = 2 };
 #define CHECK_FRAMES 64
+#define CHECK_POPPED_BYTE 0xFE
 
 /* Header of a block served by the heap when the stack overflowed. */
 typedef struct heap_block {
@@ -59,6 +62,11 @@ typedef struct stack_full {
        CHECK_FRAMES open frames (a stack id), and that frame's serial */
     uint32_t site[CHECK_FRAMES];
     uint64_t site_serial[CHECK_FRAMES];
+    /* check mode: [top, poison_end) was released (popped, freed) and holds
+       CHECK_POPPED_BYTE; poison_site: the first allocation of the frame
+       released last */
+    uintptr_t poison_end;
+    uint32_t poison_site;
     heap_block *heap_blocks;
     size_t heap_count;
     size_t heap_bytes;
@@ -129,7 +137,7 @@ sh_stack *sh_stack_new(size_t capacity)
     s->top = base;
     s->high_water = base;
     s->fast_end = st->tools || st->checked ? 0 : st->end;
-    s->pop_slow = st->tools ? POP_TOOLS : 0;
+    s->pop_slow = st->tools || st->checked ? POP_TOOLS : 0;
     sh_format(st->name, sizeof st->name, "stack@%p", (void *)s);
     if (st->tools)
         sh_tools_mark_noaccess((void *)base, data);
@@ -215,10 +223,44 @@ static void raise_high_water(sh_stack *s)
 }
 
 /* Lower the top to new_top (<= top), marking the released range for tools. */
+/* The first allocation of the innermost open frame (a stack id), or 0. */
+static uint32_t innermost_site(const stack_full *st)
+{
+    size_t d = st->pub.depth;
+    return d >= 1 && d <= CHECK_FRAMES && st->site_serial[d - 1] == st->pub.frame_serial
+               ? st->site[d - 1]
+               : 0;
+}
+
+/* Check mode: memory between the top and new_top is handed out again; it
+   must still hold the fill it got when it was released. */
+static void check_reuse(stack_full *st, uintptr_t new_top, void *ra)
+{
+    uintptr_t from = st->pub.top, to = new_top < st->poison_end ? new_top : st->poison_end;
+    size_t first = 0, last = 0, n = 0;
+    for (uintptr_t a = from; a < to; a++) {
+        if (*(const uint8_t *)a != CHECK_POPPED_BYTE) {
+            if (n++ == 0)
+                first = a - from;
+            last = a - from;
+        }
+    }
+    if (n != 0)
+        sh_check_popped_write(st->name, n, first, last, st->poison_site, sh_check_stack_site(ra));
+    if (new_top >= st->poison_end)
+        st->poison_end = 0;
+}
+
 static void lower_top(stack_full *st, uintptr_t new_top)
 {
     sh_stack *s = &st->pub;
     raise_high_water(s);
+    if (st->checked) { /* fill what is released: a write into it is found at its reuse */
+        memset((void *)new_top, CHECK_POPPED_BYTE, s->top - new_top);
+        if (s->top > st->poison_end)
+            st->poison_end = s->top;
+        st->poison_site = innermost_site(st);
+    }
     if (st->tools)
         sh_tools_mark_noaccess((void *)new_top, s->top - new_top);
     s->top = new_top;
@@ -316,6 +358,8 @@ void *sh_stack_alloc_slow_(sh_stack *s, size_t size, size_t align)
     uintptr_t p, new_top;
     if (!place(st, size, align, &p, &new_top))
         return overflow(st, size, align, "allocation");
+    if (st->poison_end > s->top)
+        check_reuse(st, new_top, __builtin_return_address(0));
     s->top = new_top;
     s->last = p;
     if (st->tools)
@@ -400,6 +444,8 @@ void *sh_stack_resize_top(sh_stack *s, void *p, size_t size)
             } else {
                 if (st->tools)
                     sh_tools_mark_undefined((void *)s->top, new_top - s->top);
+                if (st->poison_end > s->top)
+                    check_reuse(st, new_top, __builtin_return_address(0));
                 s->top = new_top;
             }
             return p;
@@ -532,10 +578,8 @@ static void release_thread_stack(void *p)
 {
     stack_full *st = p;
     size_t d = st->pub.depth;
-    if (st->checked && d > 0) {
-        bool known = d <= CHECK_FRAMES && st->site_serial[d - 1] == st->pub.frame_serial;
-        sh_check_open_frames(st->name, d, st->pub.top - st->base, known ? st->site[d - 1] : 0);
-    }
+    if (st->checked && d > 0)
+        sh_check_open_frames(st->name, d, st->pub.top - st->base, innermost_site(st));
     st->is_default = false;
     thread_stack = NULL;
     destroy(st);

@@ -105,9 +105,15 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   sh_check_test(check_frame_left_open_at_thread_exit RC 0
     COMMAND ${RUN} $<TARGET_FILE:check_open_frame>
     MATCH "stackheap: open frame: 1 frame of 'default stack of thread [0-9]+' still open when its thread exited \\(200 bytes in use\\)"
-          "first allocation was made at:[^!]*${FRAME} build_scratch [^ ]*open_frame.c:11[^!]*${FRAME} worker [^ ]*open_frame.c:[0-9]+"
+          "first allocation was made at:[^!]*${FRAME} build_scratch [^ ]*open_frame.c:12[^!]*${FRAME} worker [^ ]*open_frame.c:[0-9]+"
           "1 problem found"
     STDOUT "open_frame: done")
+  sh_check_test(check_write_after_pop RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_open_frame> write-after-pop
+    MATCH "stackheap: write after pop: 1 byte of 'default stack of thread [0-9]+' written after the frame that held them was popped \\(bytes 4 to 4 of the memory reused here\\)"
+          "popped frame's first allocation was made at:[^!]*${FRAME} make_label [^ ]*open_frame.c:[0-9]+"
+          "found when this allocation reused the memory:[^!]*${FRAME} main [^ ]*open_frame.c:[0-9]+"
+    STDOUT "write-after-pop done")
 
   # memcheck on a program linked with stackheap: the heap's client requests
   find_program(SH_VALGRIND valgrind)

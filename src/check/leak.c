@@ -352,3 +352,20 @@ void sh_check_open_frames(const char *stack, size_t depth, size_t bytes, uint32_
     ck_trace_print(site, "    ");
     ck_report_end();
 }
+
+void sh_check_popped_write(const char *stack, size_t n, size_t first, size_t last, uint32_t popped,
+                           uint32_t now)
+{
+    if (ck_opt.valgrind)
+        return;
+    ck_found();
+    ck_report_begin();
+    ck_printf("stackheap: write after pop: %zu byte%s of '%s' written after the frame that held "
+              "them was popped (bytes %zu to %zu of the memory reused here)\n",
+              n, n == 1 ? "" : "s", stack, first, last);
+    ck_printf("  the popped frame's first allocation was made at:\n");
+    ck_trace_print(popped, "    ");
+    ck_printf("  found when this allocation reused the memory:\n");
+    ck_trace_print(now, "    ");
+    ck_report_end();
+}

@@ -67,6 +67,12 @@ void ck_report_init(void)
         atexit(ck_at_exit);
 }
 
+bool sh_check_mode(void)
+{
+    /* sh_checking() first: it sets ck_opt.valgrind when it starts the layer */
+    return sh_checking() && !ck_opt.valgrind;
+}
+
 void ck_report_begin(void)
 {
     pthread_mutex_lock(&report_lock);

@@ -166,11 +166,6 @@ int sh_check_start(void)
     return state;
 }
 
-bool sh_check_mode(void)
-{
-    return sh_checking();
-}
-
 SH_NOINLINE sh_heap *sh_heap_thread_init(void)
 {
     if (sh_tls_default != NULL)
