@@ -33,9 +33,15 @@ __thread int ck_busy __attribute__((tls_model("initial-exec")));
 #define GUARD_MAX 64 /* back guard bytes written and checked at most */
 #define CK_MAGIC_INDIRECT 0x5A17B10C4C1E0077ull
 
-/* This thread's quarantine: oldest first. */
+/* This thread's quarantine: a ring of freed blocks, oldest at head.  A ring
+   (not a list through the headers) knows which blocks leave next, so they
+   are fetched from memory a few evictions ahead: they were freed a whole
+   quarantine ago and are cold. */
+#define RING ((size_t)1 << 20) /* blocks held at most */
+#define AHEAD 8                /* evictions fetched ahead */
 static __thread struct {
-    ck_block *first, *last;
+    ck_block **ring; /* RING entries, mapped at the first free */
+    size_t head, count;
     size_t bytes;
     bool gone; /* the thread is exiting: free at once */
 } tq __attribute__((tls_model("initial-exec")));
@@ -162,7 +168,7 @@ void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
     b->guard = (uint32_t)(tail < GUARD_MAX ? tail : GUARD_MAX);
     b->flags = 0;
     b->free_trace = 0;
-    b->next = b->prev = NULL;
+    b->next = b->prev = NULL; /* spare */
     b->alloc_trace = ck_busy ? 0 : ck_trace_capture(ra, fp);
     memset(user - CK_FRONT, CK_FRONT_BYTE, CK_FRONT);
     memset(user + size, CK_BACK_BYTE, b->guard);
@@ -389,15 +395,17 @@ static void check_freed_pattern(ck_block *b)
 }
 
 /* Let blocks out of this thread's quarantine until it holds at most `keep` bytes. */
-static void quarantine_trim(size_t keep)
+static void quarantine_trim(size_t keep, size_t keep_count)
 {
-    while (tq.bytes > keep && tq.first != NULL) {
-        ck_block *b = tq.first;
-        tq.first = b->next;
-        if (tq.first == NULL)
-            tq.last = NULL;
-        else /* the next one out is cold (freed a quarantine ago): fetch it early */
-            __builtin_prefetch(ck_user(tq.first) - 16);
+    while ((tq.bytes > keep || tq.count > keep_count) && tq.count > 0) {
+        ck_block *b = tq.ring[tq.head];
+        tq.head = (tq.head + 1) & (RING - 1);
+        tq.count--;
+        if (tq.count > AHEAD) {
+            const uint8_t *ahead = (const uint8_t *)tq.ring[(tq.head + AHEAD) & (RING - 1)];
+            __builtin_prefetch(ahead, 0, 1);             /* its header, to L2 (not to pollute L1) */
+            __builtin_prefetch(ahead + CK_HEADER, 0, 1); /* its guard and first bytes */
+        }
         tq.bytes -= b->size;
         check_freed_pattern(b);
         raw_free(b);
@@ -406,13 +414,17 @@ static void quarantine_trim(size_t keep)
 
 void ck_drain_quarantine(void)
 {
-    quarantine_trim(0);
+    quarantine_trim(0, 0);
 }
 
 void sh_check_thread_exit(void)
 {
-    quarantine_trim(0);
+    quarantine_trim(0, 0);
     tq.gone = true;
+    if (tq.ring != NULL) {
+        sh_os_unmap(tq.ring, RING * sizeof *tq.ring);
+        tq.ring = NULL;
+    }
 }
 
 /* Validate p for free or realloc (what): its header, now marked freed, or
@@ -438,20 +450,19 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     b->free_trace = trace;
     if (ck_opt.valgrind) /* from here memcheck reports any access as use after free */
         sh_tools_freelike(ck_user(b), CK_FRONT);
-    if (b->heap != NULL || tq.gone || b->size > ck_opt.quarantine / 8) {
+    if (tq.ring == NULL && !tq.gone && ck_opt.quarantine > 0)
+        tq.ring = sh_os_map(RING * sizeof *tq.ring);
+    if (b->heap != NULL || tq.ring == NULL || b->size > ck_opt.quarantine / 8) {
         raw_free(b); /* not held: see the top of this file */
         return;
     }
     if (!ck_opt.valgrind)
         memset(ck_user(b), CK_FREED_BYTE, b->size);
-    b->next = NULL;
-    if (tq.last != NULL)
-        tq.last->next = b;
-    else
-        tq.first = b;
-    tq.last = b;
+    quarantine_trim(ck_opt.quarantine, RING - 1); /* room for b */
+    tq.ring[(tq.head + tq.count) & (RING - 1)] = b;
+    tq.count++;
     tq.bytes += b->size;
-    quarantine_trim(ck_opt.quarantine);
+    quarantine_trim(ck_opt.quarantine, RING);
 }
 
 void sh_check_free(void *p, void *ra)

@@ -38,7 +38,7 @@
 
 typedef struct ck_block {
     uint64_t magic;               /* CK_MAGIC_* ^ (uintptr_t)this */
-    struct ck_block *next, *prev; /* the thread's quarantine (freed blocks) */
+    struct ck_block *next, *prev; /* spare (the quarantine is a ring of pointers) */
     size_t size;                  /* bytes asked for */
     struct sh_heap *heap;         /* first-class heap it came from, or NULL */
     void *raw;                    /* the heap block that holds it */
