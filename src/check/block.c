@@ -37,11 +37,12 @@ __thread int ck_busy __attribute__((tls_model("initial-exec")));
    (not a list through the headers) knows which blocks leave next, so they
    are fetched from memory a few evictions ahead: they were freed a whole
    quarantine ago and are cold. */
-#define RING ((size_t)1 << 20) /* blocks held at most */
-#define AHEAD 8                /* evictions fetched ahead */
+#define RING ((size_t)1 << 20)       /* blocks held at most */
+#define RING_FIRST ((size_t)1 << 10) /* a thread's first ring; doubled as it fills */
+#define AHEAD 8                      /* evictions fetched ahead */
 static __thread struct {
-    ck_block **ring; /* RING entries, mapped at the first free */
-    size_t head, count;
+    ck_block **ring; /* cap entries, mapped at the first free */
+    size_t head, count, cap;
     size_t bytes;
     bool gone; /* the thread is exiting: free at once */
 } tq __attribute__((tls_model("initial-exec")));
@@ -399,10 +400,10 @@ static void quarantine_trim(size_t keep, size_t keep_count)
 {
     while ((tq.bytes > keep || tq.count > keep_count) && tq.count > 0) {
         ck_block *b = tq.ring[tq.head];
-        tq.head = (tq.head + 1) & (RING - 1);
+        tq.head = (tq.head + 1) & (tq.cap - 1);
         tq.count--;
         if (tq.count > AHEAD) {
-            const uint8_t *ahead = (const uint8_t *)tq.ring[(tq.head + AHEAD) & (RING - 1)];
+            const uint8_t *ahead = (const uint8_t *)tq.ring[(tq.head + AHEAD) & (tq.cap - 1)];
             __builtin_prefetch(ahead, 0, 1);             /* its header, to L2 (not to pollute L1) */
             __builtin_prefetch(ahead + CK_HEADER, 0, 1); /* its guard and first bytes */
         }
@@ -422,7 +423,7 @@ void sh_check_thread_exit(void)
     quarantine_trim(0, 0);
     tq.gone = true;
     if (tq.ring != NULL) {
-        sh_os_unmap(tq.ring, RING * sizeof *tq.ring);
+        sh_os_unmap(tq.ring, tq.cap * sizeof *tq.ring);
         tq.ring = NULL;
     }
 }
@@ -443,6 +444,24 @@ static ck_block *take_live(void *p, const char *what, void *ra, void **fp)
     return NULL;
 }
 
+/* Map this thread's first ring, or double a full one up to RING entries. */
+static void ring_grow(void)
+{
+    size_t cap = tq.ring == NULL ? RING_FIRST : tq.cap * 2;
+    if (tq.ring != NULL && cap > RING)
+        return;
+    ck_block **ring = sh_os_map(cap * sizeof *ring);
+    if (ring == NULL)
+        return;                           /* the old ring, if any, goes on */
+    for (size_t i = 0; i < tq.count; i++) /* oldest first, from 0 */
+        ring[i] = tq.ring[(tq.head + i) & (tq.cap - 1)];
+    if (tq.ring != NULL)
+        sh_os_unmap(tq.ring, tq.cap * sizeof *tq.ring);
+    tq.ring = ring;
+    tq.cap = cap;
+    tq.head = 0;
+}
+
 static void release(ck_block *b, const char *when, uint32_t trace)
 {
     count_free(b->size);
@@ -450,19 +469,19 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     b->free_trace = trace;
     if (ck_opt.valgrind) /* from here memcheck reports any access as use after free */
         sh_tools_freelike(ck_user(b), CK_FRONT);
-    if (tq.ring == NULL && !tq.gone && ck_opt.quarantine > 0)
-        tq.ring = sh_os_map(RING * sizeof *tq.ring);
+    if (!tq.gone && ck_opt.quarantine > 0 && (tq.ring == NULL || tq.count == tq.cap))
+        ring_grow(); /* short-lived threads map a small ring */
     if (b->heap != NULL || tq.ring == NULL || b->size > ck_opt.quarantine / 8) {
         raw_free(b); /* not held: see the top of this file */
         return;
     }
     if (!ck_opt.valgrind)
         memset(ck_user(b), CK_FREED_BYTE, b->size);
-    quarantine_trim(ck_opt.quarantine, RING - 1); /* room for b */
-    tq.ring[(tq.head + tq.count) & (RING - 1)] = b;
+    quarantine_trim(ck_opt.quarantine, tq.cap - 1); /* room for b */
+    tq.ring[(tq.head + tq.count) & (tq.cap - 1)] = b;
     tq.count++;
     tq.bytes += b->size;
-    quarantine_trim(ck_opt.quarantine, RING);
+    quarantine_trim(ck_opt.quarantine, tq.cap);
 }
 
 void sh_check_free(void *p, void *ra)
