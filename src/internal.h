@@ -112,6 +112,8 @@ SH_NORETURN SH_COLD void sh_fatal(const char *fmt, ...) SH_PRINTF(1, 2);
 
 /* ---- options.c ------------------------------------------------------------ */
 
+/* The lower-case hex number at *s (0 if none), *s moved past it (/proc/self/maps). */
+uintptr_t sh_parse_hex(const char **s);
 /* Parse "4096", "64K", "8M", "1G", "2T" (optionally "KiB"/"KB"); false if not a size. */
 bool sh_parse_size(const char *text, size_t *out);
 /* Capacity of a new default stack (STACKHEAP_STACK_SIZE, read once). */

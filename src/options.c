@@ -101,3 +101,17 @@ uint64_t sh_option_purge_delay_ms(void)
     }
     return v;
 }
+
+uintptr_t sh_parse_hex(const char **s)
+{
+    uintptr_t v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16;
+        if (d == 16)
+            return v;
+        v = v * 16 + d;
+    }
+}

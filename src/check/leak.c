@@ -164,19 +164,6 @@ static bool is_self(uintptr_t lo, uintptr_t hi)
     return false;
 }
 
-static uintptr_t hex(const char **s)
-{
-    uintptr_t v = 0;
-    for (;; (*s)++) {
-        char c = **s;
-        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                                            : 16;
-        if (d == 16)
-            return v;
-        v = v * 16 + d;
-    }
-}
 
 /* Scan every root mapping listed in maps (a NUL-terminated copy). */
 static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uintptr_t skip_hi[],
@@ -184,9 +171,9 @@ static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uint
 {
     for (const char *line = maps; *line != '\0';) {
         const char *s = line;
-        uintptr_t lo = hex(&s);
+        uintptr_t lo = sh_parse_hex(&s);
         s++;
-        uintptr_t hi = hex(&s);
+        uintptr_t hi = sh_parse_hex(&s);
         s++;
         bool rw = s[0] == 'r' && s[1] == 'w';
         const char *nl = strchr(line, '\n');

@@ -140,20 +140,6 @@ void ck_trace_init(void)
     refresh_code();
 }
 
-/* Parse a hex number at *s, advancing it. */
-static uintptr_t hex(const char **s)
-{
-    uintptr_t v = 0;
-    for (;; (*s)++) {
-        char c = **s;
-        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                                            : 16;
-        if (d == 16)
-            return v;
-        v = v * 16 + d;
-    }
-}
 
 /* Find this thread's stack: from its attributes (a thread's, without reading
    any file), else the mapping that holds the stack pointer in /proc/self/maps. */
@@ -184,9 +170,9 @@ static void find_stack(void)
     buf[len] = '\0';
     for (const char *line = buf; *line != '\0';) {
         const char *s = line;
-        uintptr_t lo = hex(&s);
+        uintptr_t lo = sh_parse_hex(&s);
         s++; /* '-' */
-        uintptr_t hi = hex(&s);
+        uintptr_t hi = sh_parse_hex(&s);
         if (sp >= lo && sp < hi) {
             stack_lo = lo;
             stack_hi = hi;
