@@ -79,6 +79,9 @@ SH_NORETURN void sh_os_abort(void);
 long sh_os_thread_id(void);
 /* Bytes mapped through this layer now and at most, and the calls that did it. */
 void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps);
+/* mincore(2): one byte per page of [p, p + len) in vec, bit 0 set if resident;
+   false if the kernel does not say. */
+bool sh_os_resident(void *p, size_t len, unsigned char *vec);
 /* Up to cap bytes of the file at path; 0 if it cannot be read. */
 size_t sh_os_read_file(const char *path, char *buf, size_t cap);
 /* Open path for appending (created 0644); -1 on failure. */

@@ -300,3 +300,8 @@ bool sh_os_executable(const char *path)
 {
     return access(path, X_OK) == 0;
 }
+
+bool sh_os_resident(void *p, size_t len, unsigned char *vec)
+{
+    return mincore(p, len, vec) == 0;
+}

@@ -75,6 +75,8 @@ typedef struct ck_trace {
    caller's). */
 uint32_t ck_trace_capture(void *ra, void **fp);
 const ck_trace *ck_trace_get(uint32_t id);
+/* The address ranges of the stack tables (the leak scan skips them). */
+void ck_trace_tables(uintptr_t lo[2], uintptr_t hi[2]);
 /* Print trace id, one frame a line, each line starting with indent. */
 void ck_trace_print(uint32_t id, const char *indent);
 void ck_trace_init(void);

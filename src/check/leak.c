@@ -164,6 +164,29 @@ static bool is_self(uintptr_t lo, uintptr_t hi)
     return false;
 }
 
+/* Scan the pages of [lo, hi) that are resident: a page never touched holds
+   no pointer, and reading it would only fault it in (thread stacks and
+   reservations are mostly such pages). */
+static void scan_resident(uintptr_t lo, uintptr_t hi)
+{
+    enum { CHUNK_PAGES = 16384 };
+    static unsigned char vec[CHUNK_PAGES];
+    size_t page = sh_os_page_size();
+    uintptr_t start = lo & ~(uintptr_t)(page - 1);
+    for (uintptr_t c = start; c < hi; c += (uintptr_t)CHUNK_PAGES * page) {
+        uintptr_t end = hi - c > (uintptr_t)CHUNK_PAGES * page ? c + CHUNK_PAGES * page : hi;
+        size_t pages = (end - c + page - 1) / page;
+        if (!sh_os_resident((void *)c, end - c, vec)) {
+            scan_range(c > lo ? c : lo, end); /* no answer: read it all */
+            continue;
+        }
+        for (size_t i = 0; i < pages; i++) {
+            uintptr_t p = c + i * page;
+            if (vec[i] & 1)
+                scan_range(p > lo ? p : lo, p + page < end ? p + page : end);
+        }
+    }
+}
 
 /* Scan every root mapping listed in maps (a NUL-terminated copy). */
 static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uintptr_t skip_hi[],
@@ -187,7 +210,7 @@ static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uint
         if (!skip) {
             if (sp >= lo && sp < hi)
                 lo = sp; /* this thread's stack: only the live frames */
-            scan_range(lo, hi);
+            scan_resident(lo, hi);
             drain();
         }
         if (nl == NULL)
@@ -247,13 +270,14 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
     dl_iterate_phdr(find_self_data, (void *)(uintptr_t)leak_report);
     size_t len = sh_os_read_file("/proc/self/maps", maps, maps_cap - 1);
     maps[len] = '\0';
-    uintptr_t skip_lo[5] = {(uintptr_t)scan.e, (uintptr_t)scan.work, (uintptr_t)sites,
+    uintptr_t skip_lo[7] = {(uintptr_t)scan.e, (uintptr_t)scan.work, (uintptr_t)sites,
                             (uintptr_t)index, (uintptr_t)maps};
-    uintptr_t skip_hi[5] = {
+    uintptr_t skip_hi[7] = {
         skip_lo[0] + scan.cap * sizeof(entry), skip_lo[1] + scan.cap * sizeof(size_t),
         skip_lo[2] + scan.cap * sizeof(site), skip_lo[3] + ((size_t)1 << 17) * sizeof(uint32_t),
         skip_lo[4] + maps_cap};
-    scan_roots(maps, (uintptr_t)__builtin_frame_address(0), skip_lo, skip_hi, 5);
+    ck_trace_tables(&skip_lo[5], &skip_hi[5]); /* two: stacks hold code addresses only */
+    scan_roots(maps, (uintptr_t)__builtin_frame_address(0), skip_lo, skip_hi, 7);
 
     size_t lost_blocks, lost_bytes, kept_blocks, kept_bytes;
     size_t nlost = group(sites, index, 0, &lost_blocks, &lost_bytes);

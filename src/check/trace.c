@@ -140,7 +140,6 @@ void ck_trace_init(void)
     refresh_code();
 }
 
-
 /* Find this thread's stack: from its attributes (a thread's, without reading
    any file), else the mapping that holds the stack pointer in /proc/self/maps. */
 static void find_stack(void)
@@ -272,6 +271,14 @@ uint32_t ck_trace_capture(void *ra, void **fp)
     }
     pthread_mutex_unlock(&tr.lock);
     return id;
+}
+
+void ck_trace_tables(uintptr_t lo[2], uintptr_t hi[2])
+{
+    lo[0] = (uintptr_t)tr.rec;
+    hi[0] = lo[0] + TRACES * sizeof(ck_trace);
+    lo[1] = (uintptr_t)tr.slot;
+    hi[1] = lo[1] + SLOTS * sizeof(uint32_t);
 }
 
 const ck_trace *ck_trace_get(uint32_t id)
