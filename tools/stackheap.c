@@ -1,11 +1,11 @@
 /*
- * stackheap.c -- the command-line tool: `stackheap tour`, `stackheap version`.
+ * stackheap.c -- the command-line tool: `stackheap tour`, `stackheap run` (run.c), `version`.
  *
  * The tour shows the library working on this machine, one section per
- * feature, each a function listed in `sections` below (the heap will add
- * its own).  Every section creates what it needs, prints plain aligned
- * text, releases everything it made, and returns 0 or 1 on an unexpected
- * result; the tour goes on after a failed section and exits 1 at the end.
+ * feature, each a function listed in `sections` below (section 8 runs
+ * check mode on two small buggy programs).  Every section creates what it needs, prints plain
+ * aligned text, releases everything it made, and returns 0 or 1 on an unexpected result; the tour
+ * goes on after a failed section and exits 1 at the end.
  *
  * Rules the tool keeps: it never aborts (the one demonstration of
  * SH_OVERFLOW_ABORT runs in a forked child), it frees everything it
@@ -818,7 +818,7 @@ static section_fn *const sections[] = {
 
 static int tour(void)
 {
-    printf("stackheap %s: a tour of the stack on this machine\n", SH_VERSION_STRING);
+    printf("stackheap %s: a tour of the library on this machine\n", SH_VERSION_STRING);
     printf("(every figure below is measured as it prints)\n");
     int bad = 0;
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
@@ -837,7 +837,7 @@ static void usage(FILE *to)
     fprintf(to, "usage: stackheap <command>\n"
                 "\n"
                 "commands:\n"
-                "  tour          show the stack working on this machine (a few screens)\n"
+                "  tour          show the library working on this machine (a few screens)\n"
                 "  run [options] -- PROGRAM [ARGS...]\n"
                 "                run a program on stackheap; --check finds its leaks, bad frees,\n"
                 "                overruns and writes after free (stackheap run --help)\n"
