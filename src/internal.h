@@ -16,6 +16,7 @@
 #include "stackheap.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,23 @@ static const int sh_cfg_debug = SH_DEBUG;
 static inline bool sh_is_pow2(size_t x)
 {
     return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* *a = max(*a, v), and min, for counters and bounds read without a lock. */
+static inline void sh_atomic_max(_Atomic size_t *a, size_t v)
+{
+    size_t cur = atomic_load_explicit(a, memory_order_relaxed);
+    while (v > cur && !atomic_compare_exchange_weak_explicit(a, &cur, v, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+static inline void sh_atomic_min(_Atomic size_t *a, size_t v)
+{
+    size_t cur = atomic_load_explicit(a, memory_order_relaxed);
+    while (v < cur && !atomic_compare_exchange_weak_explicit(a, &cur, v, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
 }
 
 /* Round x up to a multiple of the power of two a; false if that overflows. */

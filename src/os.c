@@ -38,12 +38,9 @@ static struct {
 /* Count a change of delta bytes in what is mapped. */
 static void account(ptrdiff_t delta)
 {
-    size_t now =
-        atomic_fetch_add_explicit(&os.mapped, (size_t)delta, memory_order_relaxed) + (size_t)delta;
-    size_t peak = atomic_load_explicit(&os.peak, memory_order_relaxed);
-    while (now > peak && !atomic_compare_exchange_weak_explicit(
-                             &os.peak, &peak, now, memory_order_relaxed, memory_order_relaxed))
-        ;
+    sh_atomic_max(&os.peak,
+                  atomic_fetch_add_explicit(&os.mapped, (size_t)delta, memory_order_relaxed) +
+                      (size_t)delta);
     atomic_fetch_add_explicit(delta >= 0 ? &os.maps : &os.unmaps, 1, memory_order_relaxed);
 }
 

@@ -136,6 +136,25 @@ static inline size_t rss_bytes(void)
     return n == 2 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
+/*
+ * p, hidden from the optimiser.  The allocation functions are declared
+ * __attribute__((malloc)), so GCC may fold comparisons between their results
+ * (or with other objects, even a buffer an overflow handler returned)
+ * without running them, and warns about what it can see of them.
+ */
+static inline void *opaque(void *p)
+{
+    __asm__ volatile("" : "+r"(p)); /* p may now point anywhere, as far as GCC knows */
+    return p;
+}
+
+/* A size the compiler cannot see, so that SIZE_MAX requests draw no warnings. */
+static inline size_t runtime(size_t n)
+{
+    volatile size_t v = n;
+    return v;
+}
+
 static inline int check_report(void)
 {
     printf("%d passed, %d failed\n", check_passed, check_failed);

@@ -76,24 +76,6 @@ static bool is_unmapped(const void *p)
     return msync(page, page_size(), MS_ASYNC) == -1 && errno == ENOMEM;
 }
 
-/*
- * p, hidden from the optimiser.  The allocation functions are declared
- * __attribute__((malloc)), so GCC may fold comparisons between their results
- * (or with other objects) without running them.
- */
-static void *opaque(void *p)
-{
-    __asm__ volatile("" : "+r"(p));
-    return p;
-}
-
-/* A size the compiler cannot see, so that SIZE_MAX requests draw no warnings. */
-static size_t runtime(size_t n)
-{
-    volatile size_t v = n;
-    return v;
-}
-
 static int global_object = 42;
 
 /* ---- sh_malloc and sh_free --------------------------------------------------- */

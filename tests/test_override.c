@@ -38,19 +38,6 @@ static bool is_aligned(const void *p, size_t align)
     return ((uintptr_t)p & (align - 1)) == 0;
 }
 
-/* Hidden from the optimiser, so that it neither folds nor warns about what we do with it. */
-static void *opaque(void *p)
-{
-    __asm__ volatile("" : "+r"(p));
-    return p;
-}
-
-static size_t runtime(size_t n)
-{
-    volatile size_t v = n;
-    return v;
-}
-
 /* True if p is a block of stackheap's with room for size bytes. */
 static bool is_stackheaps(const void *p, size_t size)
 {

@@ -73,17 +73,6 @@ static bool all_bytes_are(const void *p, size_t n, unsigned char value)
     return true;
 }
 
-/*
- * p, hidden from the optimiser.  sh_stack_alloc is declared __attribute__((malloc)), so GCC
- * folds "sh_stack_alloc(...) == &object" to false even when an SH_OVERFLOW_CALL handler did
- * return &object; comparisons with a handler's buffer go through this.
- */
-static void *opaque(void *p)
-{
-    __asm__ volatile("" : "+r"(p)); /* p may now point anywhere, as far as GCC knows */
-    return p;
-}
-
 /* "p is still the top allocation", probed without changing anything: resizing it to its own
    size returns it if and only if it is the most recent allocation. */
 static bool is_top(sh_stack *s, void *p, size_t size)

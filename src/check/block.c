@@ -59,12 +59,8 @@ static void count_alloc(size_t size)
     atomic_fetch_add_explicit(&counts.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&counts.bytes, size, memory_order_relaxed);
     atomic_fetch_add_explicit(&counts.live, 1, memory_order_relaxed);
-    size_t now = atomic_fetch_add_explicit(&counts.live_bytes, size, memory_order_relaxed) + size;
-    size_t peak = atomic_load_explicit(&counts.peak_bytes, memory_order_relaxed);
-    while (now > peak &&
-           !atomic_compare_exchange_weak_explicit(&counts.peak_bytes, &peak, now,
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
+    sh_atomic_max(&counts.peak_bytes,
+                  atomic_fetch_add_explicit(&counts.live_bytes, size, memory_order_relaxed) + size);
 }
 
 static void count_free(size_t size)
@@ -90,9 +86,9 @@ void sh_check_print_stats(const char *line, size_t len)
     ck_report_end();
 }
 
-void sh_check_init(void)
+void sh_check_init(bool for_valgrind)
 {
-    ck_report_init();
+    ck_report_init(for_valgrind);
     ck_trace_init();
 }
 
@@ -167,9 +163,7 @@ void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
     b->heap = h;
     b->raw = raw;
     b->guard = (uint32_t)(tail < GUARD_MAX ? tail : GUARD_MAX);
-    b->flags = 0;
     b->free_trace = 0;
-    b->next = b->prev = NULL; /* spare */
     b->alloc_trace = ck_busy ? 0 : ck_trace_capture(ra, fp);
     memset(user - CK_FRONT, CK_FRONT_BYTE, CK_FRONT);
     memset(user + size, CK_BACK_BYTE, b->guard);
@@ -268,28 +262,6 @@ bool ck_check_guards(ck_block *b, const char *when)
 
 /* ---- bad pointers -------------------------------------------------------------------- */
 
-typedef struct where {
-    uintptr_t p;
-    bool found;
-} where;
-
-static int in_static_data(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    where *w = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && w->p >= start &&
-            w->p < start + ph->p_memsz) {
-            /* the dynamic loader's own data holds its early allocations: leave them */
-            w->found = strstr(info->dlpi_name, "/ld-linux") == NULL;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Report a free (or realloc: what) of p that is not a live block, with the
    stack of the bad call.  Returns false if p should simply be ignored (memory
    stackheap never had, from before it was loaded). */
@@ -341,9 +313,10 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
     if (ck_on_this_stack(p)) {
         kind = "an address on the stack of this thread";
     } else {
-        where w = {(uintptr_t)p, false};
-        dl_iterate_phdr(in_static_data, &w);
-        if (w.found)
+        ck_place pl;
+        /* the dynamic loader's own data holds its early allocations: leave them */
+        if (ck_place_of((uintptr_t)p, &pl) && (pl.flags & PF_W) &&
+            strstr(pl.name, "/ld-linux") == NULL)
             kind = "the address of a global or static variable";
     }
     if (kind == NULL)

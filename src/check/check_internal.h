@@ -7,7 +7,7 @@
  * is the ordinary one: this layer allocates "raw" blocks from the thread's
  * default heap (or a first-class heap) and lays each out as
  *
- *   raw ... [ ck_block header (64 B) | front guard (16 B) ][ user bytes ][ back guard ... ]
+ *   raw ... [ ck_block header (48 B) | front guard (16 B) ][ user bytes ][ back guard ... ]
  *                                                           ^ user pointer
  *
  * with the header always CK_OFFSET bytes before the user pointer, so a
@@ -25,7 +25,7 @@
 
 #include "../heap/heap_internal.h"
 
-#define CK_HEADER 64
+#define CK_HEADER 48
 #define CK_FRONT 16
 #define CK_OFFSET (CK_HEADER + CK_FRONT) /* user - header */
 #define CK_TAIL 16                       /* least back guard */
@@ -37,19 +37,16 @@
 #define CK_MAGIC_FREED 0x5A17B10C4C1E00FFull
 
 typedef struct ck_block {
-    uint64_t magic;               /* CK_MAGIC_* ^ (uintptr_t)this */
-    struct ck_block *next, *prev; /* spare (the quarantine is a ring of pointers) */
-    size_t size;                  /* bytes asked for */
-    struct sh_heap *heap;         /* first-class heap it came from, or NULL */
-    void *raw;                    /* the heap block that holds it */
+    uint64_t magic;       /* CK_MAGIC_* ^ (uintptr_t)this */
+    size_t size;          /* bytes asked for */
+    struct sh_heap *heap; /* first-class heap it came from, or NULL */
+    void *raw;            /* the heap block that holds it */
     uint32_t alloc_trace, free_trace;
-    uint32_t guard; /* back guard bytes (to the raw block's end, at most 256) */
-    uint32_t flags; /* CK_UNFILLED */
+    uint32_t guard; /* back guard bytes (to the raw block's end, at most GUARD_MAX) */
+    uint32_t pad;
 } ck_block;
 
-enum { CK_UNFILLED = 1 }; /* quarantined without the freed pattern */
-
-_Static_assert(sizeof(ck_block) == CK_HEADER, "the check header is 64 bytes");
+_Static_assert(sizeof(ck_block) == CK_HEADER, "the check header is 48 bytes");
 
 static inline ck_block *ck_header(const void *user)
 {
@@ -75,6 +72,21 @@ typedef struct ck_trace {
    caller's). */
 uint32_t ck_trace_capture(void *ra, void **fp);
 const ck_trace *ck_trace_get(uint32_t id);
+/* Where an address lies among the loaded objects: the object (its name as
+   the loader has it, "" for the program; its load bias), the PT_LOAD segment
+   that holds the address, and the object's writable segments. */
+#define CK_PLACE_DATA 8
+typedef struct ck_place {
+    uintptr_t addr;
+    const char *name;
+    uintptr_t bias;
+    uintptr_t lo, hi;
+    unsigned flags; /* PF_R, PF_W, PF_X of that segment */
+    uintptr_t data_lo[CK_PLACE_DATA], data_hi[CK_PLACE_DATA];
+    unsigned ndata;
+} ck_place;
+/* False if no loaded object holds addr. */
+bool ck_place_of(uintptr_t addr, ck_place *out);
 /* The address ranges of the stack tables (the leak scan skips them). */
 void ck_trace_tables(uintptr_t lo[2], uintptr_t hi[2]);
 /* Print trace id, one frame a line, each line starting with indent. */
@@ -98,7 +110,7 @@ typedef struct ck_options {
 } ck_options;
 
 extern ck_options ck_opt;
-void ck_report_init(void);
+void ck_report_init(bool for_valgrind);
 /* Reports are written whole under one lock, so threads do not interleave. */
 void ck_report_begin(void);
 void ck_report_end(void);

@@ -16,7 +16,6 @@
 #define _GNU_SOURCE
 #include "check_internal.h"
 
-#include <link.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,29 +132,6 @@ static void drain(void)
     }
 }
 
-static int find_self_data(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    uintptr_t me = (uintptr_t)arg;
-    bool mine = false;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && me >= lo && me < lo + ph->p_memsz)
-            mine = true;
-    }
-    if (!mine)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum && scan.nself < 8; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
-            scan.self_lo[scan.nself] = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)4095;
-            scan.self_hi[scan.nself++] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-        }
-    }
-    return 1;
-}
-
 static bool is_self(uintptr_t lo, uintptr_t hi)
 {
     for (unsigned i = 0; i < scan.nself; i++)
@@ -267,7 +243,12 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
     for (size_t i = 0; i < scan.n; i++)
         if (scan.e[i].end > scan.hi)
             scan.hi = scan.e[i].end;
-    dl_iterate_phdr(find_self_data, (void *)(uintptr_t)leak_report);
+    ck_place me; /* libstackheap's own data: its bookkeeping points into blocks */
+    if (ck_place_of((uintptr_t)leak_report, &me))
+        for (unsigned i = 0; i < me.ndata && scan.nself < 8; i++) {
+            scan.self_lo[scan.nself] = me.data_lo[i] & ~(uintptr_t)4095;
+            scan.self_hi[scan.nself++] = me.data_hi[i];
+        }
     size_t len = sh_os_read_file("/proc/self/maps", maps, maps_cap - 1);
     maps[len] = '\0';
     uintptr_t skip_lo[7] = {(uintptr_t)scan.e, (uintptr_t)scan.work, (uintptr_t)sites,

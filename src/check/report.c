@@ -36,11 +36,9 @@ static bool flag(const char *name, bool dflt)
     return strcmp(v, "0") != 0 && strcmp(v, "no") != 0;
 }
 
-void ck_report_init(void)
+void ck_report_init(bool for_valgrind)
 {
-    const char *check = getenv("STACKHEAP_CHECK");
-    ck_opt.valgrind =
-        (check == NULL || *check == '\0' || strcmp(check, "0") == 0) && sh_tools_heap_valgrind();
+    ck_opt.valgrind = for_valgrind;
     ck_opt.abort_on_error = flag("STACKHEAP_CHECK_ABORT", true);
     ck_opt.show_reachable = flag("STACKHEAP_CHECK_REACHABLE", false);
     ck_opt.stats = flag("STACKHEAP_STATS", false);

@@ -113,20 +113,40 @@ static bool is_code(uintptr_t pc)
 static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+static int place_of(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    uintptr_t me = (uintptr_t)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
+    ck_place *pl = arg;
+    int hit = -1;
+    for (int i = 0; i < info->dlpi_phnum && hit < 0; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
-            tr.self_lo = lo;
-            tr.self_hi = lo + ph->p_memsz;
-            return 1;
+        if (ph->p_type == PT_LOAD && pl->addr >= lo && pl->addr < lo + ph->p_memsz)
+            hit = i;
+    }
+    if (hit < 0)
+        return 0;
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[hit];
+    pl->name = info->dlpi_name != NULL ? info->dlpi_name : "";
+    pl->bias = info->dlpi_addr;
+    pl->lo = info->dlpi_addr + ph->p_vaddr;
+    pl->hi = pl->lo + ph->p_memsz;
+    pl->flags = ph->p_flags;
+    pl->ndata = 0;
+    for (int i = 0; i < info->dlpi_phnum && pl->ndata < CK_PLACE_DATA; i++) {
+        ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
+            pl->data_lo[pl->ndata] = info->dlpi_addr + ph->p_vaddr;
+            pl->data_hi[pl->ndata++] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
         }
     }
-    return 0;
+    return 1;
+}
+
+bool ck_place_of(uintptr_t addr, ck_place *out)
+{
+    out->addr = addr;
+    return dl_iterate_phdr(place_of, out) != 0;
 }
 
 void ck_trace_init(void)
@@ -136,7 +156,11 @@ void ck_trace_init(void)
     if (tr.rec == NULL || tr.slot == NULL)
         sh_fatal("check mode: cannot map its stack tables (%zu MiB)",
                  (size_t)(TRACES * sizeof(ck_trace) + SLOTS * 4) >> 20);
-    dl_iterate_phdr(find_self, (void *)(uintptr_t)ck_trace_init);
+    ck_place me;
+    if (ck_place_of((uintptr_t)ck_trace_init, &me)) { /* libstackheap's code */
+        tr.self_lo = me.lo;
+        tr.self_hi = me.hi;
+    }
     refresh_code();
 }
 
@@ -202,7 +226,7 @@ static void add(ck_trace *t, void *pc)
 {
     if (pc == NULL || ours((uintptr_t)pc) || t->depth == CK_FRAMES)
         return;
-    if (t->depth > 0 && t->pc[t->depth - 1] == pc && t->depth == 1)
+    if (t->depth == 1 && t->pc[0] == pc)
         return; /* the entry's return address, found again by the walk */
     t->pc[t->depth++] = pc;
 }
@@ -305,35 +329,22 @@ static struct {
     char **env;       /* environ without LD_PRELOAD and STACKHEAP_* */
 } sym;
 
-typedef struct lookup {
-    uintptr_t pc;
-    object *out;
-    bool found;
-} lookup;
-
-static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+/* The object holding pc (its file and load bias); false if none does. */
+static bool object_of(uintptr_t pc, object *out)
 {
-    (void)size;
-    lookup *l = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && l->pc >= lo && l->pc < lo + ph->p_memsz) {
-            const char *name = info->dlpi_name;
-            if (name == NULL || name[0] == '\0') { /* the program itself */
-                char exe[256];
-                size_t n = sh_os_read_link("/proc/self/exe", exe, sizeof exe - 1);
-                exe[n] = '\0';
-                sh_format(l->out->path, sizeof l->out->path, "%s", exe);
-            } else {
-                sh_format(l->out->path, sizeof l->out->path, "%s", name);
-            }
-            l->out->bias = info->dlpi_addr;
-            l->found = true;
-            return 1;
-        }
+    ck_place pl;
+    if (!ck_place_of(pc, &pl))
+        return false;
+    if (pl.name[0] == '\0') { /* the program itself */
+        char exe[256];
+        size_t n = sh_os_read_link("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n] = '\0';
+        sh_format(out->path, sizeof out->path, "%s", exe);
+    } else {
+        sh_format(out->path, sizeof out->path, "%s", pl.name);
     }
-    return 0;
+    out->bias = pl.bias;
+    return true;
 }
 
 static void sym_start(void)
@@ -398,10 +409,9 @@ static void print_frame(unsigned i, void *pcv, const char *indent)
 {
     uintptr_t pc = (uintptr_t)pcv;
     object obj = {{0}, 0};
-    lookup l = {pc, &obj, false};
-    dl_iterate_phdr(find_object, &l);
+    bool found = object_of(pc, &obj);
     char fn[256] = "", file[512] = "";
-    int r = l.found ? resolver(&obj) : -1;
+    int r = found ? resolver(&obj) : -1;
     if (r >= 0) {
         char q[32];
         size_t n = sh_format(q, sizeof q, "0x%zx\n", (size_t)(pc - 1 - obj.bias));
@@ -423,7 +433,7 @@ static void print_frame(unsigned i, void *pcv, const char *indent)
     if (has_line)
         ck_printf("%s\n", file);
     else
-        ck_printf("(%s+0x%zx)\n", l.found ? base : "?", (size_t)(pc - obj.bias));
+        ck_printf("(%s+0x%zx)\n", found ? base : "?", (size_t)(pc - obj.bias));
 }
 
 void ck_trace_print(uint32_t id, const char *indent)

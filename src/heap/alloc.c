@@ -54,18 +54,17 @@ void *sh_block_base(const void *p)
     if (seg->kind == SH_SEG_SPAN)
         return sh_span_block_start(seg, p);
     const sh_page *pg = sh_page_of(seg, p);
-    const uint8_t *start = sh_page_start(pg);
-    if (!pg->in_use || (const uint8_t *)p < start)
+    if (!pg->in_use || (const uint8_t *)p < sh_page_start(pg))
         return NULL;
-    size_t i = (size_t)((const uint8_t *)p - start) / pg->block_size;
-    return i < pg->capacity ? (void *)(start + i * pg->block_size) : NULL;
+    uint8_t *b = block_start(pg, p);
+    return b < sh_page_start(pg) + (size_t)pg->capacity * pg->block_size ? b : NULL;
 }
 
 void sh_heap_each_block(void (*f)(void *block, void *arg), void *arg)
 {
     size_t lo = atomic_load_explicit(&sh_segment_map_lo, memory_order_relaxed);
     size_t hi = atomic_load_explicit(&sh_segment_map_hi, memory_order_relaxed);
-    for (size_t idx = lo; lo != 0 && idx <= hi; idx++) {
+    for (size_t idx = lo; idx <= hi; idx++) {
         if (atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) == 0)
             continue;
         sh_segment *seg = (sh_segment *)(idx << SH_SEGMENT_SHIFT);

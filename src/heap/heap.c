@@ -162,7 +162,7 @@ int sh_check_start(void)
                                      __ATOMIC_ACQUIRE))
         return unknown; /* another thread decided first */
     if (state == SH_CHECK_ON)
-        sh_check_init();
+        sh_check_init(!check);
     return state;
 }
 
@@ -268,9 +268,11 @@ void *sh_heap_calloc(sh_heap *h, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (usable_here(h) && sh_unlikely(sh_checking()))
+    if (!usable_here(h))
+        return NULL;
+    if (sh_unlikely(sh_checking()))
         return sh_check_alloc(h, bytes, 0, true, __builtin_return_address(0));
-    void *p = sh_heap_malloc(h, bytes);
+    void *p = sh_heap_alloc(h, bytes);
     if (p != NULL)
         memset(p, 0, bytes);
     return p;

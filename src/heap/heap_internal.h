@@ -205,7 +205,8 @@ static inline bool sh_checking(void)
 /* src/check/: the check layer.  Blocks carry a header and guard bytes, frees
    are validated and quarantined, leaks are reported at exit.  h NULL: the
    calling thread's default heap.  ra: the caller's return address. */
-void sh_check_init(void);
+/* Start the layer; for_valgrind: only describe blocks to memcheck. */
+void sh_check_init(bool for_valgrind);
 void *sh_check_alloc(struct sh_heap *h, size_t size, size_t align, bool zero, void *ra);
 void sh_check_free(void *p, void *ra);
 void *sh_check_realloc(struct sh_heap *h, void *p, size_t size, void *ra);
@@ -228,8 +229,8 @@ extern uint64_t sh_purge_delay_ms;
 
 #define SH_MAP_REGIONS ((size_t)1 << (47 - SH_SEGMENT_SHIFT))
 extern _Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
-/* The lowest and highest entries ever set (0 before the first): walks of the
-   map need not read all 32 MiB. */
+/* The lowest and highest entries ever set (lo > hi before the first): walks
+   of the map need not read all 32 MiB. */
 extern _Atomic size_t sh_segment_map_lo, sh_segment_map_hi;
 
 /* True if seg (4 MiB aligned) is a live stackheap segment or large block header. */

@@ -31,7 +31,7 @@
 #include <string.h>
 
 _Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
-_Atomic size_t sh_segment_map_lo, sh_segment_map_hi;
+_Atomic size_t sh_segment_map_lo = SIZE_MAX, sh_segment_map_hi;
 
 static struct {
     pthread_mutex_t lock;
@@ -65,18 +65,10 @@ void sh_segment_map_set(const void *seg, bool on)
                  seg);
     /* relaxed: a pointer reaches free only after its allocation was published */
     atomic_store_explicit(&sh_segment_map[idx], on, memory_order_relaxed);
-    if (!on)
-        return;
-    size_t lo = atomic_load_explicit(&sh_segment_map_lo, memory_order_relaxed);
-    while ((lo == 0 || idx < lo) &&
-           !atomic_compare_exchange_weak_explicit(&sh_segment_map_lo, &lo, idx,
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
-    size_t hi = atomic_load_explicit(&sh_segment_map_hi, memory_order_relaxed);
-    while (idx > hi &&
-           !atomic_compare_exchange_weak_explicit(&sh_segment_map_hi, &hi, idx,
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
+    if (on) {
+        sh_atomic_min(&sh_segment_map_lo, idx);
+        sh_atomic_max(&sh_segment_map_hi, idx);
+    }
 }
 
 /* ---- layout --------------------------------------------------------------- */

@@ -255,31 +255,34 @@ bool sh_span_resize(sh_segment *seg, void *p, size_t size)
     return ok;
 }
 
+/* The first slice of the block that holds slice i, 0 if none does (slice 0
+   is the header, never a block).  Lock held. */
+static unsigned containing(const span_seg *s, unsigned i)
+{
+    uint64_t starts = s->start & bits(i + 1, 0);
+    if (((s->used >> i) & 1) == 0 || starts == 0)
+        return 0;
+    return 63u - (unsigned)__builtin_clzll(starts);
+}
+
 size_t sh_span_usable(sh_segment *seg, const void *p)
 {
     span_seg *s = (span_seg *)seg;
     size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s), bytes = 0;
-    unsigned i = (unsigned)(off >> SLICE_SHIFT);
     pthread_mutex_lock(&spans.lock);
-    uint64_t starts = s->start & bits(i + 1, 0);
-    if (((s->used >> i) & 1) != 0 && starts != 0) { /* p is inside a block */
-        unsigned first = 63u - (unsigned)__builtin_clzll(starts);
+    unsigned first = containing(s, (unsigned)(off >> SLICE_SHIFT));
+    if (first != 0)
         bytes = ((size_t)(first + run_length(s, first)) << SLICE_SHIFT) - off;
-    }
     pthread_mutex_unlock(&spans.lock);
     return bytes;
 }
 
 void *sh_span_block_start(sh_segment *seg, const void *p)
 {
-    size_t bytes = sh_span_usable(seg, p);
-    if (bytes == 0)
-        return NULL;
     span_seg *s = (span_seg *)seg;
     size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s);
     pthread_mutex_lock(&spans.lock);
-    uint64_t starts = s->start & bits((unsigned)(off >> SLICE_SHIFT) + 1, 0);
-    unsigned first = starts != 0 ? 63u - (unsigned)__builtin_clzll(starts) : 0;
+    unsigned first = containing(s, (unsigned)(off >> SLICE_SHIFT));
     pthread_mutex_unlock(&spans.lock);
     return first != 0 ? (uint8_t *)s + ((size_t)first << SLICE_SHIFT) : NULL;
 }
