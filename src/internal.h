@@ -120,7 +120,7 @@ bool sh_os_executable(const char *path);
 
 /* ---- message.c: formatting without malloc -------------------------------- */
 
-/* vsnprintf subset: %s %c %d %i %u %x %p %zu %zd %zx %ld %lu %lld %llu %%.
+/* vsnprintf subset: %s %c %d %i %u %x %p %zu %zd %zx %td %ld %lu %lld %llu %%.
    Always NUL-terminates (if n > 0); returns the length written. */
 size_t sh_vformat(char *buf, size_t n, const char *fmt, va_list ap);
 size_t sh_format(char *buf, size_t n, const char *fmt, ...) SH_PRINTF(3, 4);

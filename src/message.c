@@ -73,7 +73,7 @@ size_t sh_vformat(char *buf, size_t n, const char *fmt, va_list ap)
         for (;; f++) {
             if (*f == 'l')
                 longs++;
-            else if (*f == 'z')
+            else if (*f == 'z' || *f == 't') /* size_t, ptrdiff_t: one width here */
                 size_mod = true;
             else
                 break;

@@ -79,8 +79,12 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   sh_check_test(check_write_after_free RC 0
     COMMAND ${RUN} $<TARGET_FILE:check_use_after_free>
     MATCH "use after free: 1 byte written into a 32-byte block at 0x[0-9a-f]+ after it was freed \\(bytes 3 to 3\\)"
-          "the block was freed at:[^#]*${FRAME} main [^ ]*use_after_free.c:13"
-          "and allocated at:[^#]*${FRAME} main [^ ]*use_after_free.c:12")
+          "the block was freed at:[^#]*${FRAME} main [^ ]*use_after_free.c:15"
+          "and allocated at:[^#]*${FRAME} main [^ ]*use_after_free.c:14")
+  sh_check_test(check_write_after_free_before_the_block RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_use_after_free> before
+    MATCH "use after free: 1 byte written into a 32-byte block at 0x[0-9a-f]+ after it was freed \\(bytes -2 to -2; negative: before its start"
+          "the block was freed at:[^#]*${FRAME} main [^ ]*use_after_free.c:15")
   sh_check_test(check_clean_program_reports_nothing RC 0
     COMMAND ${RUN} --error-exitcode 9 $<TARGET_FILE:check_clean>
     NOMATCH "stackheap"

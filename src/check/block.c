@@ -13,8 +13,9 @@
  *     report finds every live block by walking the heap's blocks, and no
  *     registry (no lock, no shared cache line) is paid for on each call;
  *   - the front guard is CK_FRONT bytes of CK_FRONT_BYTE, the back guard
- *     b->guard bytes of CK_BACK_BYTE; a quarantined block's bytes are
- *     CK_FREED_BYTE.
+ *     b->guard bytes of CK_BACK_BYTE; a quarantined block's bytes, guards
+ *     included, are CK_FREED_BYTE (so one pass checks all of it when it
+ *     leaves).
  *
  * The quarantine is per thread (a FIFO of freed blocks, STACKHEAP_CHECK_
  * QUARANTINE bytes at most, drained when the thread exits).  Blocks of
@@ -39,7 +40,8 @@ __thread int ck_busy __attribute__((tls_model("initial-exec")));
    quarantine ago and are cold. */
 #define RING ((size_t)1 << 20)       /* blocks held at most */
 #define RING_FIRST ((size_t)1 << 10) /* a thread's first ring; doubled as it fills */
-#define AHEAD 8                      /* evictions fetched ahead */
+#define AHEAD 8                      /* evictions whose blocks are fetched ahead */
+#define PREFETCH_MAX 2048            /* bytes of a block fetched ahead at most */
 static __thread struct {
     ck_block **ring; /* cap entries, mapped at the first free */
     size_t head, count, cap;
@@ -178,41 +180,51 @@ void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
 
 /* ---- guards ------------------------------------------------------------------------ */
 
-/* 4 KiB of each fill byte, to compare against with memcmp (vectorised). */
-static uint8_t pattern[3][4096];
+typedef uint64_t ck_v2 __attribute__((vector_size(16)));
 
-static const uint8_t *pattern_of(uint8_t byte)
+/* True if the n bytes at p are all `byte`.  Blocks of a correct program
+   always are, so there is no early exit: 64 bytes a step, no call. */
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t byte)
 {
-    unsigned i = byte == CK_FRONT_BYTE ? 0 : byte == CK_BACK_BYTE ? 1 : 2;
-    if (pattern[i][0] != byte) /* racing first callers write the same bytes */
-        memset(pattern[i], byte, sizeof pattern[i]);
-    return pattern[i];
+    const uint64_t k = 0x0101010101010101ull * byte;
+    if (n < 16) {
+        uint64_t acc = 0, v;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&v, p + i, 8);
+            acc |= v ^ k;
+        }
+        for (; i < n; i++)
+            acc |= p[i] ^ byte;
+        return acc == 0;
+    }
+    const ck_v2 kv = {k, k};
+    ck_v2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0, v0, v1, v2, v3;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        memcpy(&v0, p + i, 16);
+        memcpy(&v1, p + i + 16, 16);
+        memcpy(&v2, p + i + 32, 16);
+        memcpy(&v3, p + i + 48, 16);
+        a0 |= v0 ^ kv;
+        a1 |= v1 ^ kv;
+        a2 |= v2 ^ kv;
+        a3 |= v3 ^ kv;
+    }
+    for (; i + 16 <= n; i += 16) {
+        memcpy(&v0, p + i, 16);
+        a0 |= v0 ^ kv;
+    }
+    memcpy(&v1, p + n - 16, 16); /* the last 16 bytes, overlapping: n >= 16 */
+    a1 |= v1 ^ kv;
+    a0 |= a1 | a2 | a3;
+    return (a0[0] | a0[1]) == 0;
 }
 
-/* Bytes of [p, p + n) that are not `byte`: count, first and last offsets. */
+/* Bytes of [p, p + n) that are not `byte`: count, first and last offsets
+   (the report's slow path, after all_bytes said no). */
 static size_t damaged(const uint8_t *p, size_t n, uint8_t byte, size_t *first, size_t *last)
 {
-    const uint8_t *want = pattern_of(byte);
-    bool clean = true;
-    if (n <= 256) { /* small: words inline, no call */
-        uint64_t w8;
-        memcpy(&w8, want, 8);
-        size_t i = 0;
-        for (; i + 8 <= n && clean; i += 8) {
-            uint64_t v;
-            memcpy(&v, p + i, 8);
-            clean = v == w8;
-        }
-        for (; i < n && clean; i++)
-            clean = p[i] == byte;
-        n = clean ? 0 : n;
-    }
-    for (size_t off = 0; off < n && clean; off += sizeof pattern[0]) {
-        size_t k = n - off < sizeof pattern[0] ? n - off : sizeof pattern[0];
-        clean = memcmp(p + off, want, k) == 0;
-    }
-    if (clean)
-        return 0;
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         if (p[i] != byte) {
@@ -229,6 +241,9 @@ bool ck_check_guards(ck_block *b, const char *when)
     if (ck_opt.valgrind)
         return true; /* memcheck watches the redzones itself */
     uint8_t *user = ck_user(b);
+    if (all_bytes(user - CK_FRONT, CK_FRONT, CK_FRONT_BYTE) &&
+        all_bytes(user + b->size, b->guard, CK_BACK_BYTE))
+        return true;
     size_t ff = 0, fl = 0, bf = 0, bl = 0;
     size_t front = damaged(user - CK_FRONT, CK_FRONT, CK_FRONT_BYTE, &ff, &fl);
     size_t back = damaged(user + b->size, b->guard, CK_BACK_BYTE, &bf, &bl);
@@ -346,26 +361,32 @@ static void raw_free(ck_block *b)
     ck_busy--;
 }
 
-/* Check that a block leaving the quarantine still holds the freed pattern. */
+/* Check that a block leaving the quarantine still holds the freed pattern,
+   its guards included (release filled them too). */
 static void check_freed_pattern(ck_block *b)
 {
     if (ck_opt.valgrind)
         return; /* memcheck saw any access to it */
+    uint8_t *from = ck_user(b) - CK_FRONT;
+    size_t len = CK_FRONT + b->size + b->guard;
+    if (all_bytes(from, len, CK_FREED_BYTE))
+        return;
     size_t first = 0, last = 0;
-    size_t n = damaged(ck_user(b), b->size, CK_FREED_BYTE, &first, &last);
-    if (n != 0) {
-        ck_found();
-        ck_report_begin();
-        ck_printf("stackheap: use after free: %zu byte%s written into a %zu-byte block at %p "
-                  "after it was freed (bytes %zu to %zu)\n",
-                  n, n == 1 ? "" : "s", b->size, (void *)ck_user(b), first, last);
-        ck_printf("  the block was freed at:\n");
-        ck_trace_print(b->free_trace, "    ");
-        ck_printf("  and allocated at:\n");
-        ck_trace_print(b->alloc_trace, "    ");
-        ck_report_end();
-    }
-    ck_check_guards(b, "when it left the quarantine");
+    size_t n = damaged(from, len, CK_FREED_BYTE, &first, &last);
+    ptrdiff_t lo = (ptrdiff_t)first - CK_FRONT, hi = (ptrdiff_t)last - CK_FRONT;
+    ck_found();
+    ck_report_begin();
+    ck_printf("stackheap: use after free: %zu byte%s written into a %zu-byte block at %p "
+              "after it was freed (bytes %td to %td%s)\n",
+              n, n == 1 ? "" : "s", b->size, (void *)ck_user(b), lo, hi,
+              lo < 0 || hi >= (ptrdiff_t)b->size
+                  ? "; negative: before its start, past its size: after its end"
+                  : "");
+    ck_printf("  the block was freed at:\n");
+    ck_trace_print(b->free_trace, "    ");
+    ck_printf("  and allocated at:\n");
+    ck_trace_print(b->alloc_trace, "    ");
+    ck_report_end();
 }
 
 /* Let blocks out of this thread's quarantine until it holds at most `keep` bytes. */
@@ -375,10 +396,15 @@ static void quarantine_trim(size_t keep, size_t keep_count)
         ck_block *b = tq.ring[tq.head];
         tq.head = (tq.head + 1) & (tq.cap - 1);
         tq.count--;
-        if (tq.count > AHEAD) {
-            const uint8_t *ahead = (const uint8_t *)tq.ring[(tq.head + AHEAD) & (tq.cap - 1)];
-            __builtin_prefetch(ahead, 0, 1);             /* its header, to L2 (not to pollute L1) */
-            __builtin_prefetch(ahead + CK_HEADER, 0, 1); /* its guard and first bytes */
+        if (tq.count > 2 * AHEAD) { /* headers 2 * AHEAD ahead, then their blocks AHEAD ahead */
+            const uint8_t *far = (const uint8_t *)tq.ring[(tq.head + 2 * AHEAD) & (tq.cap - 1)];
+            __builtin_prefetch(far, 0, 3);
+            __builtin_prefetch(far + CK_HEADER, 0, 3);
+            const ck_block *near = tq.ring[(tq.head + AHEAD) & (tq.cap - 1)];
+            size_t len = CK_OFFSET + near->size + near->guard;
+            len = len < PREFETCH_MAX ? len : PREFETCH_MAX; /* longer: the hardware streams */
+            for (size_t off = 2 * 64; off < len + 64; off += 64)
+                __builtin_prefetch((const uint8_t *)near + off, 0, 3);
         }
         tq.bytes -= b->size;
         check_freed_pattern(b);
@@ -448,8 +474,8 @@ static void release(ck_block *b, const char *when, uint32_t trace)
         raw_free(b); /* not held: see the top of this file */
         return;
     }
-    if (!ck_opt.valgrind)
-        memset(ck_user(b), CK_FREED_BYTE, b->size);
+    if (!ck_opt.valgrind) /* the guards too: checked with the block when it leaves */
+        memset(ck_user(b) - CK_FRONT, CK_FREED_BYTE, CK_FRONT + b->size + b->guard);
     quarantine_trim(ck_opt.quarantine, tq.cap - 1); /* room for b */
     tq.ring[(tq.head + tq.count) & (tq.cap - 1)] = b;
     tq.count++;

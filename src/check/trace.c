@@ -51,7 +51,17 @@ static struct {
     uintptr_t lo[RANGES], hi[RANGES];
     _Atomic unsigned n;
     uint64_t refreshed_at;
+    _Atomic unsigned generation; /* refreshes so far: clears the threads' misses */
 } code = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Per thread, the last words is_code found to be no code since the last
+   refresh: a walk often ends on the same non-code word (the frame below
+   main, a thread's start), and each new miss may read the clock. */
+#define MISSES 8
+static __thread struct {
+    uintptr_t pc[MISSES];
+    unsigned next, generation;
+} miss __attribute__((tls_model("initial-exec")));
 
 static int add_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -81,6 +91,7 @@ static void refresh_code(void)
                               memory_order_release); /* readers see no ranges meanwhile */
         dl_iterate_phdr(add_code, &n);
         atomic_store_explicit(&code.n, n, memory_order_release);
+        atomic_fetch_add_explicit(&code.generation, 1, memory_order_release);
         __atomic_store_n(&code.refreshed_at, now, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&code.lock);
@@ -103,9 +114,19 @@ static bool is_code(uintptr_t pc)
                 return true;
             }
         }
-        if (pass == 0)
-            refresh_code();
+        if (pass == 1)
+            break;
+        unsigned gen = atomic_load_explicit(&code.generation, memory_order_acquire);
+        if (miss.generation != gen) {
+            memset(miss.pc, 0, sizeof miss.pc);
+            miss.generation = gen;
+        }
+        for (unsigned i = 0; i < MISSES; i++)
+            if (miss.pc[i] == pc)
+                return false;
+        refresh_code();
     }
+    miss.pc[miss.next++ % MISSES] = pc;
     return false;
 }
 
