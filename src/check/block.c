@@ -49,6 +49,49 @@ static __thread struct {
     bool gone; /* the thread is exiting: free at once */
 } tq __attribute__((tls_model("initial-exec")));
 
+/* Rings of exited threads, for the next threads (a thread-per-request
+   program would otherwise map and unmap rings, and each unmap interrupts
+   every CPU).  The largest go first. */
+#define SPARE_RINGS 8
+static struct {
+    pthread_mutex_t lock;
+    ck_block **ring[SPARE_RINGS];
+    size_t cap[SPARE_RINGS];
+    unsigned n;
+} spare = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Keep a ring for a later thread; false if there is no room. */
+static bool spare_put(ck_block **ring, size_t cap)
+{
+    pthread_mutex_lock(&spare.lock);
+    bool kept = spare.n < SPARE_RINGS;
+    if (kept) {
+        unsigned i = spare.n++;
+        for (; i > 0 && spare.cap[i - 1] > cap; i--) { /* sorted by size */
+            spare.ring[i] = spare.ring[i - 1];
+            spare.cap[i] = spare.cap[i - 1];
+        }
+        spare.ring[i] = ring;
+        spare.cap[i] = cap;
+    }
+    pthread_mutex_unlock(&spare.lock);
+    return kept;
+}
+
+/* The largest spare ring (its capacity in *cap), or NULL. */
+static ck_block **spare_get(size_t *cap)
+{
+    ck_block **ring = NULL;
+    pthread_mutex_lock(&spare.lock);
+    if (spare.n > 0) {
+        spare.n--;
+        ring = spare.ring[spare.n];
+        *cap = spare.cap[spare.n];
+    }
+    pthread_mutex_unlock(&spare.lock);
+    return ring;
+}
+
 /* Counts for STACKHEAP_STATS (only kept when it is on). */
 static struct {
     _Atomic size_t allocs, frees, bytes, live, live_bytes, peak_bytes;
@@ -421,10 +464,9 @@ void sh_check_thread_exit(void)
 {
     quarantine_trim(0, 0);
     tq.gone = true;
-    if (tq.ring != NULL) {
+    if (tq.ring != NULL && !spare_put(tq.ring, tq.cap))
         sh_os_unmap(tq.ring, tq.cap * sizeof *tq.ring);
-        tq.ring = NULL;
-    }
+    tq.ring = NULL;
 }
 
 /* Validate p for free or realloc (what): its header, now marked freed, or
@@ -443,9 +485,14 @@ static ck_block *take_live(void *p, const char *what, void *ra, void **fp)
     return NULL;
 }
 
-/* Map this thread's first ring, or double a full one up to RING entries. */
+/* Give this thread its first ring (a spare one, or a new small one), or
+   double a full one up to RING entries. */
 static void ring_grow(void)
 {
+    if (tq.ring == NULL && (tq.ring = spare_get(&tq.cap)) != NULL) {
+        tq.head = tq.count = 0;
+        return;
+    }
     size_t cap = tq.ring == NULL ? RING_FIRST : tq.cap * 2;
     if (tq.ring != NULL && cap > RING)
         return;
@@ -546,5 +593,11 @@ void ck_each_live(void (*f)(ck_block *, void *), void *arg)
 
 void sh_check_lock_for_fork(int phase)
 {
+    if (phase == 0)
+        pthread_mutex_lock(&spare.lock);
     ck_trace_lock_for_fork(phase);
+    if (phase == 1)
+        pthread_mutex_unlock(&spare.lock);
+    else if (phase == 2)
+        pthread_mutex_init(&spare.lock, NULL);
 }

@@ -41,27 +41,19 @@ static struct {
     uintptr_t self_lo, self_hi; /* libstackheap's code */
 } tr = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Code of the loaded objects: a return address outside it ends a walk (code
-   built without frame pointers leaves other values where a frame's return
-   address would be).  Refreshed at most every 100 ms when an address is not
-   found, for objects loaded since. */
+/* Code of the loaded objects, sorted by address: a return address outside
+   it ends a walk (code built without frame pointers leaves other values where
+   a frame's return address would be).  Refreshed for objects loaded since
+   when addresses are not found: at most every 100 ms, and only every
+   REFRESH_MISSES-th miss of a thread (the clock is not read per miss). */
 #define RANGES 512
+#define REFRESH_MISSES 256
 static struct {
     pthread_mutex_t lock;
     uintptr_t lo[RANGES], hi[RANGES];
     _Atomic unsigned n;
     uint64_t refreshed_at;
-    _Atomic unsigned generation; /* refreshes so far: clears the threads' misses */
 } code = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-/* Per thread, the last words is_code found to be no code since the last
-   refresh: a walk often ends on the same non-code word (the frame below
-   main, a thread's start), and each new miss may read the clock. */
-#define MISSES 8
-static __thread struct {
-    uintptr_t pc[MISSES];
-    unsigned next, generation;
-} miss __attribute__((tls_model("initial-exec")));
 
 static int add_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -69,11 +61,16 @@ static int add_code(struct dl_phdr_info *info, size_t size, void *arg)
     unsigned *n = arg;
     for (int i = 0; i < info->dlpi_phnum && *n < RANGES; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-            code.lo[*n] = info->dlpi_addr + ph->p_vaddr;
-            code.hi[*n] = code.lo[*n] + ph->p_memsz;
-            (*n)++;
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        unsigned j = (*n)++; /* insertion: the ranges stay sorted */
+        for (; j > 0 && code.lo[j - 1] > lo; j--) {
+            code.lo[j] = code.lo[j - 1];
+            code.hi[j] = code.hi[j - 1];
         }
+        code.lo[j] = lo;
+        code.hi[j] = hi;
     }
     return 0;
 }
@@ -91,14 +88,32 @@ static void refresh_code(void)
                               memory_order_release); /* readers see no ranges meanwhile */
         dl_iterate_phdr(add_code, &n);
         atomic_store_explicit(&code.n, n, memory_order_release);
-        atomic_fetch_add_explicit(&code.generation, 1, memory_order_release);
         __atomic_store_n(&code.refreshed_at, now, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&code.lock);
 }
 
-/* The range is_code found last, per thread: most frames are in one object. */
+/* Per thread: the range found last (most frames are in one object), and
+   misses since the last refresh attempt. */
 static __thread unsigned last_range __attribute__((tls_model("initial-exec")));
+static __thread unsigned misses __attribute__((tls_model("initial-exec")));
+
+static bool in_ranges(uintptr_t pc)
+{
+    unsigned n = atomic_load_explicit(&code.n, memory_order_acquire);
+    unsigned lo = 0, hi = n; /* the last range starting at or below pc is in [lo, hi) */
+    while (hi - lo > 1) {
+        unsigned mid = (lo + hi) / 2;
+        if (code.lo[mid] <= pc)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (n == 0 || pc < code.lo[lo] || pc >= code.hi[lo])
+        return false;
+    last_range = lo;
+    return true;
+}
 
 static bool is_code(uintptr_t pc)
 {
@@ -106,28 +121,12 @@ static bool is_code(uintptr_t pc)
     if (k < atomic_load_explicit(&code.n, memory_order_acquire) && pc >= code.lo[k] &&
         pc < code.hi[k])
         return true;
-    for (int pass = 0; pass < 2; pass++) {
-        unsigned n = atomic_load_explicit(&code.n, memory_order_acquire);
-        for (unsigned i = 0; i < n; i++) {
-            if (pc >= code.lo[i] && pc < code.hi[i]) {
-                last_range = i;
-                return true;
-            }
-        }
-        if (pass == 1)
-            break;
-        unsigned gen = atomic_load_explicit(&code.generation, memory_order_acquire);
-        if (miss.generation != gen) {
-            memset(miss.pc, 0, sizeof miss.pc);
-            miss.generation = gen;
-        }
-        for (unsigned i = 0; i < MISSES; i++)
-            if (miss.pc[i] == pc)
-                return false;
-        refresh_code();
-    }
-    miss.pc[miss.next++ % MISSES] = pc;
-    return false;
+    if (in_ranges(pc))
+        return true;
+    if (++misses % REFRESH_MISSES != 0)
+        return false;
+    refresh_code();
+    return in_ranges(pc);
 }
 
 /* This thread's stack: the mapping that holds its stack pointer. */
@@ -243,30 +242,23 @@ static bool ours(uintptr_t pc)
     return pc >= tr.self_lo && pc < tr.self_hi;
 }
 
-static void add(ck_trace *t, void *pc)
-{
-    if (pc == NULL || ours((uintptr_t)pc) || t->depth == CK_FRAMES)
-        return;
-    if (t->depth == 1 && t->pc[0] == pc)
-        return; /* the entry's return address, found again by the walk */
-    t->pc[t->depth++] = pc;
-}
+#define HASH_SEED 0x9E3779B97F4A7C15ull
 
-static uint32_t hash_of(const ck_trace *t)
+static uint64_t mix(uint64_t h, uintptr_t pc)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ t->depth;
-    for (uint32_t i = 0; i < t->depth; i++) {
-        h ^= (uintptr_t)t->pc[i];
-        h *= 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-    }
-    return (uint32_t)h;
+    h ^= pc;
+    h *= 0xFF51AFD7ED558CCDull;
+    return h ^ (h >> 32);
 }
 
 static bool same(const ck_trace *a, const ck_trace *b)
 {
-    return a->hash == b->hash && a->depth == b->depth &&
-           memcmp(a->pc, b->pc, a->depth * sizeof(void *)) == 0;
+    if (a->hash != b->hash || a->depth != b->depth)
+        return false;
+    for (uint32_t i = 0; i < a->depth; i++)
+        if (a->pc[i] != b->pc[i])
+            return false;
+    return true;
 }
 
 uint32_t ck_trace_capture(void *ra, void **fp)
@@ -275,25 +267,37 @@ uint32_t ck_trace_capture(void *ra, void **fp)
         return 0;
     if (stack_hi == 0)
         find_stack();
+    uintptr_t lo = stack_lo, hi = stack_hi;
     ck_trace t;
-    t.depth = 0;
-    add(&t, ra);
-    if (stack_hi < 16) /* the stack is unknown: no walk */
+    uint32_t d = 0;
+    uint64_t h = HASH_SEED;
+    if (ra != NULL && !ours((uintptr_t)ra)) {
+        t.pc[d++] = ra;
+        h = mix(h, (uintptr_t)ra);
+    }
+    if (hi < 16) /* the stack is unknown: no walk */
         fp = NULL;
-    for (void **f = fp; f != NULL && t.depth < CK_FRAMES;) {
-        if ((uintptr_t)f < stack_lo || (uintptr_t)f > stack_hi - 16) /* no overflow: hi >= 16 */
+    for (void **f = fp; f != NULL && d < CK_FRAMES;) {
+        if ((uintptr_t)f < lo || (uintptr_t)f > hi - 16) /* no overflow: hi >= 16 */
             break;
-        if (!ours((uintptr_t)f[1]) && !is_code((uintptr_t)f[1]))
-            break;
-        add(&t, f[1]);
+        uintptr_t pc = (uintptr_t)f[1];
+        if (!ours(pc)) { /* the check layer's own frames are skipped */
+            if (!is_code(pc))
+                break;
+            if (d != 1 || (uintptr_t)t.pc[0] != pc) { /* not the entry's ra, found again */
+                t.pc[d++] = (void *)pc;
+                h = mix(h, pc);
+            }
+        }
         void **next = f[0];
         if (next <= f || ((uintptr_t)next & 7) != 0)
             break;
         f = next;
     }
-    if (t.depth == 0)
+    if (d == 0)
         return 0;
-    t.hash = hash_of(&t);
+    t.depth = d;
+    t.hash = (uint32_t)mix(h, d);
     uint32_t i = t.hash & (SLOTS - 1);
     for (;; i = (i + 1) & (SLOTS - 1)) {
         uint32_t id = atomic_load_explicit(&tr.slot[i], memory_order_acquire);
