@@ -180,7 +180,7 @@ static ck_block *header_of_block(void *block)
 void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
 {
     void **fp = __builtin_frame_address(0);
-    sh_heap *from = h != NULL ? h : sh_heap_thread_init();
+    sh_heap *from = h != NULL ? h : sh_tls_default != NULL ? sh_tls_default : sh_heap_thread_init();
     if (from == NULL || size > SH_MAX_REQUEST || align > SH_MAX_REQUEST) {
         errno = ENOMEM;
         return NULL;
@@ -279,14 +279,31 @@ static size_t damaged(const uint8_t *p, size_t n, uint8_t byte, size_t *first, s
     return count;
 }
 
-bool ck_check_guards(ck_block *b, const char *when)
+/* The guards of b hold their bytes (the front guard two words, the back one
+   from 16 to GUARD_MAX bytes: words, the last one overlapping). */
+static bool guards_intact(const ck_block *b)
 {
-    if (ck_opt.valgrind)
-        return true; /* memcheck watches the redzones itself */
+    const uint64_t front = 0x0101010101010101ull * CK_FRONT_BYTE;
+    const uint64_t back = 0x0101010101010101ull * CK_BACK_BYTE;
+    const uint8_t *user = ck_user(b), *g = user + b->size;
+    size_t n = b->guard;
+    uint64_t w0, w1, acc;
+    memcpy(&w0, user - 16, 8);
+    memcpy(&w1, user - 8, 8);
+    acc = (w0 ^ front) | (w1 ^ front);
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&w0, g + i, 8);
+        acc |= w0 ^ back;
+    }
+    memcpy(&w0, g + n - 8, 8);
+    return (acc | (w0 ^ back)) == 0;
+}
+
+_Static_assert(CK_FRONT == 16 && CK_TAIL >= 8, "guards_intact reads two front words");
+
+static SH_NOINLINE bool report_guards(ck_block *b, const char *when)
+{
     uint8_t *user = ck_user(b);
-    if (all_bytes(user - CK_FRONT, CK_FRONT, CK_FRONT_BYTE) &&
-        all_bytes(user + b->size, b->guard, CK_BACK_BYTE))
-        return true;
     size_t ff = 0, fl = 0, bf = 0, bl = 0;
     size_t front = damaged(user - CK_FRONT, CK_FRONT, CK_FRONT_BYTE, &ff, &fl);
     size_t back = damaged(user + b->size, b->guard, CK_BACK_BYTE, &bf, &bl);
@@ -316,6 +333,13 @@ bool ck_check_guards(ck_block *b, const char *when)
     memset(user - CK_FRONT, CK_FRONT_BYTE, CK_FRONT);
     memset(user + b->size, CK_BACK_BYTE, b->guard);
     return false;
+}
+
+bool ck_check_guards(ck_block *b, const char *when)
+{
+    if (ck_opt.valgrind)
+        return true; /* memcheck watches the redzones itself */
+    return guards_intact(b) || report_guards(b, when);
 }
 
 /* ---- bad pointers -------------------------------------------------------------------- */
@@ -432,41 +456,49 @@ static void check_freed_pattern(ck_block *b)
     ck_report_end();
 }
 
-/* Let blocks out of this thread's quarantine until it holds at most `keep` bytes. */
-static void quarantine_trim(size_t keep, size_t keep_count)
+/* Let the oldest block out of this thread's quarantine (it holds one). */
+static void evict(void)
 {
-    while ((tq.bytes > keep || tq.count > keep_count) && tq.count > 0) {
-        ck_block *b = tq.ring[tq.head];
-        tq.head = (tq.head + 1) & (tq.cap - 1);
-        tq.count--;
-        if (tq.count > 2 * AHEAD) { /* headers 2 * AHEAD ahead, then their blocks AHEAD ahead */
-            const uint8_t *far = (const uint8_t *)tq.ring[(tq.head + 2 * AHEAD) & (tq.cap - 1)];
-            __builtin_prefetch(far, 0, 3);
-            __builtin_prefetch(far + CK_HEADER, 0, 3);
-            const ck_block *near = tq.ring[(tq.head + AHEAD) & (tq.cap - 1)];
-            size_t len = CK_OFFSET + near->size + near->guard;
-            len = len < PREFETCH_MAX ? len : PREFETCH_MAX; /* longer: the hardware streams */
-            for (size_t off = 2 * 64; off < len + 64; off += 64)
-                __builtin_prefetch((const uint8_t *)near + off, 0, 3);
-        }
-        tq.bytes -= b->size;
-        check_freed_pattern(b);
-        raw_free(b);
+    size_t mask = tq.cap - 1;
+    ck_block *b = tq.ring[tq.head];
+    tq.head = (tq.head + 1) & mask;
+    tq.count--;
+    tq.bytes -= b->size;
+    if (tq.count > 2 * AHEAD) { /* headers 2 * AHEAD ahead, then their blocks AHEAD ahead */
+        const uint8_t *far = (const uint8_t *)tq.ring[(tq.head + 2 * AHEAD) & mask];
+        __builtin_prefetch(far, 0, 3);
+        __builtin_prefetch(far + CK_HEADER, 0, 3);
+        const ck_block *near = tq.ring[(tq.head + AHEAD) & mask];
+        size_t len = CK_OFFSET + near->size + near->guard;
+        const uint8_t *p = (const uint8_t *)near + 2 * 64;
+        const uint8_t *end = (const uint8_t *)near + (len < PREFETCH_MAX ? len : PREFETCH_MAX);
+        for (; p < end; p += 64) /* longer blocks: the hardware streams the rest */
+            __builtin_prefetch(p, 0, 3);
     }
+    check_freed_pattern(b);
+    raw_free(b);
+}
+
+/* Let blocks out of this thread's quarantine until it holds at most `keep` bytes. */
+static void quarantine_trim(size_t keep)
+{
+    while (tq.count > 0 && tq.bytes > keep)
+        evict();
 }
 
 void ck_drain_quarantine(void)
 {
-    quarantine_trim(0, 0);
+    quarantine_trim(0);
 }
 
 void sh_check_thread_exit(void)
 {
-    quarantine_trim(0, 0);
+    quarantine_trim(0);
     tq.gone = true;
     if (tq.ring != NULL && !spare_put(tq.ring, tq.cap))
         sh_os_unmap(tq.ring, tq.cap * sizeof *tq.ring);
     tq.ring = NULL;
+    tq.cap = 0;
 }
 
 /* Validate p for free or realloc (what): its header, now marked freed, or
@@ -515,19 +547,27 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     b->free_trace = trace;
     if (ck_opt.valgrind) /* from here memcheck reports any access as use after free */
         sh_tools_freelike(ck_user(b), CK_FRONT);
-    if (!tq.gone && ck_opt.quarantine > 0 && (tq.ring == NULL || tq.count == tq.cap))
-        ring_grow(); /* short-lived threads map a small ring */
-    if (b->heap != NULL || tq.ring == NULL || b->size > ck_opt.quarantine / 8) {
+    if (b->heap != NULL || tq.gone || ck_opt.quarantine == 0 || b->size > ck_opt.quarantine / 8) {
         raw_free(b); /* not held: see the top of this file */
         return;
     }
+    if (tq.count == tq.cap) { /* no ring yet (cap 0), or a full one */
+        ring_grow();          /* short-lived threads map a small ring */
+        if (tq.count == tq.cap) {
+            if (tq.cap == 0) { /* no memory for a ring */
+                raw_free(b);
+                return;
+            }
+            evict();
+        }
+    }
     if (!ck_opt.valgrind) /* the guards too: checked with the block when it leaves */
         memset(ck_user(b) - CK_FRONT, CK_FREED_BYTE, CK_FRONT + b->size + b->guard);
-    quarantine_trim(ck_opt.quarantine, tq.cap - 1); /* room for b */
     tq.ring[(tq.head + tq.count) & (tq.cap - 1)] = b;
     tq.count++;
     tq.bytes += b->size;
-    quarantine_trim(ck_opt.quarantine, tq.cap);
+    if (tq.bytes > ck_opt.quarantine)
+        quarantine_trim(ck_opt.quarantine);
 }
 
 void sh_check_free(void *p, void *ra)
