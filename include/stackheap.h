@@ -322,7 +322,7 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * exit (definitely lost versus still reachable), double and invalid frees
  * (reported, then abort: STACKHEAP_CHECK_ABORT=0 ignores the call instead),
  * writes before or after a block (at free, realloc and exit) and writes into
- * freed blocks (when they leave a per-thread quarantine).  It is decided at
+ * freed blocks (when they leave the quarantine).  It is decided at
  * the first allocation and costs nothing when off.  In check mode every
  * block is 16-aligned (or as asked), sh_usable_size returns the size asked
  * for, and realloc always moves the block.  Under Valgrind the heap

@@ -3,7 +3,7 @@
 # unmodified programs), run through the tool; expect.cmake checks the report.
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
-  foreach(p leak double_free free_stack free_interior overrun use_after_free clean)
+  foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads)
@@ -99,6 +99,11 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   sh_check_test(check_stats RC 0
     COMMAND $<TARGET_FILE:stackheap_tool> run --stats $<TARGET_FILE:check_clean>
     MATCH "stackheap: stats: peak RSS [0-9.]+ [KMG]i?B; memory mapped by stackheap")
+  # 4 threads x 8 MiB of frees: per-thread quarantines would hold up to 16 MiB
+  sh_check_test(check_quarantine_budget_is_shared_by_threads RC 0
+    COMMAND ${RUN} --stats --quarantine 4M $<TARGET_FILE:check_quarantine>
+    MATCH "the quarantine held at most ([1-5]\\.[0-9]+ MiB|[0-9.]+ KiB) \\(budget 4[.0]* MiB\\)"
+    STDOUT "quarantine: done")
   sh_check_test(check_run_of_a_missing_program RC 127
     COMMAND $<TARGET_FILE:stackheap_tool> run --check /nonexistent/program
     MATCH "stackheap run: cannot run '/nonexistent/program'")

@@ -37,7 +37,7 @@ int run_usage(FILE *to)
                 "  --continue            after a bad free, go on (ignoring the call) instead of\n"
                 "                        aborting\n"
                 "  --quarantine SIZE     bytes of freed blocks held back to catch writes after\n"
-                "                        free, per thread (default 16M)\n");
+                "                        free, shared by the threads (default 16M)\n");
     return 2;
 }
 

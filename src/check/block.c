@@ -17,8 +17,9 @@
  *     included, are CK_FREED_BYTE (so one pass checks all of it when it
  *     leaves).
  *
- * The quarantine is per thread (a FIFO of freed blocks, STACKHEAP_CHECK_
- * QUARANTINE bytes at most, drained when the thread exits).  Blocks of
+ * The quarantine is per thread (a FIFO of freed blocks, drained when the
+ * thread exits); its budget, STACKHEAP_CHECK_QUARANTINE bytes, is shared by
+ * the threads that hold one.  Blocks of
  * first-class heaps are not quarantined: sh_heap_destroy may release their
  * memory while another thread's quarantine still held them.
  */
@@ -46,8 +47,26 @@ static __thread struct {
     ck_block **ring; /* cap entries, mapped at the first free */
     size_t head, count, cap;
     size_t bytes;
-    bool gone; /* the thread is exiting: free at once */
+    size_t share;  /* bytes this thread holds at most */
+    unsigned seen; /* `holders` when share was computed */
+    bool gone;     /* the thread is exiting: free at once */
 } tq __attribute__((tls_model("initial-exec")));
+
+/* The quarantine budget (ck_opt.quarantine) is shared by the threads that
+   hold a ring: each holds at most budget / holders, so a program with many
+   threads keeps the budget in all.  A thread finds its share shrunk at its
+   next free (idle threads keep theirs until then). */
+static _Atomic unsigned holders;
+
+static size_t share(void)
+{
+    unsigned n = atomic_load_explicit(&holders, memory_order_relaxed);
+    if (n != tq.seen) {
+        tq.seen = n;
+        tq.share = ck_opt.quarantine / (n > 0 ? n : 1);
+    }
+    return tq.share;
+}
 
 /* Rings of exited threads, for the next threads (a thread-per-request
    program would otherwise map and unmap rings, and each unmap interrupts
@@ -95,7 +114,17 @@ static ck_block **spare_get(size_t *cap)
 /* Counts for STACKHEAP_STATS (only kept when it is on). */
 static struct {
     _Atomic size_t allocs, frees, bytes, live, live_bytes, peak_bytes;
+    _Atomic size_t held, peak_held; /* bytes in the quarantines */
 } counts;
+
+static void count_held(ptrdiff_t delta)
+{
+    if (!ck_opt.stats)
+        return;
+    sh_atomic_max(&counts.peak_held,
+                  atomic_fetch_add_explicit(&counts.held, (size_t)delta, memory_order_relaxed) +
+                      (size_t)delta);
+}
 
 static void count_alloc(size_t size)
 {
@@ -119,15 +148,17 @@ static void count_free(size_t size)
 
 void sh_check_print_stats(const char *line, size_t len)
 {
-    char b1[32], b2[32], b3[32];
+    char b1[32], b2[32], b3[32], b4[32], b5[32];
     ck_report_begin();
     sh_os_write(ck_opt.fd, line, len);
     ck_printf(
         "stackheap: stats: %zu allocations (%s), %zu frees; at most %s live; %zu blocks "
-        "(%s) live at exit\n",
+        "(%s) live at exit; the quarantine held at most %s (budget %s)\n",
         atomic_load(&counts.allocs), sh_format_bytes(b1, sizeof b1, atomic_load(&counts.bytes)),
         atomic_load(&counts.frees), sh_format_bytes(b2, sizeof b2, atomic_load(&counts.peak_bytes)),
-        atomic_load(&counts.live), sh_format_bytes(b3, sizeof b3, atomic_load(&counts.live_bytes)));
+        atomic_load(&counts.live), sh_format_bytes(b3, sizeof b3, atomic_load(&counts.live_bytes)),
+        sh_format_bytes(b4, sizeof b4, atomic_load(&counts.peak_held)),
+        sh_format_bytes(b5, sizeof b5, ck_opt.quarantine));
     ck_report_end();
 }
 
@@ -464,6 +495,7 @@ static void evict(void)
     tq.head = (tq.head + 1) & mask;
     tq.count--;
     tq.bytes -= b->size;
+    count_held(-(ptrdiff_t)b->size);
     if (tq.count > 2 * AHEAD) { /* headers 2 * AHEAD ahead, then their blocks AHEAD ahead */
         const uint8_t *far = (const uint8_t *)tq.ring[(tq.head + 2 * AHEAD) & mask];
         __builtin_prefetch(far, 0, 3);
@@ -495,8 +527,11 @@ void sh_check_thread_exit(void)
 {
     quarantine_trim(0);
     tq.gone = true;
-    if (tq.ring != NULL && !spare_put(tq.ring, tq.cap))
-        sh_os_unmap(tq.ring, tq.cap * sizeof *tq.ring);
+    if (tq.ring != NULL) {
+        atomic_fetch_sub_explicit(&holders, 1, memory_order_relaxed);
+        if (!spare_put(tq.ring, tq.cap))
+            sh_os_unmap(tq.ring, tq.cap * sizeof *tq.ring);
+    }
     tq.ring = NULL;
     tq.cap = 0;
 }
@@ -523,6 +558,7 @@ static void ring_grow(void)
 {
     if (tq.ring == NULL && (tq.ring = spare_get(&tq.cap)) != NULL) {
         tq.head = tq.count = 0;
+        atomic_fetch_add_explicit(&holders, 1, memory_order_relaxed);
         return;
     }
     size_t cap = tq.ring == NULL ? RING_FIRST : tq.cap * 2;
@@ -535,6 +571,8 @@ static void ring_grow(void)
         ring[i] = tq.ring[(tq.head + i) & (tq.cap - 1)];
     if (tq.ring != NULL)
         sh_os_unmap(tq.ring, tq.cap * sizeof *tq.ring);
+    else
+        atomic_fetch_add_explicit(&holders, 1, memory_order_relaxed);
     tq.ring = ring;
     tq.cap = cap;
     tq.head = 0;
@@ -566,8 +604,9 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     tq.ring[(tq.head + tq.count) & (tq.cap - 1)] = b;
     tq.count++;
     tq.bytes += b->size;
-    if (tq.bytes > ck_opt.quarantine)
-        quarantine_trim(ck_opt.quarantine);
+    count_held((ptrdiff_t)b->size);
+    if (tq.bytes > tq.share || tq.seen != atomic_load_explicit(&holders, memory_order_relaxed))
+        quarantine_trim(share());
 }
 
 void sh_check_free(void *p, void *ra)
@@ -638,6 +677,8 @@ void sh_check_lock_for_fork(int phase)
     ck_trace_lock_for_fork(phase);
     if (phase == 1)
         pthread_mutex_unlock(&spare.lock);
-    else if (phase == 2)
+    else if (phase == 2) { /* the child: only this thread is left */
         pthread_mutex_init(&spare.lock, NULL);
+        atomic_store_explicit(&holders, tq.ring != NULL, memory_order_relaxed);
+    }
 }

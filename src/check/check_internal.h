@@ -103,7 +103,7 @@ typedef struct ck_options {
     bool show_reachable; /* STACKHEAP_CHECK_REACHABLE */
     bool stats;          /* STACKHEAP_STATS */
     int error_exitcode;  /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
-    size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes per thread (default 16 MiB) */
+    size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes, shared by the threads (16 MiB) */
     int fd;              /* where reports go: 2 or STACKHEAP_CHECK_LOG */
     bool valgrind;       /* under memcheck, without STACKHEAP_CHECK: describe the blocks to it and
                             leave the finding to it */
