@@ -104,6 +104,10 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     COMMAND ${RUN} --stats --quarantine 4M $<TARGET_FILE:check_quarantine>
     MATCH "the quarantine held at most ([1-5]\\.[0-9]+ MiB|[0-9.]+ KiB) \\(budget 4[.0]* MiB\\)"
     STDOUT "quarantine: done")
+  sh_check_test(check_quarantine_records_are_not_references RC 9
+    COMMAND ${RUN} --quarantine 4K --error-exitcode 9 $<TARGET_FILE:check_quarantine> leak
+    MATCH "leak: 24 bytes in 1 block definitely lost" "${FRAME} make_lost [^ ]*quarantine.c:[0-9]+"
+    STDOUT "quarantine: done")
   sh_check_test(check_run_of_a_missing_program RC 127
     COMMAND $<TARGET_FILE:stackheap_tool> run --check /nonexistent/program
     MATCH "stackheap run: cannot run '/nonexistent/program'")
