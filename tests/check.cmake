@@ -108,6 +108,23 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     COMMAND ${RUN} --quarantine 4K --error-exitcode 9 $<TARGET_FILE:check_quarantine> leak
     MATCH "leak: 24 bytes in 1 block definitely lost" "${FRAME} make_lost [^ ]*quarantine.c:[0-9]+"
     STDOUT "quarantine: done")
+  # a static program: LD_PRELOAD cannot reach it, and the tool says so
+  include(CheckCSourceCompiles)
+  set(CMAKE_REQUIRED_LINK_OPTIONS -static)
+  check_c_source_compiles("int main(void) { return 0; }" SH_HAVE_STATIC_LIBC)
+  unset(CMAKE_REQUIRED_LINK_OPTIONS)
+  if(SH_HAVE_STATIC_LIBC)
+    add_executable(check_static check/clean.c)
+    target_compile_options(check_static PRIVATE -g -O0 -w)
+    target_link_libraries(check_static PRIVATE Threads::Threads)
+    target_link_options(check_static PRIVATE -static)
+    sh_check_test(check_static_program_gets_a_warning RC 0
+      COMMAND ${RUN} $<TARGET_FILE:check_static>
+      MATCH "stackheap run: warning: '[^']*check_static' is statically linked, so LD_PRELOAD cannot give it stackheap's malloc"
+      STDOUT "clean: done")
+  else()
+    message(STATUS "no static libc (libc.a): the test of `stackheap run` on a static program is left out")
+  endif()
   sh_check_test(check_run_of_a_missing_program RC 127
     COMMAND $<TARGET_FILE:stackheap_tool> run --check /nonexistent/program
     MATCH "stackheap run: cannot run '/nonexistent/program'")

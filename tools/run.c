@@ -2,6 +2,9 @@
  * run.c -- `stackheap run [options] -- PROGRAM ARGS...`: run any dynamically
  * linked program on stackheap, optionally in check mode.
  *
+ * A statically linked program cannot be run on stackheap (the loader that
+ * reads LD_PRELOAD never runs); the tool says so and runs it anyway.
+ *
  * The tool sets the environment the library reads (LD_PRELOAD of the
  * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends) and
  * replaces itself with the program, so the program's exit status, signals
@@ -10,6 +13,8 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <elf.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
@@ -58,6 +63,48 @@ static int set(const char *name, const char *value)
         return -1;
     }
     return 0;
+}
+
+/* The file execvp would run for `name` (searched in PATH when it has no
+   '/'), in buf; NULL if there is none. */
+static const char *program_path(const char *name, char *buf, size_t cap)
+{
+    if (strchr(name, '/') != NULL)
+        return name;
+    const char *path = getenv("PATH");
+    for (const char *dir = path != NULL ? path : "/usr/bin:/bin"; *dir != '\0';) {
+        size_t n = strcspn(dir, ":");
+        if ((size_t)snprintf(buf, cap, "%.*s/%s", (int)n, n > 0 ? dir : ".", name) < cap &&
+            access(buf, X_OK) == 0)
+            return buf;
+        dir += n + (dir[n] == ':');
+    }
+    return NULL;
+}
+
+/* True if path is an ELF program without an interpreter (statically
+   linked): the dynamic loader never runs, so LD_PRELOAD has no effect. */
+static bool statically_linked(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return false;
+    Elf64_Ehdr eh;
+    bool elf = fread(&eh, sizeof eh, 1, f) == 1 && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+               eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) &&
+               (eh.e_type == ET_EXEC || eh.e_type == ET_DYN);
+    bool interp = false;
+    for (unsigned k = 0; elf && k < eh.e_phnum && !interp; k++) {
+        Elf64_Phdr ph;
+        if (fseek(f, (long)(eh.e_phoff + (uint64_t)k * sizeof ph), SEEK_SET) != 0 ||
+            fread(&ph, sizeof ph, 1, f) != 1) {
+            elf = false; /* unreadable: say nothing */
+            break;
+        }
+        interp = ph.p_type == PT_INTERP;
+    }
+    fclose(f);
+    return elf && !interp;
 }
 
 /* argv[0] is "run". */
@@ -131,6 +178,13 @@ int run_command(int argc, char **argv)
     if (set("LD_PRELOAD", preload) != 0 || set("STACKHEAP_CHECK", check ? "1" : "0") != 0)
         return 2;
     free(preload);
+    char buf[4096];
+    const char *path = program_path(argv[i], buf, sizeof buf);
+    if (path != NULL && statically_linked(path))
+        fprintf(stderr,
+                "stackheap run: warning: '%s' is statically linked, so LD_PRELOAD cannot give "
+                "it stackheap's malloc: it runs on its own, and nothing is checked or counted\n",
+                argv[i]);
     execvp(argv[i], &argv[i]);
     fprintf(stderr, "stackheap run: cannot run '%s': %s\n", argv[i], strerror(errno));
     return 127;
