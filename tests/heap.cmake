@@ -21,6 +21,15 @@ foreach(t test_heap_api test_heap_threads test_heap_fork test_heap_shrink)
 endforeach()
 set_tests_properties(test_heap_threads test_heap_shrink PROPERTIES TIMEOUT 300)
 
+# Check mode with threads, through the sh_ functions, so it runs under ThreadSanitizer too
+# (the check tests of check.cmake need LD_PRELOAD, which sanitizer builds do not have).
+if(NOT SH_WITH_ASAN)
+  sh_add_test(test_check_threads test_check_threads.c Threads::Threads)
+  target_compile_definitions(test_check_threads PRIVATE SH_WITH_TSAN=$<BOOL:${SH_WITH_TSAN}>)
+  set_tests_properties(test_check_threads PROPERTIES TIMEOUT 300
+    ENVIRONMENT "STACKHEAP_CHECK=1;STACKHEAP_CHECK_EXITCODE=9")
+endif()
+
 # ---- the standard names: linked, and under LD_PRELOAD ---------------------------------
 # Only when the override is really built: the top-level CMakeLists turns SH_OVERRIDE off
 # when a sanitizer that owns malloc (address, thread, memory) is on.

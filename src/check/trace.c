@@ -45,32 +45,39 @@ static struct {
    it ends a walk (code built without frame pointers leaves other values where
    a frame's return address would be).  Refreshed for objects loaded since
    when addresses are not found: at most every 100 ms, and only every
-   REFRESH_MISSES-th miss of a thread (the clock is not read per miss). */
+   REFRESH_MISSES-th miss of a thread (the clock is not read per miss).
+   Readers take no lock: the table is a seqlock (seq is odd while a refresh
+   copies a new table in; a reader that sees it odd, or changed, answers "not
+   code", which only ends a walk early). */
 #define RANGES 512
 #define REFRESH_MISSES 256
 static struct {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* refreshes, and `next` */
     uintptr_t lo[RANGES], hi[RANGES];
-    _Atomic unsigned n;
+    _Atomic unsigned n, seq;
     uint64_t refreshed_at;
+    struct {
+        uintptr_t lo[RANGES], hi[RANGES];
+        unsigned n;
+    } next; /* the table being built */
 } code = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int add_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    unsigned *n = arg;
-    for (int i = 0; i < info->dlpi_phnum && *n < RANGES; i++) {
+    (void)arg;
+    for (int i = 0; i < info->dlpi_phnum && code.next.n < RANGES; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        unsigned j = (*n)++; /* insertion: the ranges stay sorted */
-        for (; j > 0 && code.lo[j - 1] > lo; j--) {
-            code.lo[j] = code.lo[j - 1];
-            code.hi[j] = code.hi[j - 1];
+        unsigned j = code.next.n++; /* insertion: the ranges stay sorted */
+        for (; j > 0 && code.next.lo[j - 1] > lo; j--) {
+            code.next.lo[j] = code.next.lo[j - 1];
+            code.next.hi[j] = code.next.hi[j - 1];
         }
-        code.lo[j] = lo;
-        code.hi[j] = hi;
+        code.next.lo[j] = lo;
+        code.next.hi[j] = hi;
     }
     return 0;
 }
@@ -83,11 +90,18 @@ static void refresh_code(void)
     pthread_mutex_lock(&code.lock);
     uint64_t now = sh_now_ms();
     if (code.refreshed_at == 0 || now - code.refreshed_at >= 100) {
-        unsigned n = 0;
-        atomic_store_explicit(&code.n, 0,
-                              memory_order_release); /* readers see no ranges meanwhile */
-        dl_iterate_phdr(add_code, &n);
-        atomic_store_explicit(&code.n, n, memory_order_release);
+        code.next.n = 0;
+        dl_iterate_phdr(add_code, NULL);
+        /* publish: release stores keep the odd seq before the table, and the
+           table before the even seq */
+        unsigned seq = atomic_load_explicit(&code.seq, memory_order_relaxed);
+        atomic_store_explicit(&code.seq, seq + 1, memory_order_relaxed);
+        for (unsigned i = 0; i < code.next.n; i++) {
+            __atomic_store_n(&code.lo[i], code.next.lo[i], __ATOMIC_RELEASE);
+            __atomic_store_n(&code.hi[i], code.next.hi[i], __ATOMIC_RELEASE);
+        }
+        atomic_store_explicit(&code.n, code.next.n, memory_order_release);
+        atomic_store_explicit(&code.seq, seq + 2, memory_order_release);
         __atomic_store_n(&code.refreshed_at, now, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&code.lock);
@@ -98,29 +112,47 @@ static void refresh_code(void)
 static __thread unsigned last_range __attribute__((tls_model("initial-exec")));
 static __thread unsigned misses __attribute__((tls_model("initial-exec")));
 
+/* Acquire loads: a reader's later check of seq cannot move before them. */
+static uintptr_t range_lo(unsigned i)
+{
+    return __atomic_load_n(&code.lo[i], __ATOMIC_ACQUIRE);
+}
+
+static uintptr_t range_hi(unsigned i)
+{
+    return __atomic_load_n(&code.hi[i], __ATOMIC_ACQUIRE);
+}
+
+/* pc in the table, read consistently (false while a refresh runs). */
 static bool in_ranges(uintptr_t pc)
 {
+    unsigned seq = atomic_load_explicit(&code.seq, memory_order_acquire);
     unsigned n = atomic_load_explicit(&code.n, memory_order_acquire);
-    unsigned lo = 0, hi = n; /* the last range starting at or below pc is in [lo, hi) */
-    while (hi - lo > 1) {
-        unsigned mid = (lo + hi) / 2;
-        if (code.lo[mid] <= pc)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    if (n == 0 || pc < code.lo[lo] || pc >= code.hi[lo])
+    if ((seq & 1) != 0 || n == 0)
         return false;
-    last_range = lo;
-    return true;
+    unsigned k = last_range;
+    bool hit = k < n && pc >= range_lo(k) && pc < range_hi(k);
+    if (!hit) {
+        unsigned lo = 0, hi = n; /* the last range starting at or below pc is in [lo, hi) */
+        while (hi - lo > 1) {
+            unsigned mid = (lo + hi) / 2;
+            if (range_lo(mid) <= pc)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        hit = pc >= range_lo(lo) && pc < range_hi(lo);
+        k = lo;
+    }
+    if (atomic_load_explicit(&code.seq, memory_order_relaxed) != seq)
+        return false; /* a refresh ran meanwhile */
+    if (hit)
+        last_range = k;
+    return hit;
 }
 
 static bool is_code(uintptr_t pc)
 {
-    unsigned k = last_range;
-    if (k < atomic_load_explicit(&code.n, memory_order_acquire) && pc >= code.lo[k] &&
-        pc < code.hi[k])
-        return true;
     if (in_ranges(pc))
         return true;
     if (++misses % REFRESH_MISSES != 0)
