@@ -151,7 +151,7 @@ static bool in_ranges(uintptr_t pc)
     return hit;
 }
 
-static bool is_code(uintptr_t pc)
+static SH_NOINLINE bool is_code_slow(uintptr_t pc)
 {
     if (in_ranges(pc))
         return true;
@@ -159,6 +159,18 @@ static bool is_code(uintptr_t pc)
         return false;
     refresh_code();
     return in_ranges(pc);
+}
+
+/* The walk's test of each return address: most are in the range found last. */
+static inline bool is_code(uintptr_t pc)
+{
+    unsigned seq = atomic_load_explicit(&code.seq, memory_order_acquire);
+    unsigned k = last_range;
+    if (k < atomic_load_explicit(&code.n, memory_order_acquire) && pc >= range_lo(k) &&
+        pc < range_hi(k) && atomic_load_explicit(&code.seq, memory_order_relaxed) == seq &&
+        (seq & 1) == 0)
+        return true;
+    return is_code_slow(pc);
 }
 
 /* This thread's stack: the mapping that holds its stack pointer. */
