@@ -3,7 +3,8 @@
  * linked program on stackheap, optionally in check mode.
  *
  * A statically linked program cannot be run on stackheap (the loader that
- * reads LD_PRELOAD never runs); the tool says so and runs it anyway.
+ * reads LD_PRELOAD never runs), nor can a 32-bit one; the tool says so and
+ * runs it anyway.
  *
  * The tool sets the environment the library reads (LD_PRELOAD of the
  * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends) and
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "stackheap.h"
@@ -72,26 +74,35 @@ static const char *program_path(const char *name, char *buf, size_t cap)
     if (strchr(name, '/') != NULL)
         return name;
     const char *path = getenv("PATH");
-    for (const char *dir = path != NULL ? path : "/usr/bin:/bin"; *dir != '\0';) {
+    /* glibc's default PATH; an empty entry (or an empty PATH) is the current directory */
+    for (const char *dir = path != NULL ? path : "/bin:/usr/bin";;) {
         size_t n = strcspn(dir, ":");
-        if ((size_t)snprintf(buf, cap, "%.*s/%s", (int)n, n > 0 ? dir : ".", name) < cap &&
-            access(buf, X_OK) == 0)
+        struct stat st;
+        if ((size_t)snprintf(buf, cap, "%.*s/%s", (int)(n > 0 ? n : 1), n > 0 ? dir : ".", name) <
+                cap &&
+            stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
             return buf;
-        dir += n + (dir[n] == ':');
+        if (dir[n] == '\0')
+            return NULL;
+        dir += n + 1;
     }
-    return NULL;
 }
 
-/* True if path is an ELF program without an interpreter (statically
-   linked): the dynamic loader never runs, so LD_PRELOAD has no effect. */
-static bool statically_linked(const char *path)
+/* Why LD_PRELOAD cannot reach the ELF program at path, or NULL: it has no
+   interpreter (statically linked: the dynamic loader never runs), or it is
+   32-bit (the loader ignores a 64-bit library). */
+static const char *unreachable(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return false;
+        return NULL;
     Elf64_Ehdr eh;
-    bool elf = fread(&eh, sizeof eh, 1, f) == 1 && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
-               eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) &&
+    bool read = fread(&eh, sizeof eh, 1, f) == 1 && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0;
+    if (read && eh.e_ident[EI_CLASS] == ELFCLASS32) {
+        fclose(f);
+        return "is a 32-bit program, and the loader ignores a 64-bit library";
+    }
+    bool elf = read && eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) &&
                (eh.e_type == ET_EXEC || eh.e_type == ET_DYN);
     bool interp = false;
     for (unsigned k = 0; elf && k < eh.e_phnum && !interp; k++) {
@@ -104,7 +115,7 @@ static bool statically_linked(const char *path)
         interp = ph.p_type == PT_INTERP;
     }
     fclose(f);
-    return elf && !interp;
+    return elf && !interp ? "is statically linked" : NULL;
 }
 
 /* argv[0] is "run". */
@@ -180,11 +191,12 @@ int run_command(int argc, char **argv)
     free(preload);
     char buf[4096];
     const char *path = program_path(argv[i], buf, sizeof buf);
-    if (path != NULL && statically_linked(path))
+    const char *why = path != NULL ? unreachable(path) : NULL;
+    if (why != NULL)
         fprintf(stderr,
-                "stackheap run: warning: '%s' is statically linked, so LD_PRELOAD cannot give "
-                "it stackheap's malloc: it runs on its own, and nothing is checked or counted\n",
-                argv[i]);
+                "stackheap run: warning: '%s' %s, so LD_PRELOAD cannot give it stackheap's "
+                "malloc: it runs on its own, and nothing is checked or counted\n",
+                argv[i], why);
     execvp(argv[i], &argv[i]);
     fprintf(stderr, "stackheap run: cannot run '%s': %s\n", argv[i], strerror(errno));
     return 127;

@@ -3,8 +3,9 @@
  * quarantine.  The layout is in check_internal.h.
  *
  * Invariants:
- *   - a live block's header has magic CK_MAGIC_LIVE ^ its address; a
- *     quarantined one CK_MAGIC_FREED ^ its address; free changes one into
+ *   - a live block's header has magic CK_MAGIC_LIVE ^ seal(its address,
+ *     size and guard); a quarantined one CK_MAGIC_FREED ^ seal(...); free
+ *     changes one into
  *     the other with a compare-and-swap, so of two racing frees of a block
  *     one succeeds and the other is reported;
  *   - the heap block that holds a checked block starts with its header
@@ -61,7 +62,7 @@ static _Atomic unsigned holders;
 static size_t share(void)
 {
     unsigned n = atomic_load_explicit(&holders, memory_order_relaxed);
-    if (n != tq.seen) {
+    if (n != tq.seen || tq.share == 0) { /* 0: not computed yet */
         tq.seen = n;
         tq.share = ck_opt.quarantine / (n > 0 ? n : 1);
     }
@@ -168,14 +169,23 @@ void sh_check_init(bool for_valgrind)
     ck_trace_init();
 }
 
+/* What a header's magic is xor'ed with: its address, size and guard length.
+   A header whose size or guard was overwritten (a write more than CK_FRONT
+   bytes before a block) then no longer reads as a block, so the check layer
+   never sizes a fill or a check by a damaged field. */
+static uint64_t seal(const ck_block *b)
+{
+    return (uintptr_t)b ^ ((uint64_t)b->size * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)b->guard << 56);
+}
+
 static bool is_live(const ck_block *b)
 {
-    return __atomic_load_n(&b->magic, __ATOMIC_ACQUIRE) == (CK_MAGIC_LIVE ^ (uintptr_t)b);
+    return __atomic_load_n(&b->magic, __ATOMIC_ACQUIRE) == (CK_MAGIC_LIVE ^ seal(b));
 }
 
 static bool is_freed(const ck_block *b)
 {
-    return __atomic_load_n(&b->magic, __ATOMIC_ACQUIRE) == (CK_MAGIC_FREED ^ (uintptr_t)b);
+    return __atomic_load_n(&b->magic, __ATOMIC_ACQUIRE) == (CK_MAGIC_FREED ^ seal(b));
 }
 
 /* The header of user pointer p if reading it is safe (p inside the heap's
@@ -245,7 +255,7 @@ void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
     memset(user + size, CK_BACK_BYTE, b->guard);
     if (zero)
         memset(user, 0, size);
-    __atomic_store_n(&b->magic, CK_MAGIC_LIVE ^ (uintptr_t)b, __ATOMIC_RELEASE);
+    __atomic_store_n(&b->magic, CK_MAGIC_LIVE ^ seal(b), __ATOMIC_RELEASE);
     count_alloc(size);
     if (ck_opt.valgrind) /* the guards become memcheck's redzones */
         sh_tools_malloclike(user, size, CK_FRONT, zero);
@@ -413,6 +423,14 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
             ck_trace_print(call, "    ");
             ck_printf("  the block was allocated at:\n");
             ck_trace_print(outer->alloc_trace, "    ");
+        } else if (outer == NULL && base == (void *)b) {
+            /* p is where a block's user bytes start, but its header is not one */
+            ck_printf("stackheap: invalid free: %s(%p): the header before this block was "
+                      "overwritten (a write up to %d bytes before its start), or it was never "
+                      "a block; it is left alone\n",
+                      what, p, CK_OFFSET);
+            ck_printf("  %s called at:\n", what);
+            ck_trace_print(call, "    ");
         } else {
             ck_printf("stackheap: invalid free: %s(%p): not a block stackheap handed out\n", what,
                       p);
@@ -487,15 +505,25 @@ static void check_freed_pattern(ck_block *b)
     ck_report_end();
 }
 
+static SH_NOINLINE void report_damaged_header(const ck_block *b)
+{
+    ck_found();
+    ck_report_begin();
+    ck_printf("stackheap: use after free: the header of a freed block at %p was overwritten "
+              "while the block was in the quarantine (a write up to %d bytes before the "
+              "block); the block is left alone\n",
+              (void *)ck_user(b), CK_OFFSET);
+    ck_report_end();
+}
+
 /* Let the oldest block out of this thread's quarantine (it holds one). */
 static void evict(void)
 {
     size_t mask = tq.cap - 1;
     ck_block *b = tq.ring[tq.head];
+    tq.ring[tq.head] = NULL; /* the leak scan reads rings: no stale pointers */
     tq.head = (tq.head + 1) & mask;
     tq.count--;
-    tq.bytes -= b->size;
-    count_held(-(ptrdiff_t)b->size);
     if (tq.count > 2 * AHEAD) { /* headers 2 * AHEAD ahead, then their blocks AHEAD ahead */
         const uint8_t *far = (const uint8_t *)tq.ring[(tq.head + 2 * AHEAD) & mask];
         __builtin_prefetch(far, 0, 3);
@@ -507,6 +535,13 @@ static void evict(void)
         for (; p < end; p += 64) /* longer blocks: the hardware streams the rest */
             __builtin_prefetch(p, 0, 3);
     }
+    if (!is_freed(b)) { /* its header was overwritten while it was held */
+        tq.bytes -= tq.bytes < b->size ? tq.bytes : b->size; /* b->size may be anything */
+        report_damaged_header(b);
+        return; /* the block is left alone: nothing in its header can be trusted */
+    }
+    tq.bytes -= b->size;
+    count_held(-(ptrdiff_t)b->size);
     check_freed_pattern(b);
     raw_free(b);
 }
@@ -520,12 +555,13 @@ static void quarantine_trim(size_t keep)
 
 void ck_drain_quarantine(void)
 {
-    quarantine_trim(0);
+    while (tq.count > 0) /* by count: blocks of 0 bytes weigh nothing */
+        evict();
 }
 
 void sh_check_thread_exit(void)
 {
-    quarantine_trim(0);
+    ck_drain_quarantine();
     tq.gone = true;
     if (tq.ring != NULL) {
         atomic_fetch_sub_explicit(&holders, 1, memory_order_relaxed);
@@ -542,8 +578,8 @@ static ck_block *take_live(void *p, const char *what, void *ra, void **fp)
 {
     ck_block *b = header_at(p);
     if (b != NULL) {
-        uint64_t want = CK_MAGIC_LIVE ^ (uintptr_t)b;
-        if (__atomic_compare_exchange_n(&b->magic, &want, CK_MAGIC_FREED ^ (uintptr_t)b, false,
+        uint64_t want = CK_MAGIC_LIVE ^ seal(b);
+        if (__atomic_compare_exchange_n(&b->magic, &want, CK_MAGIC_FREED ^ seal(b), false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             return b;
     }
@@ -585,7 +621,9 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     b->free_trace = trace;
     if (ck_opt.valgrind) /* from here memcheck reports any access as use after free */
         sh_tools_freelike(ck_user(b), CK_FRONT);
-    if (b->heap != NULL || tq.gone || ck_opt.quarantine == 0 || b->size > ck_opt.quarantine / 8) {
+    /* a block bigger than an eighth of this thread's share would push out
+       most of what it holds */
+    if (b->heap != NULL || tq.gone || ck_opt.quarantine == 0 || b->size > share() / 8) {
         raw_free(b); /* not held: see the top of this file */
         return;
     }

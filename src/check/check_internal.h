@@ -12,8 +12,9 @@
  *
  * with the header always CK_OFFSET bytes before the user pointer, so a
  * pointer is validated by reading the header there and comparing its magic
- * (which encodes the header's own address).  The back guard runs to the end
- * of the raw block (at least CK_TAIL bytes).
+ * (which encodes the header's own address, size and guard length).  The
+ * back guard runs towards the end of the raw block: at least CK_TAIL bytes,
+ * at most 64.
  *
  * Files: block.c (the malloc family, guards, the quarantine, the walk over
  * live blocks), trace.c (call stacks: capture, dedup, symbols),
@@ -37,7 +38,7 @@
 #define CK_MAGIC_FREED 0x5A17B10C4C1E00FFull
 
 typedef struct ck_block {
-    uint64_t magic;       /* CK_MAGIC_* ^ (uintptr_t)this */
+    uint64_t magic;       /* CK_MAGIC_* ^ seal(this): address, size, guard (block.c) */
     size_t size;          /* bytes asked for */
     struct sh_heap *heap; /* first-class heap it came from, or NULL */
     void *raw;            /* the heap block that holds it */

@@ -82,6 +82,18 @@ static int add_code(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* The table built in code.next differs from the published one (the lock is held). */
+static bool code_changed(void)
+{
+    if (code.next.n != atomic_load_explicit(&code.n, memory_order_relaxed))
+        return true;
+    for (unsigned i = 0; i < code.next.n; i++)
+        if (__atomic_load_n(&code.lo[i], __ATOMIC_RELAXED) != code.next.lo[i] ||
+            __atomic_load_n(&code.hi[i], __ATOMIC_RELAXED) != code.next.hi[i])
+            return true;
+    return false;
+}
+
 static void refresh_code(void)
 {
     uint64_t last = __atomic_load_n(&code.refreshed_at, __ATOMIC_RELAXED);
@@ -92,6 +104,11 @@ static void refresh_code(void)
     if (code.refreshed_at == 0 || now - code.refreshed_at >= 100) {
         code.next.n = 0;
         dl_iterate_phdr(add_code, NULL);
+        if (!code_changed()) { /* walks running now need not end early */
+            __atomic_store_n(&code.refreshed_at, now, __ATOMIC_RELAXED);
+            pthread_mutex_unlock(&code.lock);
+            return;
+        }
         /* publish: release stores keep the odd seq before the table, and the
            table before the even seq */
         unsigned seq = atomic_load_explicit(&code.seq, memory_order_relaxed);

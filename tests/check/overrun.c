@@ -1,5 +1,6 @@
-/* Writes one byte past the end of a block (argument "after") or one byte
-   before its start ("before"). */
+/* Writes one byte past the end of a block (argument "after"), one byte
+   before its start ("before"), or over its header, 24 bytes before it
+   ("header", past the front guard). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +11,18 @@ __attribute__((noinline)) static void fill_after(char *p, size_t n)
         p[i] = 'x';
 }
 
-__attribute__((noinline)) static void fill_before(char *p)
+__attribute__((noinline)) static void fill_before(char *p, int at)
 {
-    p[-1] = 'x';
+    memset(p - at, 'x', (size_t)at);
 }
 
 int main(int argc, char **argv)
 {
     char *p = malloc(24);
     if (argc > 1 && strcmp(argv[1], "before") == 0)
-        fill_before(p);
+        fill_before(p, 1);
+    else if (argc > 1 && strcmp(argv[1], "header") == 0)
+        fill_before(p, 24);
     else
         fill_after(p, 24);
     free(p);
