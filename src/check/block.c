@@ -623,7 +623,8 @@ static void release(ck_block *b, const char *when, uint32_t trace)
         sh_tools_freelike(ck_user(b), CK_FRONT);
     /* a block bigger than an eighth of this thread's share would push out
        most of what it holds */
-    if (b->heap != NULL || tq.gone || ck_opt.quarantine == 0 || b->size > share() / 8) {
+    size_t keep = share();
+    if (b->heap != NULL || tq.gone || ck_opt.quarantine == 0 || b->size > keep / 8) {
         raw_free(b); /* not held: see the top of this file */
         return;
     }
@@ -643,8 +644,8 @@ static void release(ck_block *b, const char *when, uint32_t trace)
     tq.count++;
     tq.bytes += b->size;
     count_held((ptrdiff_t)b->size);
-    if (tq.bytes > tq.share || tq.seen != atomic_load_explicit(&holders, memory_order_relaxed))
-        quarantine_trim(share());
+    if (tq.bytes > keep)
+        quarantine_trim(keep);
 }
 
 void sh_check_free(void *p, void *ra)

@@ -140,31 +140,27 @@ static uintptr_t range_hi(unsigned i)
     return __atomic_load_n(&code.hi[i], __ATOMIC_ACQUIRE);
 }
 
-/* pc in the table, read consistently (false while a refresh runs). */
+/* pc in the table, searched by halves and read consistently (false while a
+   refresh runs); is_code has tried the range found last. */
 static bool in_ranges(uintptr_t pc)
 {
     unsigned seq = atomic_load_explicit(&code.seq, memory_order_acquire);
     unsigned n = atomic_load_explicit(&code.n, memory_order_acquire);
     if ((seq & 1) != 0 || n == 0)
         return false;
-    unsigned k = last_range;
-    bool hit = k < n && pc >= range_lo(k) && pc < range_hi(k);
-    if (!hit) {
-        unsigned lo = 0, hi = n; /* the last range starting at or below pc is in [lo, hi) */
-        while (hi - lo > 1) {
-            unsigned mid = (lo + hi) / 2;
-            if (range_lo(mid) <= pc)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        hit = pc >= range_lo(lo) && pc < range_hi(lo);
-        k = lo;
+    unsigned lo = 0, hi = n; /* the last range starting at or below pc is in [lo, hi) */
+    while (hi - lo > 1) {
+        unsigned mid = (lo + hi) / 2;
+        if (range_lo(mid) <= pc)
+            lo = mid;
+        else
+            hi = mid;
     }
+    bool hit = pc >= range_lo(lo) && pc < range_hi(lo);
     if (atomic_load_explicit(&code.seq, memory_order_relaxed) != seq)
         return false; /* a refresh ran meanwhile */
     if (hit)
-        last_range = k;
+        last_range = lo;
     return hit;
 }
 
