@@ -93,6 +93,9 @@ void sh_os_decommit(void *p, size_t size);
 /* Write all of buf to fd, retrying on EINTR; errors are ignored. */
 void sh_os_write(int fd, const char *buf, size_t len);
 SH_NORETURN void sh_os_abort(void);
+/* n random bytes from the kernel (getrandom); if it refuses, a mix of what
+   varies between runs (AT_RANDOM, the clock, ASLR'd addresses). */
+void sh_os_random(void *buf, size_t n);
 /* Kernel id of the calling thread. */
 long sh_os_thread_id(void);
 /* Bytes mapped through this layer now and at most, and the calls that did it. */
@@ -102,6 +105,8 @@ void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps);
 bool sh_os_resident(void *p, size_t len, unsigned char *vec);
 /* Up to cap bytes of the file at path; 0 if it cannot be read. */
 size_t sh_os_read_file(const char *path, char *buf, size_t cap);
+/* Open path for reading; -1 on failure. */
+int sh_os_open_read(const char *path);
 /* Open path for appending (created 0644); -1 on failure. */
 int sh_os_open_log(const char *path);
 /* read(2) retrying on EINTR; 0 at end of file or on error. */

@@ -17,16 +17,26 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 /* Aligned mappings are first tried at hints in this range (2 TiB to 32 TiB),
-   where the kernel rarely puts anything: one mmap instead of three. */
+   where the kernel rarely puts anything: one mmap instead of three.  The
+   first hint is random (HINT_SPREAD, 4 MiB steps: 21 bits), so heap
+   addresses differ from run to run; after a wrap-around hints start at
+   HINT_START.  Each hinted mapping is followed by HINT_GAP bytes left
+   unmapped, so that an overflow off the end of one faults before it reaches
+   the next one's header. */
 #define HINT_START ((uintptr_t)2 << 40)
+#define HINT_SPREAD ((uintptr_t)8 << 40)
 #define HINT_END ((uintptr_t)32 << 40)
+#define HINT_STEP ((uintptr_t)4 << 20)
+#define HINT_GAP HINT_STEP
 
 static struct {
     size_t page_size;            /* 0 until first asked */
@@ -81,10 +91,19 @@ static void *map_at_hint(size_t size, size_t align)
 {
     if (size > ((size_t)1 << 40) || align > ((size_t)1 << 30))
         return NULL;
-    size_t span = (size + align - 1) & ~(align - 1);
+    size_t span = ((size + align - 1) & ~(align - 1)) + HINT_GAP;
+    uintptr_t h = atomic_load_explicit(&os.hint, memory_order_relaxed);
+    if (sh_unlikely(h == 0)) { /* first use: a random start */
+        uint64_t r;
+        sh_os_random(&r, sizeof r);
+        uintptr_t first = HINT_START + (r % (HINT_SPREAD / HINT_STEP)) * HINT_STEP;
+        /* relaxed: whichever racing thread stores first, the start is random */
+        atomic_compare_exchange_strong_explicit(&os.hint, &h, first, memory_order_relaxed,
+                                                memory_order_relaxed);
+    }
     /* relaxed: racing threads get different hints, which is all that matters */
-    uintptr_t h = atomic_fetch_add_explicit(&os.hint, span, memory_order_relaxed);
-    if (h == 0 || h + span > HINT_END) { /* first use, or wrapped around */
+    h = atomic_fetch_add_explicit(&os.hint, span, memory_order_relaxed);
+    if (h + span > HINT_END) { /* wrapped around */
         uintptr_t expect = h + span;
         atomic_compare_exchange_strong_explicit(&os.hint, &expect, HINT_START + span,
                                                 memory_order_relaxed, memory_order_relaxed);
@@ -133,9 +152,16 @@ void *sh_os_map_aligned(size_t size, size_t align)
 
 void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)
 {
-    void *q = mremap(p, old_size, new_size, 0);
+    /* grown only if a guard page's worth stays free after it: the page is
+       taken with the growth and given back, and an overflow off the new end
+       faults there rather than reach whatever is mapped next */
+    size_t page = sh_os_page_size(), guarded;
+    if (__builtin_add_overflow(new_size, page, &guarded))
+        return NULL;
+    void *q = mremap(p, old_size, guarded, 0);
     if (q == MAP_FAILED)
         return NULL;
+    munmap((char *)q + new_size, page);
     account((ptrdiff_t)(new_size - old_size));
     return q;
 }
@@ -197,6 +223,46 @@ void sh_os_abort(void)
     abort();
 }
 
+/* Mix x into h (splitmix64's finaliser). */
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    h += x + 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
+}
+
+void sh_os_random(void *buf, size_t n)
+{
+    uint8_t *out = buf;
+    size_t got = 0;
+    while (got < n) {
+        long r = syscall(SYS_getrandom, out + got, n - got, GRND_NONBLOCK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    if (got == n)
+        return;
+    /* no getrandom (an old kernel or a seccomp filter): AT_RANDOM is the
+       kernel's 16 random bytes of this exec (hashed: glibc keeps its stack
+       guard in them), with the clock and addresses ASLR moved */
+    const uint64_t *at = (const uint64_t *)getauxval(AT_RANDOM);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t h = mix((uint64_t)(uintptr_t)&ts, (uint64_t)ts.tv_nsec);
+    h = mix(h, (uint64_t)(uintptr_t)&sh_os_random);
+    if (at != NULL)
+        h = mix(mix(h, at[0]), at[1]);
+    for (size_t i = 0; i < n; i++) {
+        if (i % 8 == 0)
+            h = mix(h, i);
+        out[i] = (uint8_t)(h >> (8 * (i % 8)));
+    }
+}
+
 long sh_os_thread_id(void)
 {
     return (long)syscall(SYS_gettid);
@@ -220,6 +286,11 @@ size_t sh_os_read_file(const char *path, char *buf, size_t cap)
     }
     close(fd);
     return len;
+}
+
+int sh_os_open_read(const char *path)
+{
+    return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 int sh_os_open_log(const char *path)

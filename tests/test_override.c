@@ -54,7 +54,6 @@ static void malloc_returns_stackheap_blocks(void)
         CHECK(is_stackheaps(p, sizes[i]));
         free(p);
     }
-    CHECK_EQ_U(sh_usable_size(opaque(&global_object)), 0); /* a foreign pointer: 0 */
 }
 
 static void the_standard_names_are_bound_to_libstackheap(void)
@@ -209,9 +208,23 @@ static void malloc_usable_size_is_stackheaps(void)
     CHECK_EQ_U(malloc_usable_size(NULL), 0);
 }
 
-static void free_of_a_foreign_pointer_does_nothing(void)
+static void free_global(void *arg)
 {
+    (void)arg;
     free(opaque(&global_object));
+}
+
+static void usable_size_of_global(void *arg)
+{
+    (void)arg;
+    (void)malloc_usable_size(opaque(&global_object));
+}
+
+static void free_or_usable_size_of_a_global_aborts_as_on_glibc(void)
+{
+    CHECK_DIES(free_global, NULL, "stackheap: invalid free: free(0x");
+    CHECK_DIES(free_global, NULL, "is not a block stackheap handed out (it points into ");
+    CHECK_DIES(usable_size_of_global, NULL, "stackheap: invalid pointer: malloc_usable_size(0x");
     CHECK_EQ_U(global_object, 1);
 }
 
@@ -228,6 +241,6 @@ int main(void)
     RUN(memalign_rounds_an_alignment_up_to_a_power_of_two);
     RUN(valloc_and_pvalloc_return_whole_pages);
     RUN(malloc_usable_size_is_stackheaps);
-    RUN(free_of_a_foreign_pointer_does_nothing);
+    RUN(free_or_usable_size_of_a_global_aborts_as_on_glibc);
     return check_report();
 }

@@ -244,7 +244,7 @@ void *sh_check_alloc(sh_heap *h, size_t size, size_t align, bool zero, void *ra)
         ((uintptr_t *)raw)[1] = (uintptr_t)ck_header(user);
     }
     ck_block *b = ck_header(user);
-    size_t tail = sh_block_usable(raw) - (size_t)(user - raw) - size;
+    size_t tail = sh_block_usable(raw, "malloc") - (size_t)(user - raw) - size;
     b->size = size;
     b->heap = h;
     b->raw = raw;

@@ -25,20 +25,35 @@ static void *block_start(const sh_page *pg, const void *p)
     return start + off / pg->block_size * pg->block_size;
 }
 
-size_t sh_block_usable(const void *p)
+size_t sh_block_usable(const void *p, const char *what)
 {
     sh_segment *seg = sh_segment_of(p);
-    if (seg->kind == SH_SEG_LARGE) {
-        const sh_large *l = (const sh_large *)seg;
-        return (size_t)(l->user + l->size - (const uint8_t *)p);
-    }
+    if (seg->kind == SH_SEG_LARGE)
+        return sh_large_usable((sh_large *)seg, p, what);
     if (seg->kind == SH_SEG_SPAN)
-        return sh_span_usable(seg, p);
-    const sh_page *pg = sh_page_of(seg, p);
-    if (!pg->has_aligned)
-        return pg->block_size;
-    const uint8_t *b = block_start(pg, p);
+        return sh_span_usable(seg, p, what);
+    sh_page *pg = sh_page_of(seg, p);
+    bool owner = atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == sh_tls_owner_id;
+    bool suspect;
+    const uint8_t *b = (const uint8_t *)sh_page_block(pg, p, what, owner, &suspect);
     return (size_t)(b + pg->block_size - (const uint8_t *)p);
+}
+
+/* p lies in no live region of stackheap's: returns if stackheap never had
+   it (the caller leaves it alone), dies if stackheap released the memory there. */
+static void foreign(const void *p, const char *what)
+{
+    if (!sh_cfg_harden)
+        return;
+    if (sh_segment_map_state(sh_segment_of(p)) == SH_MAP_RELEASED)
+        sh_heap_misuse("double free or invalid free", what, p,
+                       "points into memory stackheap released (a block freed already, or a "
+                       "stale pointer)");
+    if (!sh_foreign_is_early(p)) {
+        char where[200];
+        sh_heap_misuse("invalid free", what, p, "is not a block stackheap handed out (%s)",
+                       sh_foreign_describe(p, where, sizeof where));
+    }
 }
 
 void *sh_block_base(const void *p)
@@ -54,6 +69,7 @@ void *sh_block_base(const void *p)
     if (seg->kind == SH_SEG_SPAN)
         return sh_span_block_start(seg, p);
     const sh_page *pg = sh_page_of(seg, p);
+    /* a block is handed out, or free in the page's carved part */
     if (!pg->in_use || (const uint8_t *)p < sh_page_start(pg))
         return NULL;
     uint8_t *b = block_start(pg, p);
@@ -65,7 +81,7 @@ void sh_heap_each_block(void (*f)(void *block, void *arg), void *arg)
     size_t lo = atomic_load_explicit(&sh_segment_map_lo, memory_order_relaxed);
     size_t hi = atomic_load_explicit(&sh_segment_map_hi, memory_order_relaxed);
     for (size_t idx = lo; idx <= hi; idx++) {
-        if (atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) == 0)
+        if (atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) != SH_MAP_LIVE)
             continue;
         sh_segment *seg = (sh_segment *)(idx << SH_SEGMENT_SHIFT);
         if (seg->kind == SH_SEG_LARGE) {
@@ -135,10 +151,12 @@ void sh_free_slow(void *p, sh_segment *seg)
 
 void sh_heap_free_block(void *p, sh_segment *seg)
 {
-    if (!sh_segment_map_has(seg))
-        return; /* not stackheap's: from before it was loaded, or the loader's */
+    if (!sh_segment_map_has(seg)) {
+        foreign(p, "free"); /* not stackheap's: from before it was loaded, or the loader's */
+        return;
+    }
     if (seg->kind == SH_SEG_LARGE) {
-        sh_large_free((sh_large *)seg);
+        sh_large_free((sh_large *)seg, p);
         return;
     }
     if (seg->kind == SH_SEG_SPAN) {
@@ -146,9 +164,11 @@ void sh_heap_free_block(void *p, sh_segment *seg)
         return;
     }
     sh_page *pg = sh_page_of(seg, p);
-    sh_block *b = pg->has_aligned ? block_start(pg, p) : p;
-    if (atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != sh_tls_owner_id) {
-        sh_page_free_remote(pg, b);
+    bool owner = atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == sh_tls_owner_id;
+    bool suspect;
+    sh_block *b = sh_page_block(pg, p, "free", owner, &suspect);
+    if (!owner) {
+        sh_page_free_remote(pg, b, suspect);
         return;
     }
     if (pg->flags & SH_PAGE_FULL)
@@ -183,22 +203,23 @@ void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size)
     sh_segment *seg = sh_segment_of(p);
     size_t usable;
     if (!sh_segment_map_has(seg)) {
+        foreign(p, "realloc");
         usable = foreign_readable(p); /* copied out; sh_free leaves it alone */
     } else if (seg->kind == SH_SEG_LARGE) {
         sh_large *l = (sh_large *)seg;
+        usable = sh_large_usable(l, p, "realloc"); /* checks p and the header */
         /* resized where it lives, unless it must move into another heap */
-        if (size > SH_MEDIUM_MAX && p == l->user && (h == NULL || l->heap == h))
+        if (size > SH_MEDIUM_MAX && (h == NULL || l->heap == h))
             return sh_large_realloc(l, size);
-        usable = l->size;
     } else if (seg->kind == SH_SEG_SPAN) {
         /* span blocks belong to no heap: resized in place unless a first-class
            heap must own the result */
         if (size > SH_MEDIUM_MAX && size <= SH_SPAN_MAX && (h == NULL || h->is_default) &&
             sh_span_resize(seg, p, size))
             return p;
-        usable = sh_span_usable(seg, p);
+        usable = sh_span_usable(seg, p, "realloc");
     } else {
-        usable = sh_block_usable(p);
+        usable = sh_block_usable(p, "realloc");
         if (size <= usable && size >= usable / 2)
             return p; /* fits, and not worth a smaller class */
     }
@@ -257,6 +278,7 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
                 sh_page *pg = sh_page_of(sh_segment_of(b), b);
                 pg->has_aligned = true;
                 pg->flags |= SH_PAGE_ALIGNED;
+                ((sh_block *)b)->link = sh_aligned_tag(b, (void *)p);
             }
             return (void *)p;
         }
@@ -293,9 +315,13 @@ int sh_posix_memalign(void **out, size_t align, size_t size)
 
 size_t sh_usable_size(const void *p)
 {
-    if (p == NULL || !sh_segment_map_has(sh_segment_of(p)))
+    if (p == NULL)
         return 0;
     if (sh_unlikely(sh_checking()))
         return sh_check_usable(p);
-    return sh_block_usable(p);
+    if (!sh_segment_map_has(sh_segment_of(p))) {
+        foreign(p, "malloc_usable_size");
+        return 0;
+    }
+    return sh_block_usable(p, "malloc_usable_size");
 }

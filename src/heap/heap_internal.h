@@ -57,38 +57,47 @@
 /* Largest request the heap accepts: beyond it nothing could be mapped anyway. */
 #define SH_MAX_REQUEST ((size_t)1 << 46)
 
+/* A free block: its first word links it to the next free block of its page,
+   encoded (see "the free lists" below).  Never read as a plain pointer. */
 typedef struct sh_block {
-    struct sh_block *next;
+    uintptr_t link;
 } sh_block;
 
 enum sh_page_flag {
     SH_PAGE_ALIGNED = 1, /* holds over-aligned blocks: pointers may be interior */
     SH_PAGE_FULL = 2,    /* on the heap's full list */
-    SH_PAGE_SLICE = 4,   /* not a page: a later slice of a medium page */
+    SH_PAGE_SLICE = 4,   /* not a page in use: a free page, or a later slice of a medium page */
+    SH_PAGE_FIRST = 8,   /* page 0: the segment header shares its first slice */
 };
 
-/* thread_free word: block pointer with this bit when the page is on the full list. */
-#define SH_TF_FULL ((uintptr_t)1)
+/* thread_free word: the first block pushed, with these bits. */
+#define SH_TF_FULL ((uintptr_t)1) /* the page is on the full list */
+#define SH_TF_SUSPECT                                                                              \
+    ((uintptr_t)2) /* a block pushed looked free already: the                                      \
+                      owner checks the list when it takes it */
+#define SH_TF_BITS (SH_TF_FULL | SH_TF_SUSPECT)
 
 struct sh_heap;
 
 typedef struct sh_page {
     /* hot: the fast paths touch only these */
-    sh_block *free;       /* next blocks malloc hands out */
+    sh_block *free;       /* next blocks malloc hands out (sh_is_block) */
     uint32_t used;        /* blocks handed out, not yet freed back to this page */
     uint32_t flags;       /* sh_page_flag, owner only; free's fast path needs 0 */
-    sh_block *local_free; /* freed by the owner, not yet reusable */
+    sh_block *local_free; /* freed by the owner, not yet reusable; never NULL in a
+                             page in use: the segment's base when empty */
     uint32_t block_size;
     uint16_t capacity; /* blocks carved out so far */
     uint16_t reserved; /* blocks that fit in the page */
     /* the rest */
-    _Atomic uintptr_t thread_free; /* freed by other threads; SH_TF_FULL bit */
+    _Atomic uintptr_t thread_free; /* freed by other threads; SH_TF_BITS */
     struct sh_page *next, *prev;   /* bin queue or full list */
     uint8_t bin;
     bool in_use;      /* given to a heap (else free in its segment) */
     bool has_aligned; /* SH_PAGE_ALIGNED, readable by other threads (set before the
                          block is handed out, cleared only when the page is empty) */
     uint8_t index;    /* in the segment */
+    uint32_t divisor; /* ceil(2^32 / block_size): sh_on_block_grid */
 } sh_page;
 
 /* 64 bytes: free's fast path finds a descriptor with a shift, not a multiply. */
@@ -109,7 +118,7 @@ typedef struct sh_segment {
     uint64_t purge_at;              /* ms: when purge_mask may be decommitted */
     uint32_t page_count;
     uint32_t used_pages;
-    sh_page pages[SH_MAX_PAGES];
+    _Alignas(64) sh_page pages[SH_MAX_PAGES]; /* a descriptor per cache line */
 } sh_segment;
 
 _Static_assert(sizeof(sh_segment) <= SH_SEGMENT_HEADER, "segment header too big");
@@ -126,6 +135,7 @@ typedef struct sh_large {
     uint8_t *user; /* the pointer handed out */
     size_t size;   /* usable bytes from user */
     size_t align;  /* alignment asked for */
+    uint64_t seal; /* sh_seal of the fields above but next and prev */
 } sh_large;
 
 typedef struct sh_page_queue {
@@ -149,6 +159,121 @@ typedef struct sh_heap {
     sh_large *large;           /* large blocks of a first-class heap (large lock) */
     struct sh_heap *pool_next; /* free heaps pool / first-class list of a thread */
 } sh_heap;
+
+/* ---- hardening: encoded free lists (integrity.c) ---------------------------
+ *
+ * Built in unless -DSH_HARDEN=OFF (for benchmarking the cost only).
+ *
+ * A free block's first word holds the link to the next free block of its
+ * page, stored as rotl32(next ^ block ^ sh_link_key): a process-wide random
+ * key (bit 63 set), the block's own address, and the halves swapped so that
+ * an overflow that rewrites only the low bytes of the word changes the high
+ * bits of what it decodes to.  A list ends with a link to the segment's base
+ * (where no block ever is), so every free block holds a valid link, and
+ * "holds a valid link" is what a freed block looks like:
+ *
+ *   valid link   (next ^ block) has no bit of SH_LINK_MASK: next is in the
+ *                block's segment and 8-aligned.  Forged or damaged words fail
+ *                this (a random word passes with odds 2^-45); malloc checks it
+ *                before following a link and dies with a report otherwise.
+ *   freed block  free finds a valid link in the block it is given: a double
+ *                free, unless the program wrote such a word itself, which it
+ *                cannot without the key.  malloc zeroes the word of each
+ *                block it hands out (0 decodes to bit 63 set: never valid),
+ *                and free confirms a suspect by finding it on the page's
+ *                lists before it reports (integrity.c).
+ *
+ * With SH_HARDEN off the word is the plain pointer and nothing is checked.
+ */
+#ifndef SH_HARDEN
+#define SH_HARDEN 1
+#endif
+static const bool sh_cfg_harden = SH_HARDEN;
+
+extern uint64_t sh_link_key; /* random, bit 63 set; 0 until the first heap */
+extern uint64_t sh_seal_key; /* random: sh_seal's */
+
+/* The bits in which a valid link's (next ^ block) is zero. */
+#define SH_LINK_MASK (~(uintptr_t)SH_SEGMENT_MASK | 7)
+
+static inline uintptr_t sh_swap_halves(uintptr_t x)
+{
+    return (x << 32) | (x >> 32);
+}
+
+/* A real block, not a list's end (NULL or a segment base). */
+static inline bool sh_is_block(const void *x)
+{
+    return ((uintptr_t)x & SH_SEGMENT_MASK) != 0;
+}
+
+/* The word block `at` stores for its successor next (a block of its
+   segment, or the segment's base at the end of a list). */
+static inline uintptr_t sh_link_encode(const void *at, const void *next)
+{
+    if (!sh_cfg_harden)
+        return (uintptr_t)next;
+    return sh_swap_halves((uintptr_t)next ^ (uintptr_t)at ^ sh_link_key);
+}
+
+/* next ^ at for the word w stored in block at (0 bits of SH_LINK_MASK if valid). */
+static inline uintptr_t sh_link_delta(uintptr_t w)
+{
+    return sh_swap_halves(w) ^ sh_link_key;
+}
+
+/* True if w, read from a block, is a link a free block would hold. */
+static inline bool sh_link_valid(uintptr_t w)
+{
+    return (sh_link_delta(w) & SH_LINK_MASK) == 0;
+}
+
+/* The damaged link of free block b of pg: a one-line report, then abort. */
+SH_NORETURN SH_COLD void sh_link_corrupt(const sh_page *pg, const sh_block *b);
+
+/* The successor of free block b, checked (slow paths: list walks). */
+static inline sh_block *sh_link_next(const sh_page *pg, const sh_block *b)
+{
+    uintptr_t w = b->link;
+    if (!sh_cfg_harden)
+        return (sh_block *)w;
+    uintptr_t d = sh_link_delta(w);
+    if (sh_unlikely(d & SH_LINK_MASK))
+        sh_link_corrupt(pg, b);
+    return (sh_block *)(d ^ (uintptr_t)b);
+}
+
+/* True if p is on pg's grid of blocks, counted from p's 64 KiB slice (true
+   for every block of a page that starts on a slice; page 0 does not, and
+   carries SH_PAGE_FIRST).  Exact for offsets and sizes below 2^16, and for
+   larger sizes too (only offset 0 passes): Lemire's divisibility test. */
+static inline bool sh_on_block_grid(const sh_page *pg, const void *p)
+{
+    uint32_t off = (uint32_t)((uintptr_t)p & (((uintptr_t)1 << SH_SMALL_PAGE_SHIFT) - 1));
+    return off * pg->divisor < pg->divisor;
+}
+
+/* A keyed check value over n words (header seals). */
+uint64_t sh_seal(const uint64_t *words, size_t n);
+/* Pick the keys (once, before the first page). */
+void sh_harden_init(void);
+
+/* A misuse found: "stackheap: <kind>: <what>(<p>) <fmt...>", then abort.
+   kind: "double free", "invalid free"...; what: the function called. */
+SH_NORETURN SH_COLD void sh_heap_misuse(const char *kind, const char *what, const void *p,
+                                        const char *fmt, ...) SH_PRINTF(4, 5);
+
+/* foreign.c: pointers in no region of stackheap's.  Record the ranges the
+   loader's early blocks may lie in (once, at the first heap). */
+void sh_foreign_init(void);
+/* True if p may be one of the loader's early blocks (to be left alone). */
+bool sh_foreign_is_early(const void *p);
+/* Where p points, for a report: "it points into ...". */
+const char *sh_foreign_describe(const void *p, char *buf, size_t n);
+
+/* The first word of over-aligned block b when the pointer handed out is p
+   (inside b): free checks it to tell p from any other interior pointer. */
+uintptr_t sh_aligned_tag(const void *b, const void *p);
 
 /* ---- size classes -------------------------------------------------------- */
 
@@ -228,17 +353,25 @@ extern uint64_t sh_purge_delay_ms;
 /* ---- segment map ---------------------------------------------------------- */
 
 #define SH_MAP_REGIONS ((size_t)1 << (47 - SH_SEGMENT_SHIFT))
+/* A region's entry: never stackheap's, live, or released by stackheap (a
+   pointer into it can only be stale: free dies rather than ignore it). */
+enum { SH_MAP_NONE = 0, SH_MAP_LIVE = 1, SH_MAP_RELEASED = 2 };
 extern _Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
 /* The lowest and highest entries ever set (lo > hi before the first): walks
    of the map need not read all 32 MiB. */
 extern _Atomic size_t sh_segment_map_lo, sh_segment_map_hi;
 
 /* True if seg (4 MiB aligned) is a live stackheap segment or large block header. */
-static inline bool sh_segment_map_has(const void *seg)
+static inline unsigned sh_segment_map_state(const void *seg)
 {
     size_t idx = ((uintptr_t)seg >> SH_SEGMENT_SHIFT) & (SH_MAP_REGIONS - 1);
-    return atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) != 0;
+    return atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed);
 }
+static inline bool sh_segment_map_has(const void *seg)
+{
+    return sh_segment_map_state(seg) == SH_MAP_LIVE;
+}
+/* on: live; off: released. */
 void sh_segment_map_set(const void *seg, bool on);
 
 static inline sh_segment *sh_segment_of(const void *p)
@@ -315,12 +448,22 @@ void sh_page_queue_push_front(sh_page_queue *q, sh_page *pg);
    in the first register, so the fast path moves nothing to call it. */
 void *sh_heap_malloc_slow(size_t size, sh_heap *h);
 void sh_page_retire(sh_heap *h, sh_page *pg);
-void sh_page_free_remote(sh_page *pg, sh_block *b);
+/* Push b (checked) on pg's thread_free; suspect: from sh_page_block. */
+void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect);
 /* The owner freed into a full page: put it back in its bin queue. */
 void sh_page_unfull(sh_heap *h, sh_page *pg);
 void sh_heap_update_direct(sh_heap *h, unsigned bin);
 /* Collect every page of h; free the empty ones (all of them when force). */
 void sh_heap_collect_pages(sh_heap *h, bool force);
+
+/* The block of pg that p (given to `what`) is, after the checks of release
+   mode: p is a block's start (or an over-aligned block's pointer), carved,
+   and not free already; dies otherwise.  owner: the caller owns pg.
+   *suspect: p looked freed but only the owner can tell (see integrity.c). */
+sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner, bool *suspect);
+/* A list taken from thread_free with SH_TF_SUSPECT: die if a block of it is
+   on pg's other lists, or twice on it (owner, before anything changes). */
+void sh_page_check_gathered(const sh_page *pg, const sh_block *list);
 
 /* ---- heap.c --------------------------------------------------------------- */
 
@@ -332,7 +475,11 @@ sh_heap *sh_heap_thread_init(void);
 /* A large block (own mapping); zero: the caller needs it zeroed. NULL + errno. */
 void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero);
 void sh_large_cache_purge(bool force);
-void sh_large_free(sh_large *l);
+/* Free/resize/measure the large block p of header l: p must be its pointer
+   and the header intact (dies otherwise, naming `what`). */
+void sh_large_free(sh_large *l, const void *p);
+size_t sh_large_usable(sh_large *l, const void *p, const char *what);
+/* l checked by sh_large_usable. */
 void *sh_large_realloc(sh_large *l, size_t size);
 void sh_large_release_heap(sh_heap *h);
 void sh_large_lock_for_fork(int phase);
@@ -347,8 +494,9 @@ void sh_span_free(sh_segment *seg, void *p);
 /* Resize p (SH_MEDIUM_MAX < size <= SH_SPAN_MAX) where it lies; false if the
    slices after it are taken (p is then unchanged). */
 bool sh_span_resize(sh_segment *seg, void *p, size_t size);
-/* Bytes from p to the end of its block; 0 if p is in no block. */
-size_t sh_span_usable(sh_segment *seg, const void *p);
+/* Bytes from p, which must be a block's start, to its end (dies otherwise,
+   naming `what`). */
+size_t sh_span_usable(sh_segment *seg, const void *p, const char *what);
 /* Start of the block that holds p; NULL if p is in no block. */
 void *sh_span_block_start(sh_segment *seg, const void *p);
 /* Call f on the start of each block of span segment seg. */
@@ -369,17 +517,29 @@ void *sh_block_base(const void *p);
    or free (check mode tells them apart by their headers).  Not synchronised
    with other threads: for the exit report. */
 void sh_heap_each_block(void (*f)(void *block, void *arg), void *arg);
-/* Usable bytes from p to the end of its block (p from this heap). */
-size_t sh_block_usable(const void *p);
+/* Usable bytes from p to the end of its block (p in a live region of the
+   heap's); dies if p is not a block handed out (what: the caller's name). */
+size_t sh_block_usable(const void *p, const char *what);
 
 /* ---- the fast paths ------------------------------------------------------- */
 
-/* Pop a block of pg for a request of size, or take the slow path. */
+/* Pop a block of pg for a request of size, or take the slow path.  The
+   link is checked before it is followed, and the word zeroed (a block handed
+   out never holds a valid link unless the program writes one). */
 static inline void *sh_page_pop(sh_heap *h, sh_page *pg, size_t size)
 {
     sh_block *b = pg->free;
-    if (sh_likely(b != NULL)) {
-        pg->free = b->next;
+    if (sh_likely(sh_is_block(b))) {
+        uintptr_t w = b->link;
+        if (sh_cfg_harden) {
+            uintptr_t d = sh_link_delta(w);
+            if (sh_unlikely(d & SH_LINK_MASK))
+                sh_link_corrupt(pg, b);
+            pg->free = (sh_block *)(d ^ (uintptr_t)b);
+            b->link = 0;
+        } else {
+            pg->free = (sh_block *)w;
+        }
         pg->used++;
         return b;
     }
@@ -395,13 +555,18 @@ static inline void *sh_heap_alloc(sh_heap *h, size_t size)
     return sh_heap_malloc_slow(size, h);
 }
 
-/* The owner frees block b of pg (not on the full list): push it on local_free. */
+/* used went to 0 (retire pg) or below (a double free got past the checks:
+   die before the page is given back with a live block in it). */
+SH_NOINLINE void sh_page_emptied(sh_segment *seg, sh_page *pg);
+
+/* The owner frees block b of pg (not on the full list, checked): push it on
+   local_free. */
 static inline void sh_page_free_local(sh_segment *seg, sh_page *pg, sh_block *b)
 {
-    b->next = pg->local_free;
+    b->link = sh_link_encode(b, pg->local_free);
     pg->local_free = b;
-    if (sh_unlikely(--pg->used == 0))
-        sh_page_retire(seg->heap, pg);
+    if (sh_unlikely((int32_t)--pg->used <= 0))
+        sh_page_emptied(seg, pg);
 }
 
 /* Free p of segment seg (the map decides whether it is the heap's): the
@@ -413,8 +578,10 @@ void sh_heap_free_block(void *p, sh_segment *seg);
 SH_NOINLINE void sh_free_slow(void *p, sh_segment *seg);
 
 /*
- * free's fast path.  NULL needs no test of its own: (NULL - 1) falls in the
- * last region of the segment map, which is never set, so it goes slow.
+ * free's fast path: a block of this thread's, on its page's grid, in a page
+ * with no special case, that does not look freed already.  NULL needs no
+ * test of its own: (NULL - 1) falls in the last region of the segment map,
+ * which is never set, so it goes slow.
  */
 static inline void sh_heap_free(void *p)
 {
@@ -424,7 +591,9 @@ static inline void sh_heap_free(void *p)
                   atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
                       sh_tls_thread_id)) {
         sh_page *pg = sh_slice_of(seg, p);
-        if (sh_likely(pg->flags == 0)) {
+        if (sh_likely(pg->flags == 0 &&
+                      (!sh_cfg_harden ||
+                       (sh_on_block_grid(pg, p) && !sh_link_valid(((sh_block *)p)->link))))) {
             sh_page_free_local(seg, pg, p);
             return;
         }

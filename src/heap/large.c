@@ -173,9 +173,50 @@ static size_t map_align_of(size_t align)
     return align > SH_SEGMENT_SIZE ? align : SH_SEGMENT_SIZE;
 }
 
+/* ---- the sealed header ----------------------------------------------------- */
+
+static uint64_t seal_of(const sh_large *l)
+{
+    uint64_t w[] = {(uintptr_t)l,       l->kind,           l->page_shift,
+                    (uintptr_t)l->heap, (uintptr_t)l->map, l->map_size,
+                    (uintptr_t)l->user, l->size,           l->align};
+    return sh_seal(w, sizeof w / sizeof w[0]);
+}
+
+static void seal(sh_large *l)
+{
+    if (sh_cfg_harden)
+        l->seal = seal_of(l);
+}
+
+/* The header of p's block is intact and p is its pointer; dies otherwise. */
+static void check(const sh_large *l, const void *p, const char *what)
+{
+    if (!sh_cfg_harden)
+        return;
+    if (l->seal != seal_of(l) || l->kind != SH_SEG_LARGE)
+        sh_fatal("heap corruption: %s(%p): the header of the large block at %p was overwritten "
+                 "(by an overflow from the memory before it, or a write before the block's "
+                 "start)",
+                 what, p, (void *)l);
+    const uint8_t *q = p;
+    if (q != l->user) {
+        if (q > l->user && q < l->user + l->size)
+            sh_heap_misuse("invalid free", what, p,
+                           "points %zu byte(s) into the %zu-byte block at %p",
+                           (size_t)(q - l->user), l->size, (void *)l->user);
+        sh_heap_misuse("invalid free", what, p,
+                       "is not a block stackheap handed out (the large block there starts at %p)",
+                       (void *)l->user);
+    }
+}
+
+/* ---- first-class heaps' lists ---------------------------------------------- */
+
 static void track(sh_heap *h, sh_large *l)
 {
     l->heap = h;
+    seal(l);
     if (h == NULL)
         return;
     pthread_mutex_lock(&large_lock);
@@ -193,6 +234,12 @@ static void untrack(sh_large *l)
     if (h == NULL)
         return;
     pthread_mutex_lock(&large_lock);
+    /* a damaged link would make the unlink write anywhere: check both sides */
+    if ((l->prev != NULL ? l->prev->next : h->large) != l ||
+        (l->next != NULL && l->next->prev != l))
+        sh_fatal("heap corruption: the list of large blocks of heap %p is damaged at the block "
+                 "%p (an overflow reached a large block's header)",
+                 (void *)h, (void *)l->user);
     if (l->prev)
         l->prev->next = l->next;
     else
@@ -262,9 +309,16 @@ static void large_release(sh_large *l, bool keep)
         sh_os_unmap(l->map, l->map_size);
 }
 
-void sh_large_free(sh_large *l)
+void sh_large_free(sh_large *l, const void *p)
 {
+    check(l, p, "free");
     large_release(l, true);
+}
+
+size_t sh_large_usable(sh_large *l, const void *p, const char *what)
+{
+    check(l, p, what);
+    return l->size;
 }
 
 void *sh_large_realloc(sh_large *l, size_t size)
@@ -280,12 +334,14 @@ void *sh_large_realloc(sh_large *l, size_t size)
             sh_os_unmap((uint8_t *)l->map + total, l->map_size - total);
             l->map_size = total;
             l->size = total - off;
+            seal(l);
         }
         return l->user;
     }
     if (sh_os_remap_grow(l->map, l->map_size, total) != NULL) {
         l->map_size = total;
         l->size = total - off;
+        seal(l);
         return l->user;
     }
     /* cannot grow in place: a cached mapping is already resident, so copying

@@ -94,64 +94,76 @@ static void page_extend(sh_page *pg)
     uint8_t *b = sh_page_start(pg) + (size_t)pg->capacity * bs;
     pg->free = (sh_block *)b;
     for (uint32_t i = 1; i < n; i++, b += bs)
-        ((sh_block *)b)->next = (sh_block *)(b + bs);
-    ((sh_block *)b)->next = NULL;
+        ((sh_block *)b)->link = sh_link_encode(b, b + bs);
+    ((sh_block *)b)->link = sh_link_encode(b, sh_segment_of(pg));
     pg->capacity = (uint16_t)(pg->capacity + n);
 }
 
 void sh_page_init(sh_page *pg, unsigned bin, size_t area)
 {
     pg->block_size = (uint32_t)sh_bin_size(bin);
+    pg->divisor = (uint32_t)(UINT32_MAX / pg->block_size + 1);
     pg->bin = (uint8_t)bin;
     pg->reserved = (uint16_t)(area / pg->block_size);
     pg->capacity = 0;
     pg->used = 0;
-    pg->flags = 0;
+    pg->flags = pg->index == 0 ? SH_PAGE_FIRST : 0;
     pg->has_aligned = false;
-    pg->free = pg->local_free = NULL;
+    pg->free = NULL;
+    pg->local_free = (sh_block *)sh_segment_of(pg);
     atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
     pg->next = pg->prev = NULL;
     page_extend(pg);
 }
 
-/* Append list (n blocks, ending at tail) to pg->free. */
+/* Put list (ending at tail) in front of pg->free. */
 static void prepend_free(sh_page *pg, sh_block *list, sh_block *tail)
 {
-    tail->next = pg->free;
+    sh_block *rest = pg->free;
+    tail->link = sh_link_encode(tail, sh_is_block(rest) ? (void *)rest : sh_segment_of(pg));
     pg->free = list;
 }
 
 bool sh_page_collect(sh_page *pg)
 {
-    if (pg->local_free != NULL) {
-        if (pg->free == NULL) {
+    sh_block *end = (sh_block *)sh_segment_of(pg); /* an empty list */
+    if (sh_is_block(pg->local_free)) {
+        if (!sh_is_block(pg->free)) {
             pg->free = pg->local_free;
         } else {
-            sh_block *tail = pg->local_free;
-            while (tail->next)
-                tail = tail->next;
+            sh_block *tail = pg->local_free, *next;
+            while (sh_is_block(next = sh_link_next(pg, tail)))
+                tail = next;
             prepend_free(pg, pg->local_free, tail);
         }
-        pg->local_free = NULL;
+        pg->local_free = end;
     }
     /* relaxed peek avoids the exchange when nothing is there; the exchange also
        clears SH_TF_FULL, so callers clear SH_PAGE_FULL first */
     if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) != 0) {
-        /* acquire: the blocks' next fields were written before their push */
+        /* acquire: the blocks' links were written before their push */
         uintptr_t tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
-        sh_block *list = (sh_block *)(tf & ~SH_TF_FULL);
+        sh_block *list = (sh_block *)(tf & ~SH_TF_BITS);
         if (list != NULL) {
+            if (sh_cfg_harden && (tf & SH_TF_SUSPECT))
+                sh_page_check_gathered(pg, list);
             uint32_t n = 1;
-            sh_block *tail = list;
-            while (tail->next) {
-                tail = tail->next;
-                n++;
+            sh_block *tail = list, *next;
+            while (sh_is_block(next = sh_link_next(pg, tail))) {
+                tail = next;
+                if (sh_cfg_harden && ++n > pg->used)
+                    sh_link_corrupt(pg, tail); /* more frees than blocks out: a cycle */
             }
+            if (sh_cfg_harden && n > pg->used)
+                sh_heap_misuse("double free", "free", list,
+                               "of a %u-byte block: the page has %u blocks handed out and "
+                               "got %u back from other threads",
+                               pg->block_size, pg->used, n);
             pg->used -= n;
             prepend_free(pg, list, tail);
         }
     }
-    return pg->free != NULL;
+    return sh_is_block(pg->free);
 }
 
 /*
@@ -203,16 +215,19 @@ static void collect_full(sh_heap *h)
     }
 }
 
-void sh_page_free_remote(sh_page *pg, sh_block *b)
+void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
 {
     /* read first: once b is pushed the page may go away (heaps never do) */
-    sh_heap *h = __atomic_load_n(&sh_segment_of(pg)->heap, __ATOMIC_RELAXED);
+    sh_segment *seg = sh_segment_of(pg);
+    sh_heap *h = __atomic_load_n(&seg->heap, __ATOMIC_RELAXED);
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    uintptr_t mark = suspect ? SH_TF_SUSPECT : 0;
     do {
-        b->next = (sh_block *)(tf & ~SH_TF_FULL);
-        /* release: the owner must see b->next; acquire: orders with the owner's CAS */
+        sh_block *head = (sh_block *)(tf & ~SH_TF_BITS);
+        b->link = sh_link_encode(b, head != NULL ? (void *)head : seg);
+        /* release: the owner must see b->link; acquire: orders with the owner's CAS */
     } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf,
-                                                    (uintptr_t)b | (tf & SH_TF_FULL),
+                                                    (uintptr_t)b | (tf & SH_TF_BITS) | mark,
                                                     memory_order_acq_rel, memory_order_relaxed));
     if ((tf & SH_TF_FULL) && h != NULL)
         atomic_store_explicit(&h->full_pending, 1, memory_order_release);
@@ -254,7 +269,8 @@ static void trim_idle_pages(sh_heap *h)
         uint8_t *start = sh_page_start(pg); /* OS-page aligned */
         size_t carved = (size_t)pg->capacity * pg->block_size;
         sh_os_decommit(start, (carved + os_page - 1) & ~(os_page - 1));
-        pg->free = pg->local_free = NULL;
+        pg->free = NULL;
+        pg->local_free = (sh_block *)sh_segment_of(pg);
         pg->capacity = 0; /* the slow path carves it again */
     }
 }
@@ -266,6 +282,17 @@ static void maybe_purge(sh_heap *h)
         trim_idle_pages(h);
         sh_segment_purge(h, false);
     }
+}
+
+void sh_page_emptied(sh_segment *seg, sh_page *pg)
+{
+    if ((int32_t)pg->used < 0) {
+        pg->used = 0;
+        sh_fatal("double free: more blocks of the %u-byte page at %p were freed than it "
+                 "handed out (a block was freed twice, and written to in between)",
+                 pg->block_size, (void *)sh_page_start(pg));
+    }
+    sh_page_retire(seg->heap, pg);
 }
 
 void sh_page_retire(sh_heap *h, sh_page *pg)
@@ -286,7 +313,7 @@ static void *bin_alloc(sh_heap *h, unsigned bin)
     collect_full(h);
     for (pg = q->first; pg != NULL;) {
         sh_page *next = pg->next;
-        if (pg->free != NULL || sh_page_collect(pg))
+        if (sh_is_block(pg->free) || sh_page_collect(pg))
             goto found;
         if (pg->capacity < pg->reserved) {
             page_extend(pg);
@@ -309,7 +336,8 @@ found:
     if (h->direct[bin] != pg)
         set_direct(h, bin, pg);
     sh_block *b = pg->free;
-    pg->free = b->next;
+    pg->free = sh_link_next(pg, b);
+    b->link = 0;
     pg->used++;
     return b;
 }

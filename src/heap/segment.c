@@ -64,7 +64,8 @@ void sh_segment_map_set(const void *seg, bool on)
                  "tracks",
                  seg);
     /* relaxed: a pointer reaches free only after its allocation was published */
-    atomic_store_explicit(&sh_segment_map[idx], on, memory_order_relaxed);
+    atomic_store_explicit(&sh_segment_map[idx], on ? SH_MAP_LIVE : SH_MAP_RELEASED,
+                          memory_order_relaxed);
     if (on) {
         sh_atomic_min(&sh_segment_map_lo, idx);
         sh_atomic_max(&sh_segment_map_hi, idx);
@@ -217,12 +218,12 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     seg->page_count = (unsigned)(SH_SEGMENT_SIZE >> seg->page_shift);
     seg->free_mask = seg->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << seg->page_count) - 1;
     seg->heap = h;
+    /* SH_PAGE_SLICE until a page is in use: free's fast path leaves frees
+       into free pages, and into later slices of medium pages, to the slow path */
     for (unsigned i = 0; i < SH_MAX_PAGES; i++)
-        seg->pages[i].flags = SH_PAGE_SLICE; /* until it is a page's descriptor */
-    for (unsigned i = 0; i < seg->page_count; i++) {
+        seg->pages[i].flags = SH_PAGE_SLICE;
+    for (unsigned i = 0; i < seg->page_count; i++)
         sh_segment_page(seg, i)->index = (uint8_t)i;
-        sh_segment_page(seg, i)->flags = 0;
-    }
     atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
     sh_segment_map_set(seg, true);
     list_push_front(h, seg);
@@ -270,7 +271,7 @@ void sh_segment_page_free(sh_heap *h, sh_page *pg)
     bool was_full = seg->free_mask == 0;
     pg->in_use = false;
     pg->free = pg->local_free = NULL;
-    pg->flags = 0;
+    pg->flags = SH_PAGE_SLICE;
     seg->free_mask |= bit;
     seg->purge_mask |= bit;
     if (seg->purge_at == 0)

@@ -48,6 +48,7 @@ typedef struct span_seg {
     struct span_seg *next; /* all span segments, newest first */
     uint64_t used, start, dirty;
     uint64_t purge_at; /* ms: the earliest freed_at + delay of a free dirty slice; 0: none */
+    uint64_t seal;     /* sh_seal of the fields that decide which memory is handed out */
     uint64_t freed_at[SLICES]; /* ms: when each free slice was freed */
 } span_seg;
 
@@ -75,6 +76,29 @@ static uint64_t runs_of(uint64_t free, unsigned n)
     return x;
 }
 
+/* ---- the sealed header (lock held) ------------------------------------------------- */
+
+static uint64_t seal_of(const span_seg *s)
+{
+    uint64_t w[] = {(uintptr_t)s, s->kind, s->page_shift, (uintptr_t)s->next, s->used, s->start};
+    return sh_seal(w, sizeof w / sizeof w[0]);
+}
+
+static void seal(span_seg *s)
+{
+    if (sh_cfg_harden)
+        s->seal = seal_of(s);
+}
+
+/* s's header is intact; dies otherwise (p, what: the call that found it). */
+static void check(const span_seg *s, const void *p, const char *what)
+{
+    if (sh_cfg_harden && (s->seal != seal_of(s) || s->kind != SH_SEG_SPAN))
+        sh_fatal("heap corruption: %s(%p): the header of the span segment at %p was overwritten "
+                 "(by an overflow from the memory before it)",
+                 what, p, (const void *)s);
+}
+
 /* Slices in the block that starts at slice i. */
 static unsigned run_length(const span_seg *s, unsigned i)
 {
@@ -100,10 +124,11 @@ static void zero(void *p, size_t n)
 
 /* Decommit s's free dirty slices freed at least one delay before now (all
    of them if force), and unmap s if it holds no block and its last free is
-   that old.  Lock held; returns true if s was unmapped (*link then points
-   past it). */
-static bool purge_one(span_seg **link, span_seg *s, bool force, uint64_t now)
+   that old.  Lock held; returns true if s was unmapped (*link, in prev or
+   the list's head, then points past it). */
+static bool purge_one(span_seg *prev, span_seg **link, span_seg *s, bool force, uint64_t now)
 {
+    check(s, s, "free");
     uint64_t due = 0, next = 0;
     for (uint64_t m = s->dirty & ~s->used; m != 0; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctzll(m);
@@ -115,6 +140,8 @@ static bool purge_one(span_seg **link, span_seg *s, bool force, uint64_t now)
     }
     if (s->used == 0 && next == 0) {
         *link = s->next;
+        if (prev != NULL)
+            seal(prev);
         sh_segment_map_set(s, false);
         sh_os_unmap(s, SH_SEGMENT_SIZE);
         return true;
@@ -131,11 +158,14 @@ static void purge_locked(bool force, uint64_t now)
     if (!force && now < spans.check_at)
         return;
     uint64_t next = UINT64_MAX;
+    span_seg *prev = NULL;
     for (span_seg **link = &spans.segs, *s; (s = *link) != NULL;) {
-        if ((force || (s->purge_at != 0 && now >= s->purge_at)) && purge_one(link, s, force, now))
+        if ((force || (s->purge_at != 0 && now >= s->purge_at)) &&
+            purge_one(prev, link, s, force, now))
             continue;
         if (s->purge_at != 0 && s->purge_at < next)
             next = s->purge_at;
+        prev = s;
         link = &s->next;
     }
     spans.check_at = next;
@@ -160,6 +190,7 @@ static span_seg *segment_new(void)
     s->page_shift = SLICE_SHIFT;
     s->used = s->start = s->dirty = s->purge_at = 0; /* dirty never has the header's bit */
     s->next = spans.segs;
+    seal(s);
     __atomic_store_n(&spans.segs, s, __ATOMIC_RELAXED); /* peeked without the lock */
     sh_segment_map_set(s, true);
     return s;
@@ -173,6 +204,7 @@ void *sh_span_alloc(size_t size, bool zeroed)
     purge_locked(false, now);
     span_seg *s;
     for (s = spans.segs; s != NULL; s = s->next) {
+        check(s, s, "malloc");
         uint64_t x = runs_of(~s->used & USABLE, n);
         if (x != 0) {
             i = (unsigned)__builtin_ctzll(x);
@@ -190,28 +222,48 @@ void *sh_span_alloc(size_t size, bool zeroed)
     s->used |= m;
     s->start |= (uint64_t)1 << i;
     s->dirty |= m;
+    seal(s);
     pthread_mutex_unlock(&spans.lock);
     if (zeroed) /* only slices used before can be non-zero; no one else touches them now */
         for_runs(s, stale, zero);
     return (uint8_t *)s + ((size_t)i << SLICE_SHIFT);
 }
 
-/* Slice index of block p in s, which must be a block's start; dies otherwise. */
+static unsigned containing(const span_seg *s, unsigned i);
+
+/* Slice index of block p in s, which must be a block's start and its header
+   intact; dies otherwise.  Lock held. */
 static unsigned start_slice(const span_seg *s, const void *p, const char *what)
 {
+    check(s, p, what);
     size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s);
     unsigned i = (unsigned)(off >> SLICE_SHIFT);
-    if ((off & (SLICE - 1)) != 0 || ((s->start >> i) & 1) == 0)
-        sh_fatal("%s(%p): not a block stackheap handed out (freed already, or a pointer into "
-                 "the middle of a block)",
-                 what, p);
-    return i;
+    if ((off & (SLICE - 1)) == 0 && ((s->start >> i) & 1) != 0)
+        return i;
+    unsigned first = containing(s, i);
+    if (first != 0) {
+        uint8_t *b = (uint8_t *)s + ((size_t)first << SLICE_SHIFT);
+        sh_heap_misuse("invalid free", what, p, "points %zu byte(s) into the %zu-byte block at %p",
+                       (size_t)((const uint8_t *)p - b),
+                       (size_t)run_length(s, first) << SLICE_SHIFT, (void *)b);
+    }
+    if (i == 0)
+        sh_heap_misuse("invalid free", what, p,
+                       "points into stackheap's span segment header, not at a block");
+    if ((off & (SLICE - 1)) == 0)
+        sh_heap_misuse("double free", what, p,
+                       "of a block that is free already (no block of this span segment starts "
+                       "there now)");
+    sh_heap_misuse("invalid free", what, p,
+                   "is not a block stackheap handed out (it points into free memory of a span "
+                   "segment)");
 }
 
 /* Free slices m of s (lock held). */
 static void release(span_seg *s, uint64_t m)
 {
     s->used &= ~m;
+    seal(s);
     uint64_t now = sh_now_ms();
     for (uint64_t b = m; b != 0; b &= b - 1)
         s->freed_at[__builtin_ctzll(b)] = now;
@@ -249,6 +301,7 @@ bool sh_span_resize(sh_segment *seg, void *p, size_t size)
         if (ok) {
             s->used |= more;
             s->dirty |= more;
+            seal(s);
         }
     }
     pthread_mutex_unlock(&spans.lock);
@@ -265,14 +318,12 @@ static unsigned containing(const span_seg *s, unsigned i)
     return 63u - (unsigned)__builtin_clzll(starts);
 }
 
-size_t sh_span_usable(sh_segment *seg, const void *p)
+size_t sh_span_usable(sh_segment *seg, const void *p, const char *what)
 {
     span_seg *s = (span_seg *)seg;
-    size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s), bytes = 0;
     pthread_mutex_lock(&spans.lock);
-    unsigned first = containing(s, (unsigned)(off >> SLICE_SHIFT));
-    if (first != 0)
-        bytes = ((size_t)(first + run_length(s, first)) << SLICE_SHIFT) - off;
+    unsigned i = start_slice(s, p, what);
+    size_t bytes = (size_t)run_length(s, i) << SLICE_SHIFT;
     pthread_mutex_unlock(&spans.lock);
     return bytes;
 }

@@ -1,0 +1,170 @@
+/*
+ * foreign.c -- pointers stackheap never handed out.
+ *
+ * free(p), realloc(p) or malloc_usable_size(p) of a pointer in no region of
+ * stackheap's is a bug (an uninitialised pointer, a global, a page the
+ * program mapped itself), with one exception: under LD_PRELOAD the dynamic
+ * loader serves its first allocations itself (a minimal malloc, before libc's
+ * calls are bound to stackheap's) and frees some of them later through free.
+ * Those early blocks must be left alone; everything else dies, as on glibc
+ * ("free(): invalid pointer").
+ *
+ * The early blocks lie in the loader's writable data and in anonymous
+ * mappings that exist when the heap starts.  sh_foreign_init records those
+ * ranges once, from /proc/self/maps, when the first heap is made (about
+ * 20 us, once per process); a pointer in one of them is "early".
+ */
+#define _GNU_SOURCE
+#include "heap_internal.h"
+
+#include <string.h>
+
+#define RANGES 256
+
+static struct {
+    uintptr_t lo[RANGES], hi[RANGES];
+    unsigned n;
+    bool overflow; /* more ranges than fit: every anonymous mapping counts */
+    bool ready;
+} early;
+
+/* One line of /proc/self/maps: its range, whether it is writable, its path. */
+typedef struct maps_line {
+    uintptr_t lo, hi;
+    bool writable;
+    const char *path; /* "" for an anonymous mapping */
+} maps_line;
+
+static bool parse_line(const char *s, maps_line *out)
+{
+    out->lo = sh_parse_hex(&s);
+    if (*s++ != '-')
+        return false;
+    out->hi = sh_parse_hex(&s);
+    if (*s++ != ' ')
+        return false;
+    out->writable = s[0] != '\0' && s[1] == 'w';
+    for (int field = 0; field < 4; field++) { /* perms, offset, device, inode */
+        while (*s != ' ' && *s != '\0')
+            s++;
+        while (*s == ' ')
+            s++;
+    }
+    out->path = s;
+    return true;
+}
+
+/* Call f on each line of /proc/self/maps (without its newline); stops when
+   f returns false.  Reads a chunk at a time: no allocation. */
+static void each_mapping(bool (*f)(const maps_line *, void *), void *arg)
+{
+    int fd = sh_os_open_read("/proc/self/maps");
+    if (fd < 0)
+        return;
+    char buf[4096];
+    size_t have = 0;
+    for (bool more = true; more;) {
+        size_t n = sh_os_read(fd, buf + have, sizeof buf - 1 - have);
+        more = n > 0;
+        have += n;
+        buf[have] = '\0';
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', (size_t)(buf + have - line))) != NULL ||
+               (!more && line < buf + have)) {
+            if (nl != NULL)
+                *nl = '\0';
+            maps_line m;
+            if (parse_line(line, &m) && !f(&m, arg)) {
+                sh_os_close(fd);
+                return;
+            }
+            line = nl != NULL ? nl + 1 : buf + have;
+        }
+        have = (size_t)(buf + have - line);
+        memmove(buf, line, have);
+        if (have == sizeof buf - 1) /* a line longer than the buffer: skip it */
+            have = 0;
+    }
+    sh_os_close(fd);
+}
+
+static bool is_anonymous(const char *path)
+{
+    return path[0] == '\0' || strncmp(path, "[heap]", 6) == 0 || strncmp(path, "[anon", 5) == 0;
+}
+
+static bool record(const maps_line *m, void *arg)
+{
+    (void)arg;
+    if (!m->writable || (!is_anonymous(m->path) && strstr(m->path, "/ld-linux") == NULL))
+        return true;
+    if (early.n > 0 && early.hi[early.n - 1] == m->lo) { /* neighbours: one range */
+        early.hi[early.n - 1] = m->hi;
+        return true;
+    }
+    if (early.n == RANGES) {
+        early.overflow = true;
+        return false;
+    }
+    early.lo[early.n] = m->lo;
+    early.hi[early.n] = m->hi;
+    early.n++;
+    return true;
+}
+
+void sh_foreign_init(void)
+{
+    if (!sh_cfg_harden || early.ready)
+        return;
+    each_mapping(record, NULL);
+    __atomic_store_n(&early.ready, true, __ATOMIC_RELEASE); /* pairs with is_early's load */
+}
+
+typedef struct lookup {
+    uintptr_t p;
+    bool found;
+    maps_line line;
+    char path[160];
+} lookup;
+
+static bool find(const maps_line *m, void *arg)
+{
+    lookup *l = arg;
+    if (l->p < m->lo || l->p >= m->hi)
+        return true;
+    l->found = true;
+    l->line = *m;
+    sh_format(l->path, sizeof l->path, "%s", m->path);
+    l->line.path = l->path;
+    return false;
+}
+
+bool sh_foreign_is_early(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (!__atomic_load_n(&early.ready, __ATOMIC_ACQUIRE))
+        sh_heap_thread_init(); /* records the ranges (once, for every thread) */
+    for (unsigned i = 0; i < early.n; i++)
+        if (a >= early.lo[i] && a < early.hi[i])
+            return true;
+    if (!early.overflow)
+        return false;
+    lookup l = {.p = a};
+    each_mapping(find, &l);
+    return l.found && l.line.writable && is_anonymous(l.line.path);
+}
+
+const char *sh_foreign_describe(const void *p, char *buf, size_t n)
+{
+    lookup l = {.p = (uintptr_t)p};
+    each_mapping(find, &l);
+    if (!l.found)
+        sh_format(buf, n, "it points into no mapping: an uninitialised or damaged pointer");
+    else if (strncmp(l.path, "[stack", 6) == 0)
+        sh_format(buf, n, "it points into the stack");
+    else if (is_anonymous(l.path))
+        sh_format(buf, n, "it points into memory mapped outside stackheap (mmap), not a block");
+    else
+        sh_format(buf, n, "it points into %s, not a block", l.path);
+    return buf;
+}
