@@ -24,6 +24,7 @@
 #define SH_NOINLINE __attribute__((noinline))
 #define SH_COLD __attribute__((cold))
 #define SH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define SH_HIDDEN __attribute__((visibility("hidden")))
 
 /* Debug levels: 0 release, 1 cheap asserts, 2 whole-structure walks. */
 #ifndef SH_DEBUG
@@ -37,6 +38,13 @@ static const int sh_cfg_debug = SH_DEBUG;
             sh_fatal("internal error: assertion '%s' failed at %s:%d; please report this", #cond,  \
                      __FILE__, __LINE__);                                                          \
     } while (0)
+
+/* The heap's defences (src/heap/integrity.c): on unless built with
+   -DSH_HARDEN=OFF, which exists to measure what they cost. */
+#ifndef SH_HARDEN
+#define SH_HARDEN 1
+#endif
+static const bool sh_cfg_harden = SH_HARDEN;
 
 /* ---- arithmetic ---------------------------------------------------------- */
 

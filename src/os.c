@@ -91,11 +91,12 @@ static void *map_at_hint(size_t size, size_t align)
 {
     if (size > ((size_t)1 << 40) || align > ((size_t)1 << 30))
         return NULL;
-    size_t span = ((size + align - 1) & ~(align - 1)) + HINT_GAP;
+    size_t span = ((size + align - 1) & ~(align - 1)) + (sh_cfg_harden ? HINT_GAP : 0);
     uintptr_t h = atomic_load_explicit(&os.hint, memory_order_relaxed);
     if (sh_unlikely(h == 0)) { /* first use: a random start */
-        uint64_t r;
-        sh_os_random(&r, sizeof r);
+        uint64_t r = 0;
+        if (sh_cfg_harden)
+            sh_os_random(&r, sizeof r);
         uintptr_t first = HINT_START + (r % (HINT_SPREAD / HINT_STEP)) * HINT_STEP;
         /* relaxed: whichever racing thread stores first, the start is random */
         atomic_compare_exchange_strong_explicit(&os.hint, &h, first, memory_order_relaxed,
@@ -155,13 +156,14 @@ void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)
     /* grown only if a guard page's worth stays free after it: the page is
        taken with the growth and given back, and an overflow off the new end
        faults there rather than reach whatever is mapped next */
-    size_t page = sh_os_page_size(), guarded;
+    size_t page = sh_cfg_harden ? sh_os_page_size() : 0, guarded;
     if (__builtin_add_overflow(new_size, page, &guarded))
         return NULL;
     void *q = mremap(p, old_size, guarded, 0);
     if (q == MAP_FAILED)
         return NULL;
-    munmap((char *)q + new_size, page);
+    if (page > 0)
+        munmap((char *)q + new_size, page);
     account((ptrdiff_t)(new_size - old_size));
     return q;
 }

@@ -276,8 +276,9 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
             uintptr_t p = ((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1);
             if (p != (uintptr_t)b) {
                 sh_page *pg = sh_page_of(sh_segment_of(b), b);
-                pg->has_aligned = true;
-                pg->flags |= SH_PAGE_ALIGNED;
+                __atomic_store_n(&pg->has_aligned, true,
+                                 __ATOMIC_RELAXED); /* read by freeing threads */
+                sh_page_set_flags(pg, pg->flags | SH_PAGE_ALIGNED);
                 ((sh_block *)b)->link = sh_aligned_tag(b, (void *)p);
             }
             return (void *)p;

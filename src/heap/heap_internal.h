@@ -185,13 +185,10 @@ typedef struct sh_heap {
  *
  * With SH_HARDEN off the word is the plain pointer and nothing is checked.
  */
-#ifndef SH_HARDEN
-#define SH_HARDEN 1
-#endif
-static const bool sh_cfg_harden = SH_HARDEN;
 
-extern uint64_t sh_link_key; /* random, bit 63 set; 0 until the first heap */
-extern uint64_t sh_seal_key; /* random: sh_seal's */
+/* hidden: the fast paths load them directly, not through the GOT */
+extern uint64_t sh_link_key SH_HIDDEN; /* random, bit 63 set; 0 until the first heap */
+extern uint64_t sh_seal_key SH_HIDDEN; /* random: sh_seal's */
 
 /* The bits in which a valid link's (next ^ block) is zero. */
 #define SH_LINK_MASK (~(uintptr_t)SH_SEGMENT_MASK | 7)
@@ -230,6 +227,8 @@ static inline bool sh_link_valid(uintptr_t w)
 
 /* The damaged link of free block b of pg: a one-line report, then abort. */
 SH_NORETURN SH_COLD void sh_link_corrupt(const sh_page *pg, const sh_block *b);
+/* The same, as malloc's tail call (no stack frame on its fast path). */
+SH_COLD void *sh_link_corrupt_at_malloc(const sh_page *pg, const sh_block *b);
 
 /* The successor of free block b, checked (slow paths: list walks). */
 static inline sh_block *sh_link_next(const sh_page *pg, const sh_block *b)
@@ -246,11 +245,21 @@ static inline sh_block *sh_link_next(const sh_page *pg, const sh_block *b)
 /* True if p is on pg's grid of blocks, counted from p's 64 KiB slice (true
    for every block of a page that starts on a slice; page 0 does not, and
    carries SH_PAGE_FIRST).  Exact for offsets and sizes below 2^16, and for
-   larger sizes too (only offset 0 passes): Lemire's divisibility test. */
+   larger sizes too (only offset 0 passes): Lemire's divisibility test.
+   Hardened, divisor is 0 while the page has a flag: then nothing passes,
+   so this test is free's flags test too. */
 static inline bool sh_on_block_grid(const sh_page *pg, const void *p)
 {
     uint32_t off = (uint32_t)((uintptr_t)p & (((uintptr_t)1 << SH_SMALL_PAGE_SHIFT) - 1));
     return off * pg->divisor < pg->divisor;
+}
+
+/* Set pg's flags (and, hardened, its divisor: 0 while a flag is set). */
+static inline void sh_page_set_flags(sh_page *pg, uint32_t flags)
+{
+    pg->flags = flags;
+    if (sh_cfg_harden)
+        pg->divisor = flags != 0 ? 0 : (uint32_t)(UINT32_MAX / pg->block_size + 1);
 }
 
 /* A keyed check value over n words (header seals). */
@@ -534,7 +543,7 @@ static inline void *sh_page_pop(sh_heap *h, sh_page *pg, size_t size)
         if (sh_cfg_harden) {
             uintptr_t d = sh_link_delta(w);
             if (sh_unlikely(d & SH_LINK_MASK))
-                sh_link_corrupt(pg, b);
+                return sh_link_corrupt_at_malloc(pg, b);
             pg->free = (sh_block *)(d ^ (uintptr_t)b);
             b->link = 0;
         } else {
@@ -565,8 +574,10 @@ static inline void sh_page_free_local(sh_segment *seg, sh_page *pg, sh_block *b)
 {
     b->link = sh_link_encode(b, pg->local_free);
     pg->local_free = b;
-    if (sh_unlikely((int32_t)--pg->used <= 0))
+    if (sh_unlikely(pg->used <= 1)) /* the last block out, or none was: a double free */
         sh_page_emptied(seg, pg);
+    else
+        pg->used--;
 }
 
 /* Free p of segment seg (the map decides whether it is the heap's): the
@@ -591,9 +602,9 @@ static inline void sh_heap_free(void *p)
                   atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
                       sh_tls_thread_id)) {
         sh_page *pg = sh_slice_of(seg, p);
-        if (sh_likely(pg->flags == 0 &&
-                      (!sh_cfg_harden ||
-                       (sh_on_block_grid(pg, p) && !sh_link_valid(((sh_block *)p)->link))))) {
+        if (sh_likely(sh_cfg_harden
+                          ? sh_on_block_grid(pg, p) && !sh_link_valid(((sh_block *)p)->link)
+                          : pg->flags == 0)) {
             sh_page_free_local(seg, pg, p);
             return;
         }

@@ -63,6 +63,11 @@ void sh_link_corrupt(const sh_page *pg, const sh_block *b)
              (const void *)b, pg->block_size, (void *)sh_page_start(pg));
 }
 
+void *sh_link_corrupt_at_malloc(const sh_page *pg, const sh_block *b)
+{
+    sh_link_corrupt(pg, b);
+}
+
 void sh_heap_misuse(const char *kind, const char *what, const void *p, const char *fmt, ...)
 {
     /* a call that frees nothing neither double-frees nor frees wrongly */
@@ -173,17 +178,17 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
     const uint8_t *q = p;
     *suspect = false;
     if (!sh_cfg_harden) {
-        if (!pg->has_aligned)
+        if (!__atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED))
             return (sh_block *)p;
         return (sh_block *)(start + (size_t)(q - start) / pg->block_size * pg->block_size);
     }
+    if (q < start)
+        sh_heap_misuse("invalid free", what, p,
+                       "points into stackheap's page metadata, not at a block");
     if (!pg->in_use)
         sh_heap_misuse("double free or invalid free", what, p,
                        "points into a page that holds no block now (its blocks were freed, or "
                        "it was never handed out)");
-    if (q < start)
-        sh_heap_misuse("invalid free", what, p,
-                       "points into stackheap's page metadata, not at a block");
     size_t off = (size_t)(q - start), k = off / pg->block_size;
     sh_block *b = (sh_block *)(start + k * pg->block_size);
     if (k >= pg->capacity)
@@ -191,7 +196,7 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
                        "is not a block stackheap handed out (past the last block of its "
                        "%u-byte page)",
                        pg->block_size);
-    if ((const uint8_t *)b != q && !pg->has_aligned)
+    if ((const uint8_t *)b != q && !__atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED))
         sh_heap_misuse("invalid free", what, p, "points %zu byte(s) into the %u-byte block at %p",
                        (size_t)(q - (uint8_t *)b), pg->block_size, (void *)b);
     if (sh_link_valid(b->link)) {

@@ -102,13 +102,12 @@ static void page_extend(sh_page *pg)
 void sh_page_init(sh_page *pg, unsigned bin, size_t area)
 {
     pg->block_size = (uint32_t)sh_bin_size(bin);
-    pg->divisor = (uint32_t)(UINT32_MAX / pg->block_size + 1);
     pg->bin = (uint8_t)bin;
     pg->reserved = (uint16_t)(area / pg->block_size);
     pg->capacity = 0;
     pg->used = 0;
-    pg->flags = pg->index == 0 ? SH_PAGE_FIRST : 0;
-    pg->has_aligned = false;
+    sh_page_set_flags(pg, sh_cfg_harden && pg->index == 0 ? SH_PAGE_FIRST : 0);
+    __atomic_store_n(&pg->has_aligned, false, __ATOMIC_RELAXED);
     pg->free = NULL;
     pg->local_free = (sh_block *)sh_segment_of(pg);
     atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
@@ -181,7 +180,7 @@ static bool page_to_full(sh_heap *h, sh_page *pg)
                                                     memory_order_acq_rel, memory_order_relaxed));
     sh_page_queue_remove(&h->bins[pg->bin], pg);
     sh_page_queue_push_front(&h->full, pg);
-    pg->flags |= SH_PAGE_FULL;
+    sh_page_set_flags(pg, pg->flags | SH_PAGE_FULL);
     return true;
 }
 
@@ -194,7 +193,7 @@ static bool page_to_full(sh_heap *h, sh_page *pg)
 void sh_page_unfull(sh_heap *h, sh_page *pg)
 {
     sh_page_queue_remove(&h->full, pg);
-    pg->flags &= ~(uint32_t)SH_PAGE_FULL;
+    sh_page_set_flags(pg, pg->flags & ~(uint32_t)SH_PAGE_FULL);
     sh_page_collect(pg); /* the exchange clears SH_TF_FULL */
     sh_page_queue *q = &h->bins[pg->bin];
     queue_push_back(q, pg);
@@ -286,7 +285,7 @@ static void maybe_purge(sh_heap *h)
 
 void sh_page_emptied(sh_segment *seg, sh_page *pg)
 {
-    if ((int32_t)pg->used < 0) {
+    if (pg->used-- == 0) {
         pg->used = 0;
         sh_fatal("double free: more blocks of the %u-byte page at %p were freed than it "
                  "handed out (a block was freed twice, and written to in between)",

@@ -246,7 +246,10 @@ sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin)
         if (seg == NULL)
             return NULL;
     }
-    unsigned i = (unsigned)__builtin_ctzll(seg->free_mask);
+    /* page 0 last: it shares its first slice with the header, so (hardened)
+       its frees take the slow path */
+    uint64_t later = seg->free_mask & ~(uint64_t)1;
+    unsigned i = later != 0 ? (unsigned)__builtin_ctzll(later) : 0;
     uint64_t bit = (uint64_t)1 << i;
     seg->free_mask &= ~bit;
     seg->purge_mask &= ~bit; /* reused before it was purged: nothing to decommit */
@@ -271,7 +274,7 @@ void sh_segment_page_free(sh_heap *h, sh_page *pg)
     bool was_full = seg->free_mask == 0;
     pg->in_use = false;
     pg->free = pg->local_free = NULL;
-    pg->flags = SH_PAGE_SLICE;
+    sh_page_set_flags(pg, SH_PAGE_SLICE);
     seg->free_mask |= bit;
     seg->purge_mask |= bit;
     if (seg->purge_at == 0)
@@ -378,7 +381,7 @@ bool sh_segment_reclaim_one(sh_heap *h)
         sh_page *pg = sh_segment_page(seg, i);
         if (!pg->in_use)
             continue;
-        pg->flags &= ~(uint32_t)SH_PAGE_FULL;
+        sh_page_set_flags(pg, pg->flags & ~(uint32_t)SH_PAGE_FULL);
         pg->next = pg->prev = NULL;
         sh_page_collect(pg); /* also clears the thread_free full bit */
         if (pg->used == 0) {

@@ -1,10 +1,10 @@
 # expect.cmake -- run one command and check its exit status and reports.
 # cmake -DCOMMAND=... -DENV=... -DRC=<number|abort> -DMATCH=... -DNOMATCH=...
-#       -DSTDOUT=... -P expect.cmake
+#       -DSTDOUT=... -DSTDOUT_NOMATCH=... -P expect.cmake
 # Lists come with "|SEP|" between items (a ';' would split the test's command
 # line).  MATCH: regexes the stderr must match; NOMATCH: that it must not;
-# STDOUT: regexes the stdout must match.
-foreach(v COMMAND ENV MATCH NOMATCH STDOUT)
+# STDOUT: regexes the stdout must match; STDOUT_NOMATCH: that it must not.
+foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH)
   string(REPLACE "|SEP|" ";" ${v} "${${v}}")
 endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ENV} ${COMMAND}
@@ -32,6 +32,11 @@ endforeach()
 foreach(m IN LISTS STDOUT)
   if(NOT out MATCHES "${m}")
     string(APPEND bad "stdout does not match: ${m}\n")
+  endif()
+endforeach()
+foreach(m IN LISTS STDOUT_NOMATCH)
+  if(out MATCHES "${m}")
+    string(APPEND bad "stdout matches what it must not: ${m}\n")
   endif()
 endforeach()
 if(bad)

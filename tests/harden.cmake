@@ -1,0 +1,87 @@
+# Hardening (SH_HARDEN, the release default): one-bug programs, a misuse per
+# file in harden/, built with -g -O0 -w and NOT linked with stackheap; each
+# runs with libstackheap.so preloaded and must die by SIGABRT with the exact
+# first line of stderr asserted.  No program may print "BUG" (its sign that
+# the allocator let the misuse through and handed out a live or forged block).
+# Needs the override (LD_PRELOAD), so not in sanitizer builds.
+if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
+  set(SH_HARDEN_PROGRAMS
+    overflow_into_freed_neighbour write_after_free_link
+    double_free_small double_free_medium double_free_span double_free_large
+    double_free_large_40m double_free_last_live_block double_free_remote
+    free_interior_small free_interior_medium free_interior_span free_interior_large
+    free_interior_misaligned free_metadata large_header_overflow
+    usable_size_of_freed realloc_of_freed aslr)
+  foreach(p IN LISTS SH_HARDEN_PROGRAMS)
+    add_executable(harden_${p} harden/${p}.c)
+    target_compile_options(harden_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
+    target_link_libraries(harden_${p} PRIVATE Threads::Threads)
+  endforeach()
+
+  # sh_harden_test(NAME PROGRAM FIRST_LINE): PROGRAM aborts, stderr starts with
+  # the line FIRST_LINE (a regex), stdout holds no "BUG".
+  function(sh_harden_test name program first_line)
+    add_test(NAME ${name} COMMAND ${CMAKE_COMMAND}
+      "-DCOMMAND=$<TARGET_FILE:harden_${program}>"
+      "-DENV=LD_PRELOAD=$<TARGET_FILE:stackheap>"
+      "-DRC=abort" "-DMATCH=^${first_line}\n" "-DSTDOUT_NOMATCH=BUG"
+      -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+    set_tests_properties(${name} PROPERTIES TIMEOUT 120)
+  endfunction()
+
+  set(A "0x[0-9a-f]+")
+  set(OVERWRITTEN "was overwritten \\(a write after free, or an overflow from the block before it\\)")
+  sh_harden_test(harden_overflow_into_freed_neighbour overflow_into_freed_neighbour
+    "stackheap: heap corruption: a free block \\(${A}\\) of the 48-byte page at ${A} ${OVERWRITTEN}")
+  sh_harden_test(harden_write_after_free_link write_after_free_link
+    "stackheap: heap corruption: a free block \\(${A}\\) of the 48-byte page at ${A} ${OVERWRITTEN}")
+
+  sh_harden_test(harden_double_free_small double_free_small
+    "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already")
+  sh_harden_test(harden_double_free_medium double_free_medium
+    "stackheap: double free: free\\(${A}\\) of a 57344-byte block that is free already")
+  sh_harden_test(harden_double_free_span double_free_span
+    "stackheap: double free: free\\(${A}\\) of a block that is free already \\(no block of this span segment starts there now\\)")
+  foreach(p double_free_large double_free_large_40m)
+    sh_harden_test(harden_${p} ${p}
+      "stackheap: double free or invalid free: free\\(${A}\\) points into memory stackheap released \\(a block freed already, or a stale pointer\\)")
+  endforeach()
+  sh_harden_test(harden_double_free_last_live_block double_free_last_live_block
+    "stackheap: double free: free\\(${A}\\) of a 2048-byte block that is free already")
+  sh_harden_test(harden_double_free_remote double_free_remote
+    "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already")
+
+  sh_harden_test(harden_free_interior_small free_interior_small
+    "stackheap: invalid free: free\\(${A}\\) points 16 byte\\(s\\) into the 64-byte block at ${A}")
+  sh_harden_test(harden_free_interior_medium free_interior_medium
+    "stackheap: invalid free: free\\(${A}\\) points 4096 byte\\(s\\) into the 20480-byte block at ${A}")
+  sh_harden_test(harden_free_interior_span free_interior_span
+    "stackheap: invalid free: free\\(${A}\\) points 4096 byte\\(s\\) into the 524288-byte block at ${A}")
+  sh_harden_test(harden_free_interior_large free_interior_large
+    "stackheap: invalid free: free\\(${A}\\) points 4096 byte\\(s\\) into the 3149696-byte block at ${A}")
+  sh_harden_test(harden_free_misaligned free_interior_misaligned
+    "stackheap: invalid free: free\\(${A}\\) points 1 byte\\(s\\) into the 64-byte block at ${A}")
+  sh_harden_test(harden_free_metadata free_metadata
+    "stackheap: invalid free: free\\(${A}\\) points into stackheap's page metadata, not at a block")
+  sh_harden_test(harden_large_header_overflow large_header_overflow
+    "stackheap: heap corruption: free\\(${A}\\): the header of the large block at ${A} was overwritten \\(by an overflow from the memory before it, or a write before the block's start\\)")
+  sh_harden_test(harden_usable_size_of_freed usable_size_of_freed
+    "stackheap: use after free: malloc_usable_size\\(${A}\\) of a 48-byte block that is free already")
+  sh_harden_test(harden_realloc_of_freed realloc_of_freed
+    "stackheap: double free: realloc\\(${A}\\) of a 48-byte block that is free already")
+
+  # The heap's base is stackheap's own random pick, not the kernel's ASLR:
+  # with setarch -R (ASLR off for the run) the addresses must still differ.
+  find_program(SH_SETARCH setarch)
+  if(SH_SETARCH)
+    set(SH_NO_ASLR ${SH_SETARCH} ${CMAKE_HOST_SYSTEM_PROCESSOR} -R)
+  else()
+    set(SH_NO_ASLR "")
+  endif()
+  string(REPLACE ";" "|SEP|" SH_NO_ASLR "${SH_NO_ASLR}")
+  add_test(NAME harden_heap_addresses_differ_between_runs COMMAND ${CMAKE_COMMAND}
+    "-DPROGRAM=$<TARGET_FILE:harden_aslr>" "-DPRELOAD=$<TARGET_FILE:stackheap>"
+    "-DNO_ASLR=${SH_NO_ASLR}"
+    -P ${CMAKE_CURRENT_SOURCE_DIR}/harden/addresses_differ.cmake)
+  set_tests_properties(harden_heap_addresses_differ_between_runs PROPERTIES TIMEOUT 120)
+endif()

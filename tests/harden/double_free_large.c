@@ -1,0 +1,23 @@
+/* Frees a block of (3u << 20) bytes twice. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SIZE (3u << 20)
+
+__attribute__((noinline)) static void release(void *p)
+{
+    free(p);
+}
+
+int main(void)
+{
+    void *volatile p = malloc(SIZE);
+    release(p);
+    release(p);
+    void *a = malloc(SIZE);
+    void *b = malloc(SIZE);
+    if (a != NULL && a == b)
+        printf("BUG: malloc returned the live block %p twice\n", a);
+    printf("double_free_large: not caught\n");
+    return 0;
+}

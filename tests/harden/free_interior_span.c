@@ -1,0 +1,15 @@
+/* Frees a pointer 4096 byte(s) into a block of 500000 bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(void)
+{
+    char *volatile p = malloc(500000);
+    free(p + 4096);
+    void *a = malloc(500000);
+    void *b = malloc(500000);
+    if (a == b || a == p + 4096 || b == p + 4096)
+        printf("BUG: malloc returned a live or interior block %p %p\n", a, b);
+    printf("free_interior_span: not caught\n");
+    return 0;
+}
