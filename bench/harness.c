@@ -83,6 +83,8 @@ static const struct {
     /* the cost of finding bugs: stackheap's check mode (sh-check), and glibc under
        Valgrind's memcheck */
     {"sh-check", NULL, NULL, "STACKHEAP_CHECK=1", NULL, true},
+    /* what release mode's checks cost: the library built with -DSH_HARDEN=OFF */
+    {"sh-unhardened", NULL, NULL, NULL, NULL, true},
     {"memcheck", NULL, "valgrind", NULL,
      "valgrind --tool=memcheck --leak-check=full --trace-children=yes -q", true},
 };
@@ -91,7 +93,7 @@ enum { N_KNOWN = sizeof known_allocs / sizeof known_allocs[0] };
 static bench_suite suite; /* large (every run's numbers): static, not on the stack */
 
 static struct {
-    const char *bin, *src, *lib, *suite_path, *only, *workloads;
+    const char *bin, *src, *lib, *lib_unhardened, *suite_path, *only, *workloads;
     int runs;            /* 0: the default */
     bench_runner runner; /* the child environments and signal masks */
     bool tty;            /* stderr is a terminal: redraw the progress line */
@@ -157,6 +159,8 @@ static void usage(void)
           "  --bin DIR           the build's bench directory (the wl_* programs): @BIN@\n"
           "  --src DIR           the source bench directory (suite.txt, real/): @SRC@\n"
           "  --lib FILE          libstackheap.so, preloaded for the stackheap column\n"
+          "  --lib-unhardened FILE  the library built with -DSH_HARDEN=OFF, for the\n"
+          "                      sh-unhardened column (only when --only names it)\n"
           "  --quick             quick mode: @QUICK@ is -q, 3 runs by default\n"
           "  --runs N            runs of each workload under each allocator (default 5, quick 3)\n"
           "  --only A,B          only these allocators (stackheap glibc mimalloc jemalloc\n"
@@ -229,6 +233,8 @@ static void parse_args(int argc, char **argv)
             h.src = v;
         } else if (strcmp(a, "--lib") == 0) {
             h.lib = v;
+        } else if (strcmp(a, "--lib-unhardened") == 0) {
+            h.lib_unhardened = v;
         } else if (strcmp(a, "--suite") == 0) {
             h.suite_path = v;
         } else {
@@ -347,6 +353,15 @@ static void choose_allocators(void)
         const char *lib = known_allocs[i].lib;
         if (strcmp(name, "stackheap") == 0 || strcmp(name, "sh-check") == 0)
             lib = h.lib;
+        if (strcmp(name, "sh-unhardened") == 0) {
+            static char path[PATH_MAX];
+            if (h.lib_unhardened == NULL || realpath(h.lib_unhardened, path) == NULL) {
+                bench_note("sh-unhardened skipped: no --lib-unhardened library (build the "
+                           "bench targets with SH_OVERRIDE on and no sanitizer)");
+                continue;
+            }
+            lib = path;
+        }
         if (known_allocs[i].wrapper != NULL && system("valgrind --version >/dev/null 2>&1") != 0) {
             bench_note("%s skipped: valgrind is not installed (apt-get install valgrind)", name);
             continue;

@@ -63,6 +63,7 @@ stem=$RESULTS/$(date '+%Y-%m-%d')
 [ -n "$only" ] && stem=$stem-$(printf '%s' "$only" | tr ',' '+')
 rm -f "$stem.csv" "$stem.svg" # an earlier run's, which this one may not replace
 "$BUILD/bench/sh_bench" ${quick:+"$quick"} --bin "$BUILD/bench" --src "$HERE" --lib "$BUILD/libstackheap.so" \
+    --lib-unhardened "$BUILD/bench/libstackheap-unhardened.so" \
     --csv "$stem.csv" --svg "$stem.svg" || status=1
 if [ $mode = full ] && [ -z "$only" ] && [ -f "$stem.svg" ]; then
     cp "$stem.svg" "$RESULTS/latest.svg"

@@ -91,4 +91,41 @@ SH_API size_t malloc_usable_size(void *p)
     return sh_usable_size(p);
 }
 
+/*
+ * C++'s sized and aligned operator delete (C++14, C++17), by their mangled
+ * names: libstdc++'s own would drop the size and the alignment and call free.
+ * These check them first (sh_free_sized) and abort on a mismatch, as
+ * hardened allocators do.  operator new needs no replacing: libstdc++'s calls
+ * malloc and aligned_alloc, which are these.
+ */
+SH_API void _ZdlPvm(void *p, size_t size)
+{
+    sh_free_sized(p, size, 0, "operator delete");
+}
+
+SH_API void _ZdaPvm(void *p, size_t size)
+{
+    sh_free_sized(p, size, 0, "operator delete[]");
+}
+
+SH_API void _ZdlPvSt11align_val_t(void *p, size_t align)
+{
+    sh_free_sized(p, SIZE_MAX, align, "operator delete");
+}
+
+SH_API void _ZdaPvSt11align_val_t(void *p, size_t align)
+{
+    sh_free_sized(p, SIZE_MAX, align, "operator delete[]");
+}
+
+SH_API void _ZdlPvmSt11align_val_t(void *p, size_t size, size_t align)
+{
+    sh_free_sized(p, size, align, "operator delete");
+}
+
+SH_API void _ZdaPvmSt11align_val_t(void *p, size_t size, size_t align)
+{
+    sh_free_sized(p, size, align, "operator delete[]");
+}
+
 #endif /* SH_OVERRIDE */

@@ -3,7 +3,8 @@
 # unmodified programs), run through the tool; expect.cmake checks the report.
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
-  foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine)
+  foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine
+      double_free_big not_from_malloc)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads)
@@ -57,6 +58,31 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     COMMAND ${RUN} --continue $<TARGET_FILE:check_double_free>
     MATCH "double free" "1 problem found"
     STDOUT "double_free: still running")
+  # every size, whatever the quarantine holds: a span block, and blocks with
+  # mappings of their own (released at once: too big for the quarantine)
+  foreach(size 500000 3145728 41943040)
+    sh_check_test(check_double_free_of_${size}_bytes RC abort
+      COMMAND ${RUN} $<TARGET_FILE:check_double_free_big> ${size}
+      MATCH "stackheap: double free: free\\(0x[0-9a-f]+\\) of a ${size}-byte block freed already"
+            "free called at:[^#]*${FRAME} release_buffer [^ ]*double_free_big.c:[0-9]+[^#]*${FRAME} main [^ ]*double_free_big.c:17"
+            "first freed at:[^#]*${FRAME} release_buffer [^ ]*double_free_big.c:[0-9]+[^#]*${FRAME} main [^ ]*double_free_big.c:16"
+            "allocated at:[^#]*${FRAME} main [^ ]*double_free_big.c:14"
+      NOMATCH "still running")
+  endforeach()
+  sh_check_test(check_free_of_a_page_the_program_mapped RC abort
+    COMMAND ${RUN} $<TARGET_FILE:check_not_from_malloc> free-mapped
+    MATCH "stackheap: invalid free: free\\(0x[0-9a-f]+\\) is not a block any allocator handed out \\(it points into memory mapped outside stackheap \\(mmap\\), not a block\\)"
+          "free called at:[^#]*${FRAME} main [^ ]*not_from_malloc.c:[0-9]+")
+  sh_check_test(check_realloc_of_a_wild_pointer RC abort
+    COMMAND ${RUN} $<TARGET_FILE:check_not_from_malloc> realloc-wild
+    MATCH "stackheap: invalid free: realloc\\(0x10\\) is not a block any allocator handed out \\(it points into no mapping: an uninitialised or damaged pointer\\)")
+  sh_check_test(check_usable_size_of_a_freed_block RC abort
+    COMMAND ${RUN} $<TARGET_FILE:check_not_from_malloc> usable-freed
+    MATCH "stackheap: use after free: malloc_usable_size\\(0x[0-9a-f]+\\) of a 48-byte block freed already"
+          "malloc_usable_size called at:[^#]*${FRAME} main [^ ]*not_from_malloc.c:[0-9]+")
+  sh_check_test(check_usable_size_of_an_interior_pointer RC abort
+    COMMAND ${RUN} $<TARGET_FILE:check_not_from_malloc> usable-interior
+    MATCH "stackheap: invalid pointer: malloc_usable_size\\(0x[0-9a-f]+\\) of a pointer 8 bytes into a 48-byte block")
   sh_check_test(check_free_of_a_stack_address RC abort
     COMMAND ${RUN} $<TARGET_FILE:check_free_stack>
     MATCH "invalid free: free\\(0x[0-9a-f]+\\) of an address on the stack of this thread, which malloc never returned"

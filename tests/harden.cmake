@@ -11,11 +11,12 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     double_free_large_40m double_free_last_live_block double_free_remote
     free_interior_small free_interior_medium free_interior_span free_interior_large
     free_interior_misaligned free_metadata large_header_overflow
-    usable_size_of_freed realloc_of_freed aslr)
+    usable_size_of_freed realloc_of_freed aslr
+    sized_delete_wrong_size aligned_delete_wrong_size sized_delete_right_size)
   foreach(p IN LISTS SH_HARDEN_PROGRAMS)
     add_executable(harden_${p} harden/${p}.c)
     target_compile_options(harden_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
-    target_link_libraries(harden_${p} PRIVATE Threads::Threads)
+    target_link_libraries(harden_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
   endforeach()
 
   # sh_harden_test(NAME PROGRAM FIRST_LINE): PROGRAM aborts, stderr starts with
@@ -84,4 +85,16 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     "-DNO_ASLR=${SH_NO_ASLR}"
     -P ${CMAKE_CURRENT_SOURCE_DIR}/harden/addresses_differ.cmake)
   set_tests_properties(harden_heap_addresses_differ_between_runs PROPERTIES TIMEOUT 120)
+
+  # C++ sized and aligned delete (called by their mangled names, from C)
+  sh_harden_test(harden_sized_delete_wrong_size sized_delete_wrong_size
+    "stackheap: invalid free: operator delete\\(${A}\\) with size 32, which is not the size it was allocated with \\(its block holds 8 bytes\\)")
+  sh_harden_test(harden_aligned_delete_wrong_size aligned_delete_wrong_size
+    "stackheap: invalid free: operator delete\\(${A}\\) with size 128, which is not the size it was allocated with \\(its block holds 64 bytes\\)")
+  add_test(NAME harden_sized_delete_right_size_is_accepted COMMAND ${CMAKE_COMMAND}
+    "-DCOMMAND=$<TARGET_FILE:harden_sized_delete_right_size>"
+    "-DENV=LD_PRELOAD=$<TARGET_FILE:stackheap>" "-DRC=0"
+    "-DSTDOUT=sized_delete_right_size: [0-9]+ deletes accepted"
+    -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+  set_tests_properties(harden_sized_delete_right_size_is_accepted PROPERTIES TIMEOUT 120)
 endif()

@@ -385,6 +385,70 @@ bool ck_check_guards(ck_block *b, const char *when)
 
 /* ---- bad pointers -------------------------------------------------------------------- */
 
+/* A call that frees nothing (malloc_usable_size, delete's checks) neither
+   double-frees nor frees wrongly: its findings are named for what it did. */
+static bool frees(const char *what)
+{
+    return strcmp(what, "free") == 0 || strcmp(what, "realloc") == 0 ||
+           strncmp(what, "operator delete", 15) == 0;
+}
+
+/* Big blocks (span and large, above SH_MEDIUM_MAX) lose their header when
+   they go back to the heap (leaving the quarantine, or at once when they are
+   too big for it); a large one's region is then SH_MAP_RELEASED.  The last
+   GRAVES of them are remembered, so that a second free of one is reported
+   as a double free, with its stacks. */
+#define GRAVES 256
+static struct {
+    pthread_mutex_t lock;
+    struct grave {
+        const void *user;
+        size_t size;
+        uint32_t alloc_trace, free_trace;
+    } g[GRAVES];
+    unsigned next;
+} graves = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void grave_add(const ck_block *b)
+{
+    pthread_mutex_lock(&graves.lock);
+    graves.g[graves.next % GRAVES] =
+        (struct grave){ck_user(b), b->size, b->alloc_trace, b->free_trace};
+    graves.next++;
+    pthread_mutex_unlock(&graves.lock);
+}
+
+static bool grave_find(const void *p, struct grave *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&graves.lock);
+    for (unsigned i = 0; i < GRAVES && i < graves.next && !found; i++) {
+        const struct grave *g = &graves.g[(graves.next - 1 - i) % GRAVES]; /* newest first */
+        if (g->user == p) {
+            *out = *g;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&graves.lock);
+    return found;
+}
+
+static void report_double_free(const char *what, const void *p, size_t size, uint32_t call,
+                               uint32_t free_trace, uint32_t alloc_trace)
+{
+    ck_found();
+    ck_report_begin();
+    ck_printf("stackheap: %s: %s(%p) of a %zu-byte block freed already\n",
+              frees(what) ? "double free" : "use after free", what, p, size);
+    ck_printf("  %s called at:\n", what);
+    ck_trace_print(call, "    ");
+    ck_printf("  first freed at:\n");
+    ck_trace_print(free_trace, "    ");
+    ck_printf("  allocated at:\n");
+    ck_trace_print(alloc_trace, "    ");
+    ck_report_end();
+}
+
 /* Report a free (or realloc: what) of p that is not a live block, with the
    stack of the bad call.  Returns false if p should simply be ignored (memory
    stackheap never had, from before it was loaded). */
@@ -392,16 +456,23 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
 {
     ck_block *b = header_at(p);
     if (b != NULL && is_freed(b)) {
+        report_double_free(what, p, b->size, call, b->free_trace, b->alloc_trace);
+        return true;
+    }
+    struct grave g = {0};
+    if (grave_find(p, &g)) {
+        report_double_free(what, p, g.size, call, g.free_trace, g.alloc_trace);
+        return true;
+    }
+    const char *invalid = frees(what) ? "invalid free" : "invalid pointer";
+    if (sh_segment_map_state(sh_segment_of(p)) == SH_MAP_RELEASED) {
         ck_found();
         ck_report_begin();
-        ck_printf("stackheap: double free: %s(%p) of a %zu-byte block freed already\n", what, p,
-                  b->size);
+        ck_printf("stackheap: %s: %s(%p) points into memory stackheap released (a block freed "
+                  "already, or a stale pointer)\n",
+                  frees(what) ? "double free or invalid free" : "use after free", what, p);
         ck_printf("  %s called at:\n", what);
         ck_trace_print(call, "    ");
-        ck_printf("  first freed at:\n");
-        ck_trace_print(b->free_trace, "    ");
-        ck_printf("  allocated at:\n");
-        ck_trace_print(b->alloc_trace, "    ");
         ck_report_end();
         return true;
     }
@@ -414,9 +485,9 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
         if (outer != NULL && (is_live(outer) || is_freed(outer)) && q >= (uint8_t *)base &&
             q < ck_user(outer) + outer->size) {
             ptrdiff_t off = q - ck_user(outer);
-            ck_printf("stackheap: invalid free: %s(%p) of a pointer %zu bytes %s a %zu-byte "
+            ck_printf("stackheap: %s: %s(%p) of a pointer %zu bytes %s a %zu-byte "
                       "block at %p%s\n",
-                      what, p, (size_t)(off < 0 ? -off : off), off < 0 ? "before" : "into",
+                      invalid, what, p, (size_t)(off < 0 ? -off : off), off < 0 ? "before" : "into",
                       outer->size, (void *)ck_user(outer),
                       is_live(outer) ? "" : " (freed already)");
             ck_printf("  %s called at:\n", what);
@@ -425,14 +496,14 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
             ck_trace_print(outer->alloc_trace, "    ");
         } else if (outer == NULL && base == (void *)b) {
             /* p is where a block's user bytes start, but its header is not one */
-            ck_printf("stackheap: invalid free: %s(%p): the header before this block was "
+            ck_printf("stackheap: %s: %s(%p): the header before this block was "
                       "overwritten (a write up to %d bytes before its start), or it was never "
                       "a block; it is left alone\n",
-                      what, p, CK_OFFSET);
+                      invalid, what, p, CK_OFFSET);
             ck_printf("  %s called at:\n", what);
             ck_trace_print(call, "    ");
         } else {
-            ck_printf("stackheap: invalid free: %s(%p): not a block stackheap handed out\n", what,
+            ck_printf("stackheap: %s: %s(%p): not a block stackheap handed out\n", invalid, what,
                       p);
             ck_printf("  %s called at:\n", what);
             ck_trace_print(call, "    ");
@@ -450,12 +521,20 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
             strstr(pl.name, "/ld-linux") == NULL)
             kind = "the address of a global or static variable";
     }
-    if (kind == NULL)
-        return false;
+    char where[200];
+    if (kind == NULL) {
+        if (sh_foreign_is_early(p))
+            return false; /* one of the loader's first blocks: left alone */
+        sh_foreign_describe(p, where, sizeof where);
+    }
     ck_found();
     ck_report_begin();
-    ck_printf("stackheap: invalid free: %s(%p) of %s, which malloc never returned\n", what, p,
-              kind);
+    if (kind != NULL)
+        ck_printf("stackheap: %s: %s(%p) of %s, which malloc never returned\n", invalid, what, p,
+                  kind);
+    else
+        ck_printf("stackheap: %s: %s(%p) is not a block any allocator handed out (%s)\n", invalid,
+                  what, p, where);
     ck_printf("  %s called at:\n", what);
     ck_trace_print(call, "    ");
     ck_report_end();
@@ -472,6 +551,9 @@ static void raw_free(ck_block *b)
     __atomic_store_n(&b->magic, 0, __ATOMIC_RELAXED);
     if ((void *)raw != (void *)b)
         raw[0] = 0; /* the indirect marker */
+    unsigned kind = sh_segment_of(raw)->kind;
+    if (kind == SH_SEG_LARGE || kind == SH_SEG_SPAN)
+        grave_add(b); /* its header goes with its memory: remembered here */
     ck_busy++;
     sh_heap_free_block(raw, sh_segment_of(raw));
     ck_busy--;
@@ -656,6 +738,38 @@ void sh_check_free(void *p, void *ra)
         release(b, "at free", ck_busy ? 0 : ck_trace_capture(ra, fp));
 }
 
+void sh_check_free_sized(void *p, size_t size, size_t align, const char *what, void *ra)
+{
+    void **fp = __builtin_frame_address(0);
+    ck_block *b = header_at(p);
+    if (b != NULL && is_live(b)) {
+        /* operator new(size, align) asks aligned_alloc for size rounded up to align */
+        size_t rounded = align > 1 ? (size + align - 1) & ~(align - 1) : size;
+        const char *bad = NULL;
+        char why[160];
+        if (align > 1 && ((uintptr_t)p & (align - 1)) != 0) {
+            sh_format(why, sizeof why, "is not aligned to %zu", align);
+            bad = why;
+        } else if (size != SIZE_MAX && size != b->size && rounded != b->size) {
+            sh_format(why, sizeof why, "with size %zu, but the block was allocated with %zu", size,
+                      b->size);
+            bad = why;
+        }
+        if (bad != NULL) {
+            ck_found();
+            ck_report_begin();
+            ck_printf("stackheap: invalid free: %s(%p) %s\n", what, p, bad);
+            ck_printf("  %s called at:\n", what);
+            ck_trace_print(ck_trace_capture(ra, fp), "    ");
+            ck_printf("  the block was allocated at:\n");
+            ck_trace_print(b->alloc_trace, "    ");
+            ck_report_end();
+            ck_after_error();
+        }
+    }
+    sh_check_free(p, ra);
+}
+
 void *sh_check_realloc(sh_heap *h, void *p, size_t size, void *ra)
 {
     void **fp = __builtin_frame_address(0);
@@ -682,10 +796,15 @@ void *sh_check_realloc(sh_heap *h, void *p, size_t size, void *ra)
     return q;
 }
 
-size_t sh_check_usable(const void *p)
+size_t sh_check_usable(const void *p, void *ra)
 {
     ck_block *b = header_at(p);
-    return b != NULL && is_live(b) ? b->size : 0;
+    if (b != NULL && is_live(b))
+        return b->size;
+    if (report_bad_pointer(p, "malloc_usable_size",
+                           ck_trace_capture(ra, __builtin_frame_address(0))))
+        ck_after_error();
+    return 0;
 }
 
 /* ---- every live block ------------------------------------------------------------------------ */

@@ -250,42 +250,86 @@ void *sh_reallocarray(void *p, size_t n, size_t size)
 
 /* ---- aligned allocation ----------------------------------------------------------- */
 
+/* The request sh_heap_alloc serves size bytes aligned to align with; 0: a
+   large block.  *inside: the block is align - 1 bytes longer and the pointer
+   handed out is aligned into it.  size <= SH_MAX_REQUEST. */
+static size_t aligned_request(size_t size, size_t align, bool *inside)
+{
+    *inside = false;
+    if (align <= 16) {
+        if (align > 8 && size < 16)
+            size = 16; /* blocks of 8 bytes are only 8-aligned; all others are 16-aligned */
+        return size == 0 ? 1 : size;
+    }
+    if (size > SH_MEDIUM_MAX)
+        return 0;
+    size_t want = size < align ? align : size;
+    /* a block size that is a multiple of align, in a page that starts
+       align-aligned (every page start is 8 KiB aligned), is aligned */
+    if (align <= SH_SEGMENT_HEADER && want <= SH_MEDIUM_MAX &&
+        sh_bin_size(sh_bin_of(want)) % align == 0)
+        return want;
+    size_t over = size + align - 1;
+    *inside = true;
+    return over <= SH_MEDIUM_MAX ? over : 0;
+}
+
 void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
 {
     if (size > SH_MAX_REQUEST) {
         errno = ENOMEM;
         return NULL;
     }
-    if (align <= 16) {
-        if (align > 8 && size < 16)
-            size = 16; /* blocks of 8 bytes are only 8-aligned; all others are 16-aligned */
-        return sh_heap_alloc(h, size == 0 ? 1 : size);
+    bool inside;
+    size_t request = aligned_request(size, align, &inside);
+    if (request == 0) {
+        h = ready(h);
+        return h != NULL ? sh_large_alloc(h, size, align, false) : NULL;
     }
-    if (size <= SH_MEDIUM_MAX) {
-        size_t want = size < align ? align : size;
-        /* a block size that is a multiple of align, in a page that starts
-           align-aligned (every page start is 8 KiB aligned), is aligned */
-        if (align <= SH_SEGMENT_HEADER && want <= SH_MEDIUM_MAX &&
-            sh_bin_size(sh_bin_of(want)) % align == 0)
-            return sh_heap_alloc(h, want);
-        size_t over = size + align - 1;
-        if (over <= SH_MEDIUM_MAX) {
-            uint8_t *b = sh_heap_alloc(h, over);
-            if (b == NULL)
-                return NULL;
-            uintptr_t p = ((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1);
-            if (p != (uintptr_t)b) {
-                sh_page *pg = sh_page_of(sh_segment_of(b), b);
-                __atomic_store_n(&pg->has_aligned, true,
-                                 __ATOMIC_RELAXED); /* read by freeing threads */
-                sh_page_set_flags(pg, pg->flags | SH_PAGE_ALIGNED);
-                ((sh_block *)b)->link = sh_aligned_tag(b, (void *)p);
-            }
-            return (void *)p;
-        }
+    uint8_t *b = sh_heap_alloc(h, request);
+    if (b == NULL || !inside)
+        return b;
+    uintptr_t p = ((uintptr_t)b + align - 1) & ~(uintptr_t)(align - 1);
+    if (p != (uintptr_t)b) {
+        sh_page *pg = sh_page_of(sh_segment_of(b), b);
+        /* relaxed: read by threads that free blocks of the page */
+        __atomic_store_n(&pg->has_aligned, true, __ATOMIC_RELAXED);
+        sh_page_set_flags(pg, pg->flags | SH_PAGE_ALIGNED);
+        ((sh_block *)b)->link = sh_aligned_tag(b, (void *)p);
     }
-    h = ready(h);
-    return h != NULL ? sh_large_alloc(h, size, align, false) : NULL;
+    return (void *)p;
+}
+
+void sh_free_sized(void *p, size_t size, size_t align, const char *what)
+{
+    if (p == NULL)
+        return;
+    if (sh_unlikely(sh_checking())) {
+        sh_check_free_sized(p, size, align, what, __builtin_return_address(0));
+        return;
+    }
+    sh_segment *seg = sh_segment_of(p);
+    if (sh_cfg_harden && sh_segment_map_has(seg)) {
+        if (align > 1 && ((uintptr_t)p & (align - 1)) != 0)
+            sh_heap_misuse("invalid free", what, p,
+                           "is not aligned to %zu: it was not allocated with that alignment",
+                           align);
+        size_t usable = sh_block_usable(p, what); /* checks p itself */
+        bool inside;
+        size_t request = size == SIZE_MAX ? 0
+                         : align > 16
+                             ? aligned_request((size + align - 1) & ~(align - 1), align, &inside)
+                             : aligned_request(size, 8, &inside);
+        bool fits = size == SIZE_MAX || size <= usable;
+        if (fits && request != 0 && seg->kind != SH_SEG_LARGE && seg->kind != SH_SEG_SPAN)
+            fits = sh_bin_of(request) == sh_page_of(seg, p)->bin;
+        if (!fits)
+            sh_heap_misuse("invalid free", what, p,
+                           "with size %zu, which is not the size it was allocated with (its "
+                           "block holds %zu bytes)",
+                           size, usable);
+    }
+    sh_free(p);
 }
 
 void *sh_aligned_alloc(size_t align, size_t size)
@@ -319,7 +363,7 @@ size_t sh_usable_size(const void *p)
     if (p == NULL)
         return 0;
     if (sh_unlikely(sh_checking()))
-        return sh_check_usable(p);
+        return sh_check_usable(p, __builtin_return_address(0));
     if (!sh_segment_map_has(sh_segment_of(p))) {
         foreign(p, "malloc_usable_size");
         return 0;

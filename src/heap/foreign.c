@@ -10,9 +10,9 @@
  * ("free(): invalid pointer").
  *
  * The early blocks lie in the loader's writable data and in anonymous
- * mappings that exist when the heap starts.  sh_foreign_init records those
- * ranges once, from /proc/self/maps, when the first heap is made (about
- * 20 us, once per process); a pointer in one of them is "early".
+ * mappings that exist when libstackheap is loaded.  A constructor records
+ * those ranges once, from /proc/self/maps (about 20 us, once per process);
+ * a pointer in one of them is "early".
  */
 #define _GNU_SOURCE
 #include "heap_internal.h"
@@ -25,7 +25,6 @@ static struct {
     uintptr_t lo[RANGES], hi[RANGES];
     unsigned n;
     bool overflow; /* more ranges than fit: every anonymous mapping counts */
-    bool ready;
 } early;
 
 /* One line of /proc/self/maps: its range, whether it is writable, its path. */
@@ -112,12 +111,20 @@ static bool record(const maps_line *m, void *arg)
     return true;
 }
 
-void sh_foreign_init(void)
+static pthread_once_t early_once = PTHREAD_ONCE_INIT;
+
+static void record_early(void)
 {
-    if (!sh_cfg_harden || early.ready)
-        return;
     each_mapping(record, NULL);
-    __atomic_store_n(&early.ready, true, __ATOMIC_RELEASE); /* pairs with is_early's load */
+}
+
+/* At load time (a constructor, before the program's main and whatever it
+   maps): the loader's early blocks all exist by then, the program's own
+   mappings do not yet. */
+__attribute__((constructor)) static void record_at_load(void)
+{
+    if (sh_cfg_harden) /* else only when asked (check mode): later, more lenient */
+        pthread_once(&early_once, record_early);
 }
 
 typedef struct lookup {
@@ -142,8 +149,7 @@ static bool find(const maps_line *m, void *arg)
 bool sh_foreign_is_early(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (!__atomic_load_n(&early.ready, __ATOMIC_ACQUIRE))
-        sh_heap_thread_init(); /* records the ranges (once, for every thread) */
+    pthread_once(&early_once, record_early); /* done at the first heap, unless no heap yet */
     for (unsigned i = 0; i < early.n; i++)
         if (a >= early.lo[i] && a < early.hi[i])
             return true;

@@ -54,8 +54,7 @@ static void thread_done(void *arg);
 
 static void global_init(void)
 {
-    sh_harden_init();  /* the keys, before the first page is carved */
-    sh_foreign_init(); /* before the heap maps anything */
+    sh_harden_init(); /* the keys, before the first page is carved */
     for (unsigned b = 0; b < SH_BINS; b++) {
         sh_small_bin_first[b] = 1;
         sh_small_bin_last[b] = 0;

@@ -242,16 +242,20 @@ static inline sh_block *sh_link_next(const sh_page *pg, const sh_block *b)
     return (sh_block *)(d ^ (uintptr_t)b);
 }
 
-/* True if p is on pg's grid of blocks, counted from p's 64 KiB slice (true
-   for every block of a page that starts on a slice; page 0 does not, and
-   carries SH_PAGE_FIRST).  Exact for offsets and sizes below 2^16, and for
+/* True if p is on pg's grid of carved blocks, counted from p's 64 KiB slice
+   (true for every block of a page that starts on a slice; page 0 does not,
+   and carries SH_PAGE_FIRST).  Exact for offsets and sizes below 2^16, and for
    larger sizes too (only offset 0 passes): Lemire's divisibility test.
    Hardened, divisor is 0 while the page has a flag: then nothing passes,
    so this test is free's flags test too. */
 static inline bool sh_on_block_grid(const sh_page *pg, const void *p)
 {
-    uint32_t off = (uint32_t)((uintptr_t)p & (((uintptr_t)1 << SH_SMALL_PAGE_SHIFT) - 1));
-    return off * pg->divisor < pg->divisor;
+    uint64_t off = (uintptr_t)p & (((uintptr_t)1 << SH_SMALL_PAGE_SHIFT) - 1);
+    /* for a multiple of block_size, the high half is the block's index: it
+       must be a carved block (a free of memory not handed out yet would let
+       malloc hand that block out twice) */
+    uint64_t prod = off * pg->divisor;
+    return (uint32_t)prod < pg->divisor && (prod >> 32) < pg->capacity;
 }
 
 /* Set pg's flags (and, hardened, its divisor: 0 while a flag is set). */
@@ -272,10 +276,8 @@ void sh_harden_init(void);
 SH_NORETURN SH_COLD void sh_heap_misuse(const char *kind, const char *what, const void *p,
                                         const char *fmt, ...) SH_PRINTF(4, 5);
 
-/* foreign.c: pointers in no region of stackheap's.  Record the ranges the
-   loader's early blocks may lie in (once, at the first heap). */
-void sh_foreign_init(void);
-/* True if p may be one of the loader's early blocks (to be left alone). */
+/* foreign.c: pointers in no region of stackheap's.  True if p may be one of
+   the loader's early blocks (to be left alone). */
 bool sh_foreign_is_early(const void *p);
 /* Where p points, for a report: "it points into ...". */
 const char *sh_foreign_describe(const void *p, char *buf, size_t n);
@@ -344,7 +346,8 @@ void sh_check_init(bool for_valgrind);
 void *sh_check_alloc(struct sh_heap *h, size_t size, size_t align, bool zero, void *ra);
 void sh_check_free(void *p, void *ra);
 void *sh_check_realloc(struct sh_heap *h, void *p, size_t size, void *ra);
-size_t sh_check_usable(const void *p);
+size_t sh_check_usable(const void *p, void *ra);
+void sh_check_free_sized(void *p, size_t size, size_t align, const char *what, void *ra);
 /* The calling thread exits: its quarantine is checked and freed. */
 void sh_check_thread_exit(void);
 void sh_check_lock_for_fork(int phase);
@@ -516,6 +519,11 @@ void sh_span_lock_for_fork(int phase);
 /* ---- alloc.c -------------------------------------------------------------- */
 
 void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align);
+/* C++'s sized and aligned delete: free p after checking that it was
+   allocated with that size (SIZE_MAX: not given) and alignment (0: not
+   given), as far as its block tells (check mode: exactly).  what: the
+   operator, for the report. */
+void sh_free_sized(void *p, size_t size, size_t align, const char *what);
 /* realloc of p into h (NULL: the calling thread's heap, and a large block may
    be resized wherever it lives); the one implementation of both reallocs. */
 void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size);
@@ -564,6 +572,20 @@ static inline void *sh_heap_alloc(sh_heap *h, size_t size)
     return sh_heap_malloc_slow(size, h);
 }
 
+/* --*n, true if *n was 1 or 0 (0: it wrapped, which sh_page_emptied sees as
+   UINT32_MAX).  x86-64: one sub and one jump on its flags (carry or zero). */
+static inline bool sh_decrement_to_zero(uint32_t *n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __asm__ goto("subl $1, %0\n\tjbe %l[low]" : "+m"(*n) : : "cc" : low);
+    return false;
+low:
+    return true;
+#else
+    return (*n)-- <= 1;
+#endif
+}
+
 /* used went to 0 (retire pg) or below (a double free got past the checks:
    die before the page is given back with a live block in it). */
 SH_NOINLINE void sh_page_emptied(sh_segment *seg, sh_page *pg);
@@ -574,10 +596,8 @@ static inline void sh_page_free_local(sh_segment *seg, sh_page *pg, sh_block *b)
 {
     b->link = sh_link_encode(b, pg->local_free);
     pg->local_free = b;
-    if (sh_unlikely(pg->used <= 1)) /* the last block out, or none was: a double free */
+    if (sh_unlikely(sh_decrement_to_zero(&pg->used))) /* the last block out, or none was */
         sh_page_emptied(seg, pg);
-    else
-        pg->used--;
 }
 
 /* Free p of segment seg (the map decides whether it is the heap's): the

@@ -71,7 +71,8 @@ void *sh_link_corrupt_at_malloc(const sh_page *pg, const sh_block *b)
 void sh_heap_misuse(const char *kind, const char *what, const void *p, const char *fmt, ...)
 {
     /* a call that frees nothing neither double-frees nor frees wrongly */
-    if (strcmp(what, "free") != 0 && strcmp(what, "realloc") != 0) {
+    if (strcmp(what, "free") != 0 && strcmp(what, "realloc") != 0 &&
+        strncmp(what, "operator delete", 15) != 0) {
         if (strcmp(kind, "double free") == 0)
             kind = "use after free";
         else if (strcmp(kind, "invalid free") == 0)
@@ -93,7 +94,8 @@ static size_t block_index(const sh_page *pg, const sh_block *x)
 {
     const uint8_t *start = sh_page_start(pg);
     size_t off = (size_t)((const uint8_t *)x - start);
-    if ((const uint8_t *)x < start || off >= (size_t)pg->capacity * pg->block_size)
+    size_t carved = __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED);
+    if ((const uint8_t *)x < start || off >= carved * pg->block_size)
         sh_link_corrupt(pg, x);
     return off / pg->block_size;
 }
@@ -191,7 +193,7 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
                        "it was never handed out)");
     size_t off = (size_t)(q - start), k = off / pg->block_size;
     sh_block *b = (sh_block *)(start + k * pg->block_size);
-    if (k >= pg->capacity)
+    if (k >= __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED))
         sh_heap_misuse("invalid free", what, p,
                        "is not a block stackheap handed out (past the last block of its "
                        "%u-byte page)",

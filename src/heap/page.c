@@ -96,7 +96,8 @@ static void page_extend(sh_page *pg)
     for (uint32_t i = 1; i < n; i++, b += bs)
         ((sh_block *)b)->link = sh_link_encode(b, b + bs);
     ((sh_block *)b)->link = sh_link_encode(b, sh_segment_of(pg));
-    pg->capacity = (uint16_t)(pg->capacity + n);
+    /* relaxed: other threads freeing earlier blocks read it (sh_page_block) */
+    __atomic_store_n(&pg->capacity, (uint16_t)(pg->capacity + n), __ATOMIC_RELAXED);
 }
 
 void sh_page_init(sh_page *pg, unsigned bin, size_t area)
@@ -104,7 +105,7 @@ void sh_page_init(sh_page *pg, unsigned bin, size_t area)
     pg->block_size = (uint32_t)sh_bin_size(bin);
     pg->bin = (uint8_t)bin;
     pg->reserved = (uint16_t)(area / pg->block_size);
-    pg->capacity = 0;
+    __atomic_store_n(&pg->capacity, 0, __ATOMIC_RELAXED);
     pg->used = 0;
     sh_page_set_flags(pg, sh_cfg_harden && pg->index == 0 ? SH_PAGE_FIRST : 0);
     __atomic_store_n(&pg->has_aligned, false, __ATOMIC_RELAXED);
@@ -270,7 +271,7 @@ static void trim_idle_pages(sh_heap *h)
         sh_os_decommit(start, (carved + os_page - 1) & ~(os_page - 1));
         pg->free = NULL;
         pg->local_free = (sh_block *)sh_segment_of(pg);
-        pg->capacity = 0; /* the slow path carves it again */
+        __atomic_store_n(&pg->capacity, 0, __ATOMIC_RELAXED); /* carved again when used */
     }
 }
 
@@ -285,7 +286,7 @@ static void maybe_purge(sh_heap *h)
 
 void sh_page_emptied(sh_segment *seg, sh_page *pg)
 {
-    if (pg->used-- == 0) {
+    if (pg->used == UINT32_MAX) { /* it was 0: one free too many */
         pg->used = 0;
         sh_fatal("double free: more blocks of the %u-byte page at %p were freed than it "
                  "handed out (a block was freed twice, and written to in between)",
