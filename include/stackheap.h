@@ -303,19 +303,42 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * Unless built with -DSH_OVERRIDE=OFF, libstackheap also exports malloc,
  * free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign,
  * memalign, valloc, pvalloc and malloc_usable_size with these semantics, so
- * linking it (or LD_PRELOAD) replaces the system allocator.
+ * linking it (or LD_PRELOAD) replaces the system allocator; and C++'s sized
+ * and aligned operator delete, which check their size and alignment (C++'s
+ * operator new needs no replacing: it calls malloc and aligned_alloc).
  *
  * Conventions of every function below:
  *   - a failure returns NULL (or an error number) with errno set, never aborts;
  *   - blocks are aligned to 16 bytes when their size is 16 or more (8 below);
- *   - sh_free and sh_realloc accept NULL; a pointer that stackheap did not
- *     allocate (from the system allocator before stackheap was loaded, or
- *     from the dynamic loader) is left alone by sh_free and copied by
- *     sh_realloc (up to the end of its page: its size is unknown).  Freeing
- *     a block twice, or a pointer into the middle of a block, is undefined
- *     in release mode for blocks up to 128 KiB; for bigger blocks of a
- *     thread's default heap (128 KiB to 2 MiB) sh_free and sh_realloc
- *     detect it and abort with a message naming the pointer.
+ *   - sh_free and sh_realloc accept NULL.
+ *
+ * Misuse (release mode, the default build; -DSH_HARDEN=OFF removes these
+ * checks and exists only to measure them).  Each is one line on stderr
+ * ("stackheap: double free: free(0x...) of a 48-byte block that is free
+ * already") and abort(), as glibc does, before anything is changed:
+ *   - a double free (sh_free, sh_realloc, C++ delete) of a block of any size,
+ *     as long as the freed block was not written to in between (check mode
+ *     finds that case too); sh_usable_size of a freed block;
+ *   - a pointer into a block that is not its start (any size; the pointer an
+ *     over-aligned allocation returned is its start), into stackheap's page
+ *     metadata, past a page's carved blocks, or into memory stackheap
+ *     released;
+ *   - a pointer no allocator handed out (a global, the stack, a page the
+ *     program mapped, a wild value).  Left alone instead: the dynamic
+ *     loader's own early allocations, which it frees through free under
+ *     LD_PRELOAD (they lie in memory that existed when the library was
+ *     loaded; sh_realloc copies them, up to the end of their OS page);
+ *   - a damaged free-list link (an overflow into a free block, or a write
+ *     after free into its first 8 bytes), found when malloc reaches it;
+ *   - a damaged header of a block above 128 KiB (an overflow from before it);
+ *   - C++'s sized or aligned delete with a size outside the block's size
+ *     class or an alignment the pointer does not have (check mode: any size
+ *     other than the one asked for).
+ * Free lists are encoded with a per-process random key and heap addresses
+ * start at a random place (ASLR for the heap).  What this costs is measured
+ * in docs/BENCHMARKS.md ("Hardening").  Not caught in release mode: an
+ * overflow that stays within live blocks, a write after free past a free
+ * block's first 8 bytes, reads of freed memory: check mode finds the writes.
  *
  * Check mode (STACKHEAP_CHECK=1 in the environment, or `stackheap run
  * --check -- PROGRAM`) finds, in any program, with call stacks: leaks at
@@ -341,14 +364,16 @@ SH_API SH_MALLOC_LIKE void *sh_calloc(size_t n, size_t size);
  * Resize p to size bytes, keeping its contents up to the smaller size.
  * p NULL: sh_malloc(size).  size 0 (p not NULL): frees p, returns NULL (as
  * glibc does).  On failure returns NULL + ENOMEM and p is untouched.  May
- * return p itself; large blocks grow in place or move without copying.
+ * return p itself; large blocks grow in place or move without copying.  p
+ * must be a live block: anything else aborts as sh_free does.
  */
 SH_API void *sh_realloc(void *p, size_t size);
 
 /* sh_realloc(p, n * size); NULL + ENOMEM (p untouched) if n * size overflows. */
 SH_API void *sh_reallocarray(void *p, size_t n, size_t size);
 
-/* Release p (from any sh_ allocation function, in any thread).  NULL does nothing. */
+/* Release p (from any sh_ allocation function, in any thread).  NULL does
+   nothing; a double free or a pointer that is not a block aborts (see above). */
 SH_API void sh_free(void *p);
 
 /* size bytes aligned to align.  NULL + EINVAL if align is not a power of two;
@@ -360,7 +385,10 @@ SH_API SH_MALLOC_LIKE void *sh_aligned_alloc(size_t align, size_t size);
    failure.  errno is set to the same value. */
 SH_API int sh_posix_memalign(void **out, size_t align, size_t size);
 
-/* Bytes usable at p (>= what was asked).  0 for NULL or a foreign pointer. */
+/* Bytes usable at p (>= what was asked).  0 for NULL or one of the loader's
+   early blocks; a freed block, a pointer into a block, or any other pointer
+   no allocator handed out aborts (see above).  In check mode: the size asked
+   for. */
 SH_API size_t sh_usable_size(const void *p);
 
 /*

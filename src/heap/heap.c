@@ -39,6 +39,7 @@ __thread uintptr_t sh_tls_owner_id __attribute__((tls_model("initial-exec"))) = 
 int sh_check_state;
 
 uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
+uint64_t sh_bin_magic[SH_BINS];
 
 static struct {
     pthread_once_t once;
@@ -58,6 +59,8 @@ static void global_init(void)
     for (unsigned b = 0; b < SH_BINS; b++) {
         sh_small_bin_first[b] = 1;
         sh_small_bin_last[b] = 0;
+        if (b > 0)
+            sh_bin_magic[b] = UINT64_MAX / sh_bin_size(b) + 1;
     }
     for (unsigned i = SH_SMALL_LOOKUP_MAX / 8 + 1; i-- > 0;) {
         unsigned b = sh_bin_of(i == 0 ? 1 : (size_t)i * 8);

@@ -312,6 +312,17 @@ static inline size_t sh_bin_size(unsigned bin)
 /* The small_direct entries of each bin: first..last (first > last when none). */
 extern uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 
+/* ceil(2^64 / block size) of each bin: sh_block_index divides with it. */
+extern uint64_t sh_bin_magic[SH_BINS];
+
+/* off / (block size of bin), without a division: exact for off < 2^32
+   (Lemire's fastdiv: the high half of off * ceil(2^64 / d)). */
+static inline uint32_t sh_block_index(unsigned bin, uint32_t off)
+{
+    __extension__ typedef unsigned __int128 u128;
+    return (uint32_t)(((u128)off * sh_bin_magic[bin]) >> 64);
+}
+
 /* ---- state --------------------------------------------------------------- */
 
 extern __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec")));

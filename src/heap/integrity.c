@@ -97,7 +97,7 @@ static size_t block_index(const sh_page *pg, const sh_block *x)
     size_t carved = __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED);
     if ((const uint8_t *)x < start || off >= carved * pg->block_size)
         sh_link_corrupt(pg, x);
-    return off / pg->block_size;
+    return sh_block_index(pg->bin, (uint32_t)off);
 }
 
 /* True if b is on the list from head (checked link by link). */
@@ -191,7 +191,7 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
         sh_heap_misuse("double free or invalid free", what, p,
                        "points into a page that holds no block now (its blocks were freed, or "
                        "it was never handed out)");
-    size_t off = (size_t)(q - start), k = off / pg->block_size;
+    size_t off = (size_t)(q - start), k = sh_block_index(pg->bin, (uint32_t)off);
     sh_block *b = (sh_block *)(start + k * pg->block_size);
     if (k >= __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED))
         sh_heap_misuse("invalid free", what, p,
