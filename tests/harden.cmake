@@ -7,8 +7,7 @@
 if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   set(SH_HARDEN_PROGRAMS
     overflow_into_freed_neighbour write_after_free_link
-    double_free_small double_free_medium double_free_span double_free_large
-    double_free_large_40m double_free_last_live_block double_free_remote
+    double_free double_free_last_live_block double_free_remote
     free_interior_small free_interior_medium free_interior_span free_interior_large
     free_interior_misaligned free_metadata large_header_overflow
     usable_size_of_freed realloc_of_freed aslr
@@ -19,11 +18,13 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     target_link_libraries(harden_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
   endforeach()
 
-  # sh_harden_test(NAME PROGRAM FIRST_LINE): PROGRAM aborts, stderr starts with
-  # the line FIRST_LINE (a regex), stdout holds no "BUG".
+  # sh_harden_test(NAME PROGRAM FIRST_LINE [ARG...]): PROGRAM (run with the
+  # ARGs) aborts, stderr starts with the line FIRST_LINE (a regex), stdout
+  # holds no "BUG".
   function(sh_harden_test name program first_line)
+    string(REPLACE ";" "|SEP|" args "${ARGN}")
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND}
-      "-DCOMMAND=$<TARGET_FILE:harden_${program}>"
+      "-DCOMMAND=$<TARGET_FILE:harden_${program}>|SEP|${args}"
       "-DENV=LD_PRELOAD=$<TARGET_FILE:stackheap>"
       "-DRC=abort" "-DMATCH=^${first_line}\n" "-DSTDOUT_NOMATCH=BUG"
       -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
@@ -37,15 +38,15 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
   sh_harden_test(harden_write_after_free_link write_after_free_link
     "stackheap: heap corruption: a free block \\(${A}\\) of the 48-byte page at ${A} ${OVERWRITTEN}")
 
-  sh_harden_test(harden_double_free_small double_free_small
-    "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already")
-  sh_harden_test(harden_double_free_medium double_free_medium
-    "stackheap: double free: free\\(${A}\\) of a 57344-byte block that is free already")
-  sh_harden_test(harden_double_free_span double_free_span
-    "stackheap: double free: free\\(${A}\\) of a block that is free already \\(no block of this span segment starts there now\\)")
-  foreach(p double_free_large double_free_large_40m)
-    sh_harden_test(harden_${p} ${p}
-      "stackheap: double free or invalid free: free\\(${A}\\) points into memory stackheap released \\(a block freed already, or a stale pointer\\)")
+  sh_harden_test(harden_double_free_small double_free
+    "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already" 48)
+  sh_harden_test(harden_double_free_medium double_free
+    "stackheap: double free: free\\(${A}\\) of a 57344-byte block that is free already" 50000)
+  sh_harden_test(harden_double_free_span double_free
+    "stackheap: double free: free\\(${A}\\) of a block that is free already \\(no block of this span segment starts there now\\)" 500000)
+  foreach(size 3145728 41943040)
+    sh_harden_test(harden_double_free_large_${size} double_free
+      "stackheap: double free or invalid free: free\\(${A}\\) points into memory stackheap released \\(a block freed already, or a stale pointer\\)" ${size})
   endforeach()
   sh_harden_test(harden_double_free_last_live_block double_free_last_live_block
     "stackheap: double free: free\\(${A}\\) of a 2048-byte block that is free already")
