@@ -170,8 +170,9 @@ void sh_page_check_gathered(const sh_page *pg, const sh_block *list)
    handed out, p, is inside it: never a valid link (bit 63 of the delta). */
 uintptr_t sh_aligned_tag(const void *b, const void *p)
 {
+    uintptr_t keyed = sh_seal_key & ~(uintptr_t)0xFFFF & ~((uintptr_t)1 << 63);
     return sh_swap_halves(((uintptr_t)p - (uintptr_t)b) ^ (uintptr_t)b ^ sh_link_key ^
-                          ((uintptr_t)1 << 63) ^ (sh_seal_key & ~(uintptr_t)0xFFFF));
+                          ((uintptr_t)1 << 63) ^ keyed);
 }
 
 sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner, bool *suspect)
