@@ -11,7 +11,8 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     free_interior_small free_interior_medium free_interior_span free_interior_large
     free_interior_misaligned free_metadata large_header_overflow
     usable_size_of_freed realloc_of_freed aslr
-    sized_delete_wrong_size aligned_delete_wrong_size sized_delete_right_size)
+    sized_delete_wrong_size aligned_delete_wrong_size sized_delete_right_size
+    large_overflow_into_next)
   foreach(p IN LISTS SH_HARDEN_PROGRAMS)
     add_executable(harden_${p} harden/${p}.c)
     target_compile_options(harden_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
@@ -98,4 +99,12 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     "-DSTDOUT=sized_delete_right_size: [0-9]+ deletes accepted"
     -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
   set_tests_properties(harden_sized_delete_right_size_is_accepted PROPERTIES TIMEOUT 120)
+
+  # a linear overflow off a large block's end faults in the gap after its
+  # mapping: it never reaches the next block's header
+  add_test(NAME harden_large_overflow_faults_in_the_gap COMMAND ${CMAKE_COMMAND}
+    "-DCOMMAND=$<TARGET_FILE:harden_large_overflow_into_next>"
+    "-DENV=LD_PRELOAD=$<TARGET_FILE:stackheap>" "-DRC=segv" "-DSTDOUT_NOMATCH=BUG"
+    -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+  set_tests_properties(harden_large_overflow_faults_in_the_gap PROPERTIES TIMEOUT 120)
 endif()

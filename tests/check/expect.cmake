@@ -1,5 +1,5 @@
 # expect.cmake -- run one command and check its exit status and reports.
-# cmake -DCOMMAND=... -DENV=... -DRC=<number|abort> -DMATCH=... -DNOMATCH=...
+# cmake -DCOMMAND=... -DENV=... -DRC=<number|abort|segv> -DMATCH=... -DNOMATCH=...
 #       -DSTDOUT=... -DSTDOUT_NOMATCH=... -P expect.cmake
 # Lists come with "|SEP|" between items (a ';' would split the test's command
 # line).  MATCH: regexes the stderr must match; NOMATCH: that it must not;
@@ -15,6 +15,11 @@ if(RC STREQUAL "abort")
   # cmake -E env reports a child killed by SIGABRT on stderr and exits 1
   if(NOT rc MATCHES "abort|Abort" AND NOT err MATCHES "Subprocess aborted")
     string(APPEND bad "expected the program to abort, it exited with '${rc}'\n")
+  endif()
+elseif(RC STREQUAL "segv")
+  # cmake -E env reports a child killed by SIGSEGV on stderr and exits 1
+  if(NOT rc MATCHES "Segmentation fault" AND NOT err MATCHES "Segmentation fault")
+    string(APPEND bad "expected the program to die by SIGSEGV, it exited with '${rc}'\n")
   endif()
 elseif(NOT "${rc}" STREQUAL "${RC}")
   string(APPEND bad "expected exit status ${RC}, got '${rc}'\n")
