@@ -303,9 +303,14 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * Unless built with -DSH_OVERRIDE=OFF, libstackheap also exports malloc,
  * free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign,
  * memalign, valloc, pvalloc and malloc_usable_size with these semantics, so
- * linking it (or LD_PRELOAD) replaces the system allocator; and C++'s sized
- * and aligned operator delete, which check their size and alignment (C++'s
- * operator new needs no replacing: it calls malloc and aligned_alloc).
+ * linking it (or LD_PRELOAD) replaces the system allocator; also cfree, glibc's
+ * __libc_malloc, __libc_free, __libc_calloc, __libc_realloc, __libc_memalign,
+ * __libc_valloc and __libc_pvalloc (the same functions), C23's free_sized(p,
+ * size) and free_aligned_sized(p, align, size), and C++'s operator new and
+ * delete in every form (plain, array, nothrow, sized, align_val_t).  A sized
+ * or aligned free or delete checks its size and alignment (see "Misuse").
+ * operator new calls the new-handler and then throws std::bad_alloc when
+ * memory runs out; its nothrow forms return NULL without calling the handler.
  *
  * Conventions of every function below:
  *   - a failure returns NULL (or an error number) with errno set, never aborts;
@@ -331,9 +336,11 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  *   - a damaged free-list link (an overflow into a free block, or a write
  *     after free into its first 8 bytes), found when malloc reaches it;
  *   - a damaged header of a block above 128 KiB (an overflow from before it);
- *   - C++'s sized or aligned delete with a size outside the block's size
- *     class or an alignment the pointer does not have (check mode: any size
- *     other than the one asked for).
+ *   - free_sized, free_aligned_sized or C++'s sized or aligned delete with a
+ *     size the block could not have been allocated with (larger than it, or
+ *     of another size class; realloc's in-place sizes are accepted) or an
+ *     alignment the pointer does not have (check mode: any size other than
+ *     the one asked for).
  * Free lists are encoded with a per-process random key and heap addresses
  * start at a random place (ASLR for the heap).  Cost (docs/BENCHMARKS.md,
  * "Hardening"): 67 instructions a malloc+free pair instead of 49; 1.4% of

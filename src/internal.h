@@ -9,6 +9,7 @@
  *   stack.c    the stack's slow paths (fast paths are inline in stackheap.h)
  *   heap/      the heap: segments, pages, per-thread heaps, large blocks, malloc
  *   override.c the standard names (malloc, free, ...) mapped onto sh_ functions
+ *   override_cxx.c  C++'s operator new and delete, by their mangled names
  */
 #ifndef SH_INTERNAL_H
 #define SH_INTERNAL_H

@@ -91,41 +91,63 @@ SH_API size_t malloc_usable_size(void *p)
     return sh_usable_size(p);
 }
 
-/*
- * C++'s sized and aligned operator delete (C++14, C++17), by their mangled
- * names: libstdc++'s own would drop the size and the alignment and call free.
- * These check them first (sh_free_sized) and abort on a mismatch, as
- * hardened allocators do.  operator new needs no replacing: libstdc++'s calls
- * malloc and aligned_alloc, which are these.
- */
-SH_API void _ZdlPvm(void *p, size_t size)
+/* ---- the rest of glibc's surface ------------------------------------------ */
+
+/* Old SunOS name, still exported by glibc. */
+SH_API void cfree(void *p)
 {
-    sh_free_sized(p, size, 0, "operator delete");
+    sh_heap_free(p);
 }
 
-SH_API void _ZdaPvm(void *p, size_t size)
+/* glibc's own names for its allocator: programs and libraries that call
+   them (to reach "the real malloc" from inside a malloc hook, say) must get
+   stackheap's blocks, which only stackheap can free. */
+SH_API void *__libc_malloc(size_t size)
 {
-    sh_free_sized(p, size, 0, "operator delete[]");
+    return sh_heap_alloc(sh_tls_heap, size);
 }
 
-SH_API void _ZdlPvSt11align_val_t(void *p, size_t align)
+SH_API void __libc_free(void *p)
 {
-    sh_free_sized(p, SIZE_MAX, align, "operator delete");
+    sh_heap_free(p);
 }
 
-SH_API void _ZdaPvSt11align_val_t(void *p, size_t align)
+SH_API void *__libc_calloc(size_t n, size_t size)
 {
-    sh_free_sized(p, SIZE_MAX, align, "operator delete[]");
+    return sh_calloc(n, size);
 }
 
-SH_API void _ZdlPvmSt11align_val_t(void *p, size_t size, size_t align)
+SH_API void *__libc_realloc(void *p, size_t size)
 {
-    sh_free_sized(p, size, align, "operator delete");
+    return sh_realloc(p, size);
 }
 
-SH_API void _ZdaPvmSt11align_val_t(void *p, size_t size, size_t align)
+SH_API void *__libc_memalign(size_t align, size_t size)
 {
-    sh_free_sized(p, size, align, "operator delete[]");
+    return memalign(align, size);
+}
+
+SH_API void *__libc_valloc(size_t size)
+{
+    return valloc(size);
+}
+
+SH_API void *__libc_pvalloc(size_t size)
+{
+    return pvalloc(size);
+}
+
+/* C23: free p, which was allocated with size bytes (malloc, calloc,
+   realloc) or with that alignment and size (aligned_alloc).  A size or
+   alignment the block does not have aborts (check mode: reported). */
+SH_API void free_sized(void *p, size_t size)
+{
+    sh_free_sized(p, size, 0, "free_sized");
+}
+
+SH_API void free_aligned_sized(void *p, size_t align, size_t size)
+{
+    sh_free_sized(p, size, align, "free_aligned_sized");
 }
 
 #endif /* SH_OVERRIDE */

@@ -59,8 +59,17 @@ static void malloc_returns_stackheap_blocks(void)
 static void the_standard_names_are_bound_to_libstackheap(void)
 {
     static const char *names[] = {
-        "malloc",         "free",     "calloc", "realloc", "reallocarray",      "aligned_alloc",
-        "posix_memalign", "memalign", "valloc", "pvalloc", "malloc_usable_size"};
+        "malloc", "free", "calloc", "realloc", "reallocarray", "aligned_alloc", "posix_memalign",
+        "memalign", "valloc", "pvalloc", "malloc_usable_size",
+        /* the rest of glibc's surface, and C++'s operators by their mangled names */
+        "cfree", "__libc_malloc", "__libc_free", "__libc_calloc", "__libc_realloc",
+        "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "free_sized", "free_aligned_sized",
+        "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+        "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
+        "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvRKSt9nothrow_t",
+        "_ZdaPvRKSt9nothrow_t", "_ZdlPvm", "_ZdaPvm", "_ZdlPvSt11align_val_t",
+        "_ZdaPvSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+        "_ZdaPvSt11align_val_tRKSt9nothrow_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t"};
     void *anchor = dlsym(RTLD_DEFAULT, "sh_malloc");
     Dl_info lib;
     CHECK(anchor != NULL);
@@ -208,6 +217,70 @@ static void malloc_usable_size_is_stackheaps(void)
     CHECK_EQ_U(malloc_usable_size(NULL), 0);
 }
 
+/* glibc 2.36's headers declare neither (C23) */
+void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t align, size_t size);
+void *__libc_malloc(size_t size);
+void __libc_free(void *p);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t size);
+void *__libc_memalign(size_t align, size_t size);
+void cfree(void *p);
+
+static void libc_names_and_cfree_serve_stackheap_blocks(void)
+{
+    char *p = __libc_malloc(100);
+    CHECK(is_stackheaps(p, 100));
+    free(p); /* a block from glibc's name, freed by the standard one */
+    char *q = malloc(10);
+    __libc_free(q); /* and the other way round: on glibc this aborts */
+    unsigned char *z = __libc_calloc(10, 10);
+    CHECK(is_stackheaps(z, 100));
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ_U(z[i], 0);
+    z = __libc_realloc(z, 5000);
+    CHECK(is_stackheaps(z, 5000));
+    cfree(z);
+    void *a = __libc_memalign(256, 10);
+    CHECK(a != NULL && ((uintptr_t)a & 255) == 0);
+    __libc_free(a);
+}
+
+static void free_sized_accepts_the_size_allocated(void)
+{
+    size_t sizes[] = {1, 8, 24, 100, 1000, 5000, 100 * KIB, 1 * MIB, 3 * MIB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        free_sized(malloc(sizes[i]), sizes[i]);
+        free_sized(calloc(1, sizes[i]), sizes[i]);
+        void *r = realloc(malloc(sizes[i]), sizes[i] * 3 / 4 + 1); /* may stay in place */
+        free_sized(r, sizes[i] * 3 / 4 + 1);
+        free_aligned_sized(aligned_alloc(64, sizes[i]), 64, sizes[i]);
+        free_aligned_sized(aligned_alloc(4096, sizes[i]), 4096, sizes[i]);
+    }
+}
+
+static void free_sized_too_big(void *arg)
+{
+    (void)arg;
+    free_sized(opaque(malloc(16)), 64);
+}
+
+static void free_aligned_sized_misaligned(void *arg)
+{
+    (void)arg;
+    free_aligned_sized(opaque(malloc(100)), 4096, 100);
+}
+
+static void free_sized_with_a_size_it_was_not_allocated_with_aborts(void)
+{
+    CHECK_DIES(free_sized_too_big, NULL, "stackheap: invalid free: free_sized(0x");
+    CHECK_DIES(free_sized_too_big, NULL,
+               ") with size 64, which is not the size it was allocated with (its block holds 16 "
+               "bytes)");
+    CHECK_DIES(free_aligned_sized_misaligned, NULL,
+               ") is not aligned to 4096: it was not allocated with that alignment");
+}
+
 static void free_global(void *arg)
 {
     (void)arg;
@@ -242,5 +315,8 @@ int main(void)
     RUN(valloc_and_pvalloc_return_whole_pages);
     RUN(malloc_usable_size_is_stackheaps);
     RUN(free_or_usable_size_of_a_global_aborts_as_on_glibc);
+    RUN(libc_names_and_cfree_serve_stackheap_blocks);
+    RUN(free_sized_accepts_the_size_allocated);
+    RUN(free_sized_with_a_size_it_was_not_allocated_with_aborts);
     return check_report();
 }

@@ -389,7 +389,7 @@ bool ck_check_guards(ck_block *b, const char *when)
    double-frees nor frees wrongly: its findings are named for what it did. */
 static bool frees(const char *what)
 {
-    return strcmp(what, "free") == 0 || strcmp(what, "realloc") == 0 ||
+    return strncmp(what, "free", 4) == 0 || strcmp(what, "realloc") == 0 ||
            strncmp(what, "operator delete", 15) == 0;
 }
 
@@ -743,14 +743,14 @@ void sh_check_free_sized(void *p, size_t size, size_t align, const char *what, v
     void **fp = __builtin_frame_address(0);
     ck_block *b = header_at(p);
     if (b != NULL && is_live(b)) {
-        /* operator new(size, align) asks aligned_alloc for size rounded up to align */
-        size_t rounded = align > 1 ? (size + align - 1) & ~(align - 1) : size;
+        /* exact: operator new is libstackheap's too (src/override_cxx.c), so the
+           block was allocated with the size the program asked for */
         const char *bad = NULL;
         char why[160];
         if (align > 1 && ((uintptr_t)p & (align - 1)) != 0) {
             sh_format(why, sizeof why, "is not aligned to %zu", align);
             bad = why;
-        } else if (size != SIZE_MAX && size != b->size && rounded != b->size) {
+        } else if (size != SIZE_MAX && size != b->size) {
             sh_format(why, sizeof why, "with size %zu, but the block was allocated with %zu", size,
                       b->size);
             bad = why;

@@ -300,6 +300,21 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
     return (void *)p;
 }
 
+/* True if a block of pg could have been handed out for size bytes aligned
+   to align (0: malloc's alignment) by this library's malloc, realloc (which
+   keeps a block for any size from half its usable bytes up) or
+   aligned_alloc, or by a C++ runtime that rounds an aligned size up to its
+   alignment before aligned_alloc. */
+static bool class_fits(const sh_page *pg, size_t size, size_t align, size_t usable)
+{
+    if (align <= 16)
+        return size == 0 || size >= usable / 2 || sh_bin_of(size) == pg->bin;
+    bool inside;
+    size_t rounded = (size + align - 1) & ~(align - 1);
+    size_t a = aligned_request(size, align, &inside), b = aligned_request(rounded, align, &inside);
+    return (a != 0 && sh_bin_of(a) == pg->bin) || (b != 0 && sh_bin_of(b) == pg->bin);
+}
+
 void sh_free_sized(void *p, size_t size, size_t align, const char *what)
 {
     if (p == NULL)
@@ -315,14 +330,9 @@ void sh_free_sized(void *p, size_t size, size_t align, const char *what)
                            "is not aligned to %zu: it was not allocated with that alignment",
                            align);
         size_t usable = sh_block_usable(p, what); /* checks p itself */
-        bool inside;
-        size_t request = size == SIZE_MAX ? 0
-                         : align > 16
-                             ? aligned_request((size + align - 1) & ~(align - 1), align, &inside)
-                             : aligned_request(size, 8, &inside);
         bool fits = size == SIZE_MAX || size <= usable;
-        if (fits && request != 0 && seg->kind != SH_SEG_LARGE && seg->kind != SH_SEG_SPAN)
-            fits = sh_bin_of(request) == sh_page_of(seg, p)->bin;
+        if (fits && size != SIZE_MAX && seg->kind != SH_SEG_LARGE && seg->kind != SH_SEG_SPAN)
+            fits = class_fits(sh_page_of(seg, p), size, align, usable);
         if (!fits)
             sh_heap_misuse("invalid free", what, p,
                            "with size %zu, which is not the size it was allocated with (its "

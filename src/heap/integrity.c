@@ -71,8 +71,8 @@ void *sh_link_corrupt_at_malloc(const sh_page *pg, const sh_block *b)
 void sh_heap_misuse(const char *kind, const char *what, const void *p, const char *fmt, ...)
 {
     /* a call that frees nothing neither double-frees nor frees wrongly */
-    if (strcmp(what, "free") != 0 && strcmp(what, "realloc") != 0 &&
-        strncmp(what, "operator delete", 15) != 0) {
+    if (strncmp(what, "free", 4) != 0 && strcmp(what, "realloc") != 0 &&
+        strncmp(what, "operator delete", 15) != 0) { /* free, free_sized... are frees */
         if (strcmp(kind, "double free") == 0)
             kind = "use after free";
         else if (strcmp(kind, "invalid free") == 0)
