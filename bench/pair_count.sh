@@ -59,7 +59,8 @@ echo "Fast path: instructions per malloc(32)+free pair (callgrind, N = $N and 2N
 echo "minus the loop's own $empty instructions a pair; the PLT jumps to malloc and free count)"
 only=${SH_BENCH_ONLY:-}
 status=0
-for entry in "stackheap:$LIB" glibc: "mimalloc:$PEERS/libmimalloc.so.2" \
+for entry in "stackheap:$LIB" "sh-unhardened:$BUILD/bench/libstackheap-unhardened.so" \
+    glibc: "mimalloc:$PEERS/libmimalloc.so.2" \
     "jemalloc:$PEERS/libjemalloc.so.2" "tcmalloc:$PEERS/libtcmalloc_minimal.so.4"; do
     name=${entry%%:*}
     lib=${entry#*:}
