@@ -67,3 +67,16 @@ else()
   set_tests_properties(install_consumer PROPERTIES TIMEOUT 300
     ENVIRONMENT "SH_CONSUMER_FLAGS=${sh_consumer_flags}")
 endif()
+
+# ---- dlclose -----------------------------------------------------------------------
+# dlopen the library, allocate from a thread, dlclose, let the thread exit:
+# the library is linked -z nodelete, so its thread-exit destructor is still
+# mapped.  Not in sanitizer builds (their runtime must come first).
+if(NOT SH_SANITIZE)
+  add_executable(dlclose_thread dlclose_thread.c)
+  target_link_libraries(dlclose_thread PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+  add_test(NAME dlclose_then_thread_exit_does_not_crash
+    COMMAND dlclose_thread $<TARGET_FILE:stackheap>)
+  set_tests_properties(dlclose_then_thread_exit_does_not_crash PROPERTIES
+    PASS_REGULAR_EXPRESSION "dlclose_thread: the thread exited after dlclose" TIMEOUT 60)
+endif()

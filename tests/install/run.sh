@@ -55,6 +55,10 @@ for f in "include/stackheap.h" "$libdir/libstackheap.so" "$libdir/libstackheap.a
 done
 
 # ---- (a) pkg-config ----------------------------------------------------------
+step "the installed tool starts with no LD_LIBRARY_PATH (its RPATH finds the library)"
+tool_out=$(env -u LD_LIBRARY_PATH "$prefix/bin/stackheap" help 2>&1) ||
+  die "$prefix/bin/stackheap help failed: $tool_out"
+
 PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig
 export PKG_CONFIG_PATH
 pc_flags=$(pkg-config --cflags --libs stackheap) ||
