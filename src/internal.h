@@ -16,6 +16,7 @@
 
 #include "stackheap.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -46,6 +47,27 @@ static const int sh_cfg_debug = SH_DEBUG;
 #define SH_HARDEN 1
 #endif
 static const bool sh_cfg_harden = SH_HARDEN;
+
+/* ---- locks ----------------------------------------------------------------- */
+
+/* True in the thread that runs fork() from stackheap's prepare handler to its
+   parent or child handler, while it holds every lock of the library: the
+   program's own at-fork handlers that run in between (those registered
+   before stackheap's) may allocate and free, and the locks are then already
+   theirs.  Every lock of the library is taken through these two. */
+extern __thread bool sh_tls_forking __attribute__((tls_model("initial-exec")));
+
+static inline void sh_lock(pthread_mutex_t *m)
+{
+    if (!sh_tls_forking)
+        pthread_mutex_lock(m);
+}
+
+static inline void sh_unlock(pthread_mutex_t *m)
+{
+    if (!sh_tls_forking)
+        pthread_mutex_unlock(m);
+}
 
 /* ---- arithmetic ---------------------------------------------------------- */
 

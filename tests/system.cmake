@@ -80,3 +80,32 @@ if(NOT SH_SANITIZE)
   set_tests_properties(dlclose_then_thread_exit_does_not_crash PROPERTIES
     PASS_REGULAR_EXPRESSION "dlclose_thread: the thread exited after dlclose" TIMEOUT 60)
 endif()
+
+# ---- start-up: no first allocation registers handlers -------------------------------
+# Neither program is linked with stackheap.  The first, run under LD_PRELOAD,
+# hung when the library registered its at-exit handler at its first
+# allocation; the second dlopens the library after registering an at-fork
+# handler that allocates, and hung when that handler ran while stackheap's
+# locks were held.
+if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
+  foreach(p atexit_first_allocation atfork_handler_allocates)
+    add_executable(lifecycle_${p} lifecycle/${p}.c)
+    target_link_libraries(lifecycle_${p} PRIVATE Threads::Threads)
+  endforeach()
+  target_link_libraries(lifecycle_atfork_handler_allocates PRIVATE ${CMAKE_DL_LIBS})
+  foreach(env STACKHEAP_STATS=1 STACKHEAP_CHECK=1)
+    string(REGEX REPLACE "=.*" "" tag "${env}")
+    add_test(NAME lifecycle_first_allocation_inside_atexit_${tag} COMMAND ${CMAKE_COMMAND}
+      "-DCOMMAND=$<TARGET_FILE:lifecycle_atexit_first_allocation>"
+      "-DENV=LD_PRELOAD=$<TARGET_FILE:stackheap>|SEP|${env}" "-DRC=0"
+      "-DSTDOUT=atexit_first_allocation: 40 handlers registered"
+      -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+    set_tests_properties(lifecycle_first_allocation_inside_atexit_${tag} PROPERTIES TIMEOUT 60)
+  endforeach()
+  add_test(NAME lifecycle_atfork_prepare_handler_allocates COMMAND ${CMAKE_COMMAND}
+    "-DCOMMAND=$<TARGET_FILE:lifecycle_atfork_handler_allocates>|SEP|$<TARGET_FILE:stackheap>"
+    "-DRC=0"
+    "-DSTDOUT=atfork_handler_allocates: child exited 7"
+    -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+  set_tests_properties(lifecycle_atfork_prepare_handler_allocates PROPERTIES TIMEOUT 60)
+endif()

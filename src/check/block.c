@@ -83,7 +83,7 @@ static struct {
 /* Keep a ring for a later thread; false if there is no room. */
 static bool spare_put(ck_block **ring, size_t cap)
 {
-    pthread_mutex_lock(&spare.lock);
+    sh_lock(&spare.lock);
     bool kept = spare.n < SPARE_RINGS;
     if (kept) {
         unsigned i = spare.n++;
@@ -94,7 +94,7 @@ static bool spare_put(ck_block **ring, size_t cap)
         spare.ring[i] = ring;
         spare.cap[i] = cap;
     }
-    pthread_mutex_unlock(&spare.lock);
+    sh_unlock(&spare.lock);
     return kept;
 }
 
@@ -102,13 +102,13 @@ static bool spare_put(ck_block **ring, size_t cap)
 static ck_block **spare_get(size_t *cap)
 {
     ck_block **ring = NULL;
-    pthread_mutex_lock(&spare.lock);
+    sh_lock(&spare.lock);
     if (spare.n > 0) {
         spare.n--;
         ring = spare.ring[spare.n];
         *cap = spare.cap[spare.n];
     }
-    pthread_mutex_unlock(&spare.lock);
+    sh_unlock(&spare.lock);
     return ring;
 }
 
@@ -411,17 +411,17 @@ static struct {
 
 static void grave_add(const ck_block *b)
 {
-    pthread_mutex_lock(&graves.lock);
+    sh_lock(&graves.lock);
     graves.g[graves.next % GRAVES] =
         (struct grave){ck_user(b), b->size, b->alloc_trace, b->free_trace};
     graves.next++;
-    pthread_mutex_unlock(&graves.lock);
+    sh_unlock(&graves.lock);
 }
 
 static bool grave_find(const void *p, struct grave *out)
 {
     bool found = false;
-    pthread_mutex_lock(&graves.lock);
+    sh_lock(&graves.lock);
     for (unsigned i = 0; i < GRAVES && i < graves.next && !found; i++) {
         const struct grave *g = &graves.g[(graves.next - 1 - i) % GRAVES]; /* newest first */
         if (g->user == p) {
@@ -429,7 +429,7 @@ static bool grave_find(const void *p, struct grave *out)
             found = true;
         }
     }
-    pthread_mutex_unlock(&graves.lock);
+    sh_unlock(&graves.lock);
     return found;
 }
 
@@ -831,10 +831,10 @@ void ck_each_live(void (*f)(ck_block *, void *), void *arg)
 void sh_check_lock_for_fork(int phase)
 {
     if (phase == 0)
-        pthread_mutex_lock(&spare.lock);
+        sh_lock(&spare.lock);
     ck_trace_lock_for_fork(phase);
     if (phase == 1)
-        pthread_mutex_unlock(&spare.lock);
+        sh_unlock(&spare.lock);
     else if (phase == 2) { /* the child: only this thread is left */
         pthread_mutex_init(&spare.lock, NULL);
         atomic_store_explicit(&holders, tq.ring != NULL, memory_order_relaxed);

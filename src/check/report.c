@@ -73,12 +73,12 @@ bool sh_check_mode(void)
 
 void ck_report_begin(void)
 {
-    pthread_mutex_lock(&report_lock);
+    sh_lock(&report_lock);
 }
 
 void ck_report_end(void)
 {
-    pthread_mutex_unlock(&report_lock);
+    sh_unlock(&report_lock);
 }
 
 void ck_printf(const char *fmt, ...)

@@ -99,14 +99,14 @@ static void refresh_code(void)
     uint64_t last = __atomic_load_n(&code.refreshed_at, __ATOMIC_RELAXED);
     if (last != 0 && sh_now_ms() - last < 100)
         return;
-    pthread_mutex_lock(&code.lock);
+    sh_lock(&code.lock);
     uint64_t now = sh_now_ms();
     if (code.refreshed_at == 0 || now - code.refreshed_at >= 100) {
         code.next.n = 0;
         dl_iterate_phdr(add_code, NULL);
         if (!code_changed()) { /* walks running now need not end early */
             __atomic_store_n(&code.refreshed_at, now, __ATOMIC_RELAXED);
-            pthread_mutex_unlock(&code.lock);
+            sh_unlock(&code.lock);
             return;
         }
         /* publish: release stores keep the odd seq before the table, and the
@@ -121,7 +121,7 @@ static void refresh_code(void)
         atomic_store_explicit(&code.seq, seq + 2, memory_order_release);
         __atomic_store_n(&code.refreshed_at, now, __ATOMIC_RELAXED);
     }
-    pthread_mutex_unlock(&code.lock);
+    sh_unlock(&code.lock);
 }
 
 /* Per thread: the range found last (most frames are in one object), and
@@ -363,7 +363,7 @@ uint32_t ck_trace_capture(void *ra, void **fp)
         if (same(&tr.rec[id], &t))
             return id;
     }
-    pthread_mutex_lock(&tr.lock);
+    sh_lock(&tr.lock);
     uint32_t id;
     for (;; i = (i + 1) & (SLOTS - 1)) { /* go on from the empty slot: it may be taken now */
         id = atomic_load_explicit(&tr.slot[i], memory_order_relaxed);
@@ -375,7 +375,7 @@ uint32_t ck_trace_capture(void *ra, void **fp)
         tr.rec[id] = t;
         atomic_store_explicit(&tr.slot[i], id, memory_order_release);
     }
-    pthread_mutex_unlock(&tr.lock);
+    sh_unlock(&tr.lock);
     return id;
 }
 
@@ -534,11 +534,11 @@ void ck_trace_print(uint32_t id, const char *indent)
 void ck_trace_lock_for_fork(int phase)
 {
     if (phase == 0) {
-        pthread_mutex_lock(&tr.lock);
-        pthread_mutex_lock(&code.lock);
+        sh_lock(&tr.lock);
+        sh_lock(&code.lock);
     } else if (phase == 1) {
-        pthread_mutex_unlock(&code.lock);
-        pthread_mutex_unlock(&tr.lock);
+        sh_unlock(&code.lock);
+        sh_unlock(&tr.lock);
     } else {
         pthread_mutex_init(&code.lock, NULL);
         pthread_mutex_init(&tr.lock, NULL);

@@ -121,7 +121,7 @@ static void record_early(void)
 /* At load time (a constructor, before the program's main and whatever it
    maps): the loader's early blocks all exist by then, the program's own
    mappings do not yet. */
-__attribute__((constructor)) static void record_at_load(void)
+__attribute__((constructor(101))) static void record_at_load(void)
 {
     if (sh_cfg_harden) /* else only when asked (check mode): later, more lenient */
         pthread_once(&early_once, record_early);

@@ -81,7 +81,7 @@ static void global_init(void)
 
 static sh_heap *heap_get(void)
 {
-    pthread_mutex_lock(&global.pool_lock);
+    sh_lock(&global.pool_lock);
     sh_heap *h = global.pool;
     if (h != NULL) {
         global.pool = h->pool_next;
@@ -98,7 +98,7 @@ static sh_heap *heap_get(void)
         if (global.fresh != global.fresh_end)
             h = global.fresh++;
     }
-    pthread_mutex_unlock(&global.pool_lock);
+    sh_unlock(&global.pool_lock);
     if (h == NULL)
         return NULL;
     memset(h, 0, sizeof *h);
@@ -114,36 +114,41 @@ static void heap_put(sh_heap *h)
 {
     h->thread_id = 0;
     h->dead = true;
-    pthread_mutex_lock(&global.pool_lock);
+    sh_lock(&global.pool_lock);
     h->pool_next = global.pool;
     global.pool = h;
-    pthread_mutex_unlock(&global.pool_lock);
+    sh_unlock(&global.pool_lock);
 }
 
 /* ---- fork ----------------------------------------------------------------- */
 
+__thread bool sh_tls_forking __attribute__((tls_model("initial-exec")));
+
 static void fork_prepare(void)
 {
-    pthread_mutex_lock(&global.pool_lock);
+    sh_lock(&global.pool_lock);
     sh_segment_lock_for_fork(0);
     sh_large_lock_for_fork(0);
     sh_span_lock_for_fork(0);
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(0);
+    sh_tls_forking = true; /* the program's handlers still to run may allocate */
 }
 
 static void fork_parent(void)
 {
+    sh_tls_forking = false;
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(1);
     sh_span_lock_for_fork(1);
     sh_large_lock_for_fork(1);
     sh_segment_lock_for_fork(1);
-    pthread_mutex_unlock(&global.pool_lock);
+    sh_unlock(&global.pool_lock);
 }
 
 static void fork_child(void)
 {
+    sh_tls_forking = false;
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(2);
     sh_span_lock_for_fork(2);
@@ -193,6 +198,21 @@ SH_NOINLINE sh_heap *sh_heap_thread_init(void)
     if (atomic_exchange_explicit(&global.atfork_done, 1, memory_order_relaxed) == 0)
         pthread_atfork(fork_prepare, fork_parent, fork_child);
     return h;
+}
+
+/*
+ * At load time, before the program's main and its own constructors: decide
+ * check mode, make the loading thread's heap, and register the at-exit and
+ * at-fork handlers (global_init, sh_check_start).  No later first allocation
+ * has to: one made while glibc holds its exit-functions lock (inside atexit,
+ * which calls calloc past 32 handlers) would deadlock in atexit, and at-fork
+ * handlers registered after the program's would lock the heap before the
+ * program's prepare handlers allocate.  Priority 102: after foreign.c's
+ * record of the loader's mappings (101).
+ */
+__attribute__((constructor(102))) static void heap_at_load(void)
+{
+    sh_heap_thread_init();
 }
 
 /* Collect h and hand what is still in use to the abandoned list. */

@@ -91,7 +91,7 @@ static void *cache_get(size_t need, size_t *size, size_t *fresh)
 {
     if (__atomic_load_n(&cache.n, __ATOMIC_RELAXED) == 0) /* racy peek, fine */
         return NULL;
-    pthread_mutex_lock(&cache.lock);
+    sh_lock(&cache.lock);
     unsigned best = CACHE_SLOTS, largest = CACHE_SLOTS;
     for (unsigned i = 0; i < cache.n; i++) {
         size_t sz = cache.e[i].size;
@@ -111,7 +111,7 @@ static void *cache_get(size_t need, size_t *size, size_t *fresh)
     } else if (largest != CACHE_SLOTS) {
         m = cache_take(largest);
     }
-    pthread_mutex_unlock(&cache.lock);
+    sh_unlock(&cache.lock);
     if (m.map == NULL)
         return NULL;
     *fresh = m.size;
@@ -140,10 +140,10 @@ void sh_large_cache_purge(bool force)
     cached_map out[CACHE_SLOTS];
     unsigned n = 0;
     uint64_t now = sh_now_ms();
-    pthread_mutex_lock(&cache.lock);
+    sh_lock(&cache.lock);
     while (cache.n > 0 && (force || now - cache.e[0].freed_at >= sh_purge_delay_ms))
         out[n++] = cache_take(0);
-    pthread_mutex_unlock(&cache.lock);
+    sh_unlock(&cache.lock);
     for (unsigned i = 0; i < n; i++)
         sh_os_unmap(out[i].map, out[i].size);
 }
@@ -154,11 +154,11 @@ static bool cache_put(void *map, size_t size)
     if (size > CACHE_MAX_BLOCK || sh_purge_delay_ms == 0)
         return false;
     sh_large_cache_purge(false);
-    pthread_mutex_lock(&cache.lock);
+    sh_lock(&cache.lock);
     bool ok = cache.n < CACHE_SLOTS && cache.bytes + size <= CACHE_BYTES;
     if (ok)
         cache_insert(map, size, sh_now_ms());
-    pthread_mutex_unlock(&cache.lock);
+    sh_unlock(&cache.lock);
     return ok;
 }
 
@@ -219,13 +219,13 @@ static void track(sh_heap *h, sh_large *l)
     seal(l);
     if (h == NULL)
         return;
-    pthread_mutex_lock(&large_lock);
+    sh_lock(&large_lock);
     l->prev = NULL;
     l->next = h->large;
     if (h->large)
         h->large->prev = l;
     h->large = l;
-    pthread_mutex_unlock(&large_lock);
+    sh_unlock(&large_lock);
 }
 
 static void untrack(sh_large *l)
@@ -233,7 +233,7 @@ static void untrack(sh_large *l)
     sh_heap *h = l->heap;
     if (h == NULL)
         return;
-    pthread_mutex_lock(&large_lock);
+    sh_lock(&large_lock);
     /* a damaged link would make the unlink write anywhere: check both sides */
     if ((l->prev != NULL ? l->prev->next : h->large) != l ||
         (l->next != NULL && l->next->prev != l))
@@ -246,7 +246,7 @@ static void untrack(sh_large *l)
         h->large = l->next;
     if (l->next)
         l->next->prev = l->prev;
-    pthread_mutex_unlock(&large_lock);
+    sh_unlock(&large_lock);
 }
 
 /*
@@ -377,9 +377,9 @@ void *sh_large_realloc(sh_large *l, size_t size)
 void sh_large_release_heap(sh_heap *h)
 {
     for (;;) {
-        pthread_mutex_lock(&large_lock);
+        sh_lock(&large_lock);
         sh_large *l = h->large;
-        pthread_mutex_unlock(&large_lock);
+        sh_unlock(&large_lock);
         if (l == NULL)
             return;
         large_release(l, false); /* destroy means give it back now */
@@ -389,11 +389,11 @@ void sh_large_release_heap(sh_heap *h)
 void sh_large_lock_for_fork(int phase)
 {
     if (phase == 0) {
-        pthread_mutex_lock(&large_lock);
-        pthread_mutex_lock(&cache.lock);
+        sh_lock(&large_lock);
+        sh_lock(&cache.lock);
     } else if (phase == 1) {
-        pthread_mutex_unlock(&cache.lock);
-        pthread_mutex_unlock(&large_lock);
+        sh_unlock(&cache.lock);
+        sh_unlock(&large_lock);
     } else {
         pthread_mutex_init(&cache.lock, NULL);
         pthread_mutex_init(&large_lock, NULL);

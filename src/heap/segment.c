@@ -153,14 +153,14 @@ static void segment_unmap(sh_segment *seg)
 static void segment_cache_put(sh_segment *seg)
 {
     sh_segment_map_set(seg, false); /* a stale pointer into it is foreign now */
-    pthread_mutex_lock(&seg_cache.lock);
+    sh_lock(&seg_cache.lock);
     bool kept = seg_cache.n < SEG_CACHE_SLOTS && sh_purge_delay_ms > 0;
     if (kept) {
         seg_cache.seg[seg_cache.n] = seg;
         seg_cache.freed_at[seg_cache.n] = sh_now_ms();
         __atomic_store_n(&seg_cache.n, seg_cache.n + 1, __ATOMIC_RELAXED); /* peeked unlocked */
     }
-    pthread_mutex_unlock(&seg_cache.lock);
+    sh_unlock(&seg_cache.lock);
     if (!kept)
         sh_os_unmap(seg, SH_SEGMENT_SIZE);
 }
@@ -171,12 +171,12 @@ static sh_segment *segment_cache_get(void)
     if (__atomic_load_n(&seg_cache.n, __ATOMIC_RELAXED) == 0)
         return NULL;
     sh_segment *seg = NULL;
-    pthread_mutex_lock(&seg_cache.lock);
+    sh_lock(&seg_cache.lock);
     if (seg_cache.n > 0) {
         seg = seg_cache.seg[seg_cache.n - 1];
         __atomic_store_n(&seg_cache.n, seg_cache.n - 1, __ATOMIC_RELAXED);
     }
-    pthread_mutex_unlock(&seg_cache.lock);
+    sh_unlock(&seg_cache.lock);
     return seg;
 }
 
@@ -187,7 +187,7 @@ static void segment_cache_purge(bool force, uint64_t now)
         return;
     sh_segment *out[SEG_CACHE_SLOTS];
     unsigned n = 0;
-    pthread_mutex_lock(&seg_cache.lock);
+    sh_lock(&seg_cache.lock);
     while (n < seg_cache.n && (force || now - seg_cache.freed_at[n] >= sh_purge_delay_ms)) {
         out[n] = seg_cache.seg[n];
         n++;
@@ -197,7 +197,7 @@ static void segment_cache_purge(bool force, uint64_t now)
         seg_cache.freed_at[i - n] = seg_cache.freed_at[i];
     }
     __atomic_store_n(&seg_cache.n, seg_cache.n - n, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&seg_cache.lock);
+    sh_unlock(&seg_cache.lock);
     for (unsigned i = 0; i < n; i++)
         sh_os_unmap(out[i], SH_SEGMENT_SIZE);
 }
@@ -346,11 +346,11 @@ void sh_segment_abandon_all(sh_heap *h)
                 decommit_free_pages(seg);
             /* release: the adopter must see the pages as this thread left them */
             atomic_store_explicit(&seg->thread_id, 0, memory_order_release);
-            pthread_mutex_lock(&abandoned.lock);
+            sh_lock(&abandoned.lock);
             seg->next = abandoned.first;
             __atomic_store_n(&abandoned.first, seg, __ATOMIC_RELAXED); /* peeked unlocked */
             abandoned.count++;
-            pthread_mutex_unlock(&abandoned.lock);
+            sh_unlock(&abandoned.lock);
         }
     }
 }
@@ -360,13 +360,13 @@ bool sh_segment_reclaim_one(sh_heap *h)
     /* relaxed peek: a missed segment is found by a later call */
     if (__atomic_load_n(&abandoned.first, __ATOMIC_RELAXED) == NULL)
         return false;
-    pthread_mutex_lock(&abandoned.lock);
+    sh_lock(&abandoned.lock);
     sh_segment *seg = abandoned.first;
     if (seg != NULL) {
         __atomic_store_n(&abandoned.first, seg->next, __ATOMIC_RELAXED); /* peeked unlocked */
         abandoned.count--;
     }
-    pthread_mutex_unlock(&abandoned.lock);
+    sh_unlock(&abandoned.lock);
     if (seg == NULL)
         return false;
     atomic_thread_fence(memory_order_acquire);         /* pairs with the abandoner's release */
@@ -412,11 +412,11 @@ void sh_segment_release_all(sh_heap *h)
 void sh_segment_lock_for_fork(int phase)
 {
     if (phase == 0) {
-        pthread_mutex_lock(&abandoned.lock);
-        pthread_mutex_lock(&seg_cache.lock);
+        sh_lock(&abandoned.lock);
+        sh_lock(&seg_cache.lock);
     } else if (phase == 1) {
-        pthread_mutex_unlock(&seg_cache.lock);
-        pthread_mutex_unlock(&abandoned.lock);
+        sh_unlock(&seg_cache.lock);
+        sh_unlock(&abandoned.lock);
     } else {
         pthread_mutex_init(&seg_cache.lock, NULL);
         pthread_mutex_init(&abandoned.lock, NULL);

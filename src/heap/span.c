@@ -175,9 +175,9 @@ void sh_span_purge(bool force)
 {
     if (__atomic_load_n(&spans.segs, __ATOMIC_RELAXED) == NULL) /* racy peek, fine */
         return;
-    pthread_mutex_lock(&spans.lock);
+    sh_lock(&spans.lock);
     purge_locked(force, sh_now_ms());
-    pthread_mutex_unlock(&spans.lock);
+    sh_unlock(&spans.lock);
 }
 
 static span_seg *segment_new(void)
@@ -199,7 +199,7 @@ static span_seg *segment_new(void)
 void *sh_span_alloc(size_t size, bool zeroed)
 {
     unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT), i = 0;
-    pthread_mutex_lock(&spans.lock);
+    sh_lock(&spans.lock);
     uint64_t now = sh_now_ms();
     purge_locked(false, now);
     span_seg *s;
@@ -214,7 +214,7 @@ void *sh_span_alloc(size_t size, bool zeroed)
     if (s == NULL && (s = segment_new()) != NULL)
         i = 1;
     if (s == NULL) {
-        pthread_mutex_unlock(&spans.lock);
+        sh_unlock(&spans.lock);
         errno = ENOMEM;
         return NULL;
     }
@@ -223,7 +223,7 @@ void *sh_span_alloc(size_t size, bool zeroed)
     s->start |= (uint64_t)1 << i;
     s->dirty |= m;
     seal(s);
-    pthread_mutex_unlock(&spans.lock);
+    sh_unlock(&spans.lock);
     if (zeroed) /* only slices used before can be non-zero; no one else touches them now */
         for_runs(s, stale, zero);
     return (uint8_t *)s + ((size_t)i << SLICE_SHIFT);
@@ -279,11 +279,11 @@ static void release(span_seg *s, uint64_t m)
 void sh_span_free(sh_segment *seg, void *p)
 {
     span_seg *s = (span_seg *)seg;
-    pthread_mutex_lock(&spans.lock);
+    sh_lock(&spans.lock);
     unsigned i = start_slice(s, p, "free");
     s->start &= ~((uint64_t)1 << i);
     release(s, bits(run_length(s, i), i));
-    pthread_mutex_unlock(&spans.lock);
+    sh_unlock(&spans.lock);
 }
 
 bool sh_span_resize(sh_segment *seg, void *p, size_t size)
@@ -291,7 +291,7 @@ bool sh_span_resize(sh_segment *seg, void *p, size_t size)
     span_seg *s = (span_seg *)seg;
     unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT);
     bool ok = true;
-    pthread_mutex_lock(&spans.lock);
+    sh_lock(&spans.lock);
     unsigned i = start_slice(s, p, "realloc"), have = run_length(s, i);
     if (n < have) {
         release(s, bits(have - n, i + n));
@@ -304,7 +304,7 @@ bool sh_span_resize(sh_segment *seg, void *p, size_t size)
             seal(s);
         }
     }
-    pthread_mutex_unlock(&spans.lock);
+    sh_unlock(&spans.lock);
     return ok;
 }
 
@@ -321,10 +321,10 @@ static unsigned containing(const span_seg *s, unsigned i)
 size_t sh_span_usable(sh_segment *seg, const void *p, const char *what)
 {
     span_seg *s = (span_seg *)seg;
-    pthread_mutex_lock(&spans.lock);
+    sh_lock(&spans.lock);
     unsigned i = start_slice(s, p, what);
     size_t bytes = (size_t)run_length(s, i) << SLICE_SHIFT;
-    pthread_mutex_unlock(&spans.lock);
+    sh_unlock(&spans.lock);
     return bytes;
 }
 
@@ -332,18 +332,18 @@ void *sh_span_block_start(sh_segment *seg, const void *p)
 {
     span_seg *s = (span_seg *)seg;
     size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s);
-    pthread_mutex_lock(&spans.lock);
+    sh_lock(&spans.lock);
     unsigned first = containing(s, (unsigned)(off >> SLICE_SHIFT));
-    pthread_mutex_unlock(&spans.lock);
+    sh_unlock(&spans.lock);
     return first != 0 ? (uint8_t *)s + ((size_t)first << SLICE_SHIFT) : NULL;
 }
 
 void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void *arg)
 {
     span_seg *s = (span_seg *)seg;
-    pthread_mutex_lock(&spans.lock);
+    sh_lock(&spans.lock);
     uint64_t starts = s->start;
-    pthread_mutex_unlock(&spans.lock);
+    sh_unlock(&spans.lock);
     for (; starts != 0; starts &= starts - 1)
         f((uint8_t *)s + ((size_t)__builtin_ctzll(starts) << SLICE_SHIFT), arg);
 }
@@ -351,9 +351,9 @@ void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void
 void sh_span_lock_for_fork(int phase)
 {
     if (phase == 0)
-        pthread_mutex_lock(&spans.lock);
+        sh_lock(&spans.lock);
     else if (phase == 1)
-        pthread_mutex_unlock(&spans.lock);
+        sh_unlock(&spans.lock);
     else
         pthread_mutex_init(&spans.lock, NULL);
 }
