@@ -169,6 +169,10 @@ SH_NORETURN SH_COLD void sh_fatal(const char *fmt, ...) SH_PRINTF(1, 2);
 
 /* ---- options.c ------------------------------------------------------------ */
 
+/* The environment variable name, or NULL if unset or the process is setuid
+   or setgid (secure_getenv).  Every option is read through it. */
+const char *sh_env(const char *name);
+
 /* The lower-case hex number at *s (0 if none), *s moved past it (/proc/self/maps). */
 uintptr_t sh_parse_hex(const char **s);
 /* Parse "4096", "64K", "8M", "1G", "2T" (optionally "KiB"/"KB"); false if not a size. */

@@ -1,16 +1,27 @@
 /*
  * options.c -- settings from the environment.
  *
- * Each option is read once, lazily, at first use, with getenv (which does
+ * Each option is read once, lazily, at first use, through sh_env (which does
  * not allocate) and parsed here without allocating, so this is safe early
  * in a process's life.  A value that cannot be read is reported once and
  * the compiled default is used.
+ *
+ * sh_env is secure_getenv: in a setuid or setgid program (AT_SECURE) every
+ * option reads as unset, so an unprivileged caller cannot turn on check mode
+ * and make a privileged process write its reports to a file of the caller's
+ * choosing, or change how it manages memory.
  */
+#define _GNU_SOURCE
 #include "internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+const char *sh_env(const char *name)
+{
+    return secure_getenv(name);
+}
 
 bool sh_parse_size(const char *text, size_t *out)
 {
@@ -71,7 +82,7 @@ size_t sh_option_stack_size(void)
     if (sh_likely(v != 0))
         return v;
     v = SH_STACK_DEFAULT_CAPACITY;
-    const char *env = getenv("STACKHEAP_STACK_SIZE");
+    const char *env = sh_env("STACKHEAP_STACK_SIZE");
     if (env != NULL && *env != '\0') {
         size_t parsed;
         if (sh_parse_size(env, &parsed) && parsed > 0) {
@@ -88,7 +99,7 @@ size_t sh_option_stack_size(void)
 
 uint64_t sh_option_purge_delay_ms(void)
 {
-    const char *env = getenv("STACKHEAP_PURGE_DELAY");
+    const char *env = sh_env("STACKHEAP_PURGE_DELAY");
     if (env == NULL || *env == '\0')
         return SH_PURGE_DELAY_DEFAULT_MS;
     char *end;

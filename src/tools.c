@@ -53,7 +53,7 @@ static bool under_valgrind(void)
    callgrind); an ASan build always marks, its shadow memory must stay right. */
 static bool valgrind_marking_wanted(void)
 {
-    const char *env = getenv("STACKHEAP_TOOLS");
+    const char *env = sh_env("STACKHEAP_TOOLS");
     return env == NULL || strcmp(env, "0") != 0;
 }
 

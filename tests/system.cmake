@@ -109,3 +109,16 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
   set_tests_properties(lifecycle_atfork_prepare_handler_allocates PROPERTIES TIMEOUT 60)
 endif()
+
+# ---- a setuid program reads no option (secure_getenv) -------------------------------
+# Linked statically (a setuid program ignores LD_PRELOAD); run as nobody with
+# the setuid bit by lifecycle/setuid.sh, which needs root (skipped otherwise).
+if(NOT SH_SANITIZE)
+  add_executable(lifecycle_setuid_options lifecycle/setuid_options.c)
+  target_link_libraries(lifecycle_setuid_options PRIVATE stackheap_static)
+  add_test(NAME lifecycle_setuid_program_reads_no_option
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/lifecycle/setuid.sh
+      $<TARGET_FILE:lifecycle_setuid_options>)
+  set_tests_properties(lifecycle_setuid_program_reads_no_option PROPERTIES
+    SKIP_RETURN_CODE 77 PASS_REGULAR_EXPRESSION "setuid: ok" TIMEOUT 60)
+endif()

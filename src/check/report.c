@@ -30,7 +30,7 @@ static _Atomic size_t findings;
 
 static bool flag(const char *name, bool dflt)
 {
-    const char *v = getenv(name);
+    const char *v = sh_env(name);
     if (v == NULL || *v == '\0')
         return dflt;
     return strcmp(v, "0") != 0 && strcmp(v, "no") != 0;
@@ -42,10 +42,10 @@ void ck_report_init(bool for_valgrind)
     ck_opt.abort_on_error = flag("STACKHEAP_CHECK_ABORT", true);
     ck_opt.show_reachable = flag("STACKHEAP_CHECK_REACHABLE", false);
     ck_opt.stats = flag("STACKHEAP_STATS", false);
-    const char *code = getenv("STACKHEAP_CHECK_EXITCODE");
+    const char *code = sh_env("STACKHEAP_CHECK_EXITCODE");
     if (code != NULL && *code != '\0')
         ck_opt.error_exitcode = atoi(code);
-    const char *q = getenv("STACKHEAP_CHECK_QUARANTINE");
+    const char *q = sh_env("STACKHEAP_CHECK_QUARANTINE");
     size_t bytes;
     if (q != NULL && *q != '\0') {
         if (sh_parse_size(q, &bytes))
@@ -53,7 +53,7 @@ void ck_report_init(bool for_valgrind)
         else
             sh_warning("STACKHEAP_CHECK_QUARANTINE='%s' is not a size; using 16M", q);
     }
-    const char *log = getenv("STACKHEAP_CHECK_LOG");
+    const char *log = sh_env("STACKHEAP_CHECK_LOG");
     if (log != NULL && *log != '\0') {
         int fd = sh_os_open_log(log);
         if (fd >= 0)

@@ -69,7 +69,7 @@ static void global_init(void)
         sh_small_bin_first[b] = (uint8_t)i;
     }
     sh_purge_delay_ms = sh_option_purge_delay_ms();
-    const char *stats = getenv("STACKHEAP_STATS");
+    const char *stats = sh_env("STACKHEAP_STATS");
     if (stats != NULL && *stats != '\0' && strcmp(stats, "0") != 0)
         atexit(sh_stats_print);
     if (pthread_key_create(&global.key, thread_done) != 0)
@@ -161,7 +161,7 @@ static void fork_child(void)
 
 int sh_check_start(void)
 {
-    const char *env = getenv("STACKHEAP_CHECK");
+    const char *env = sh_env("STACKHEAP_CHECK");
     bool check = env != NULL && *env != '\0' && strcmp(env, "0") != 0;
     /* under Valgrind the blocks go through the check layer too, which tells
        memcheck about each (its own reports then stay off) */
