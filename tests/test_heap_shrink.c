@@ -238,10 +238,36 @@ static void purge_delay_option_sets_how_long_freed_memory_stays(void)
     CHECK_EQ_U(WEXITSTATUS(status), 0);
 }
 
+/* calloc of a large block served from a cached mapping zeroes only the bytes
+   asked for, without committing them: the cached mapping here was never
+   touched, and before this was fixed calloc cleared all 8 MiB of it. */
+static void calloc_from_the_large_cache_commits_only_what_it_must(void)
+{
+    void *big = sh_malloc(8 * MIB); /* never touched: not resident */
+    CHECK(big != NULL);
+    sh_free(big); /* to the large cache */
+    size_t before = rss_bytes();
+    unsigned char *z = sh_calloc(1, 5 * MIB);
+    size_t after = rss_bytes();
+    CHECK(z != NULL);
+    if (z == NULL)
+        return;
+    fprintf(stderr, "     calloc(1, 5 MiB) from the cache: RSS %zu KiB -> %zu KiB\n", before / KIB,
+            after / KIB);
+    if (rss_is_the_heaps_alone)
+        CHECK(after <= before + 1 * MIB);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < 5 * MIB; i += 512)
+        nonzero += z[i] != 0;
+    CHECK(nonzero == 0 && z[5 * MIB - 1] == 0);
+    sh_free(z);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], DELAY_CHILD_MODE) == 0)
         return purge_delay_child();
+    RUN(calloc_from_the_large_cache_commits_only_what_it_must);
     RUN(resident_memory_falls_back_after_collect);
     RUN(resident_memory_falls_back_within_a_second_of_small_allocations);
     RUN(big_blocks_memory_falls_back_within_a_second);

@@ -162,6 +162,35 @@ static bool cache_put(void *map, size_t size)
     return ok;
 }
 
+/* Make [from, to), part of a cached mapping, read as zero without
+   committing more of it: only its resident pages can hold old bytes (a page
+   never touched, or decommitted, reads as zero), so only those are cleared.
+   Which are resident: mincore(2), a chunk of pages at a time. */
+static void zero_range(uint8_t *from, uint8_t *to)
+{
+    size_t page = sh_os_page_size();
+    unsigned char vec[1024];
+    while (from < to) {
+        uint8_t *base = (uint8_t *)((uintptr_t)from & ~(uintptr_t)(page - 1));
+        size_t pages = ((size_t)(to - base) + page - 1) / page;
+        if (pages > sizeof vec)
+            pages = sizeof vec;
+        uint8_t *end = base + pages * page < to ? base + pages * page : to;
+        if (!sh_os_resident(base, pages * page, vec)) {
+            memset(from, 0, (size_t)(end - from)); /* the kernel does not say: clear it all */
+        } else {
+            for (size_t i = 0; i < pages; i++) {
+                if (!(vec[i] & 1))
+                    continue;
+                uint8_t *a = base + i * page < from ? from : base + i * page;
+                uint8_t *b = base + (i + 1) * page > end ? end : base + (i + 1) * page;
+                memset(a, 0, (size_t)(b - a));
+            }
+        }
+        from = end;
+    }
+}
+
 /* Offset of the user pointer in a mapping aligned for `align`. */
 static size_t user_offset(size_t align)
 {
@@ -289,8 +318,8 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
         map = cache_get(total, &got, &fresh);
         if (map != NULL) {
             total = got;
-            if (zero)
-                memset(map + off, 0, (fresh < total ? fresh : total) - off);
+            if (zero) /* only what is asked for, and only what may not be zero */
+                zero_range(map + off, map + (fresh < need ? fresh : need));
         }
     }
     if (map == NULL)
