@@ -21,6 +21,12 @@ foreach(t test_heap_api test_heap_threads test_heap_fork test_heap_shrink)
 endforeach()
 set_tests_properties(test_heap_threads test_heap_shrink PROPERTIES TIMEOUT 300)
 
+# The heap at the OS's limits (each test lowers its own limits in a child).
+# Not in sanitizer builds: their shadow memory counts against RLIMIT_AS.
+if(NOT SH_SANITIZE)
+  sh_add_test(test_heap_limits test_heap_limits.c)
+endif()
+
 # Check mode with threads, through the sh_ functions, so it runs under ThreadSanitizer too
 # (the check tests of check.cmake need LD_PRELOAD, which sanitizer builds do not have).
 if(NOT SH_WITH_ASAN)

@@ -444,6 +444,13 @@ static inline uint8_t *sh_page_start(const sh_page *pg)
 
 /* ---- segment.c ----------------------------------------------------------- */
 
+/* Give back every mapping stackheap keeps for reuse (freed segments and
+   large mappings, free span slices), now.  Caller holds no cache lock. */
+void sh_release_caches(void);
+/* sh_os_map_aligned for the heap: when the OS refuses, the caches go back
+   (sh_release_caches) and the mapping is tried once more, so memory kept for
+   reuse never makes a request fail.  Caller holds no cache lock. */
+void *sh_heap_map(size_t size, size_t align);
 /* A free page for `bin` from h's segments (mapping or reclaiming one if needed). */
 sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin);
 /* Give an empty page back to its segment (memory purged after the delay). */

@@ -323,7 +323,7 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
         }
     }
     if (map == NULL)
-        map = sh_os_map_aligned(total, map_align_of(align));
+        map = sh_heap_map(total, map_align_of(align));
     if (map == NULL)
         return NULL;
     return publish(h->is_default ? NULL : h, map, total, off, align);
@@ -386,7 +386,7 @@ void *sh_large_realloc(sh_large *l, size_t size)
             return publish(h, map, got, off, align);
         }
     }
-    uint8_t *dest = sh_os_map_aligned(total, map_align_of(l->align));
+    uint8_t *dest = sh_heap_map(total, map_align_of(l->align));
     if (dest == NULL)
         return NULL;
     sh_heap *h = l->heap;

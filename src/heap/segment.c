@@ -202,6 +202,23 @@ static void segment_cache_purge(bool force, uint64_t now)
         sh_os_unmap(out[i], SH_SEGMENT_SIZE);
 }
 
+void sh_release_caches(void)
+{
+    sh_large_cache_purge(true);
+    segment_cache_purge(true, sh_now_ms());
+    sh_span_purge(true);
+}
+
+void *sh_heap_map(size_t size, size_t align)
+{
+    void *p = sh_os_map_aligned(size, align);
+    if (sh_unlikely(p == NULL)) {
+        sh_release_caches();
+        p = sh_os_map_aligned(size, align);
+    }
+    return p;
+}
+
 /* Map a fresh segment of `kind` for h; NULL + errno when the OS refuses. */
 static sh_segment *segment_new(sh_heap *h, unsigned kind)
 {
@@ -209,7 +226,7 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     if (seg != NULL)
         memset(seg, 0, sizeof *seg); /* the pages keep their old bytes: never assumed zero */
     else
-        seg = sh_os_map_aligned(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
+        seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
     if (seg == NULL)
         return NULL;
     /* every header field is zero here */

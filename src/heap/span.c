@@ -211,7 +211,15 @@ void *sh_span_alloc(size_t size, bool zeroed)
             break;
         }
     }
-    if (s == NULL && (s = segment_new()) != NULL)
+    if (s == NULL && (s = segment_new()) == NULL) {
+        /* the OS refused: give the caches back (that takes this lock) and
+           try once more */
+        sh_unlock(&spans.lock);
+        sh_release_caches();
+        sh_lock(&spans.lock);
+        s = segment_new();
+    }
+    if (s != NULL && i == 0)
         i = 1;
     if (s == NULL) {
         sh_unlock(&spans.lock);
