@@ -75,8 +75,58 @@ static void a_request_is_served_by_giving_the_caches_back(void)
     CHECK(in_child(big_request_with_memory_in_the_cache));
 }
 
+/* Fill the address space (RLIMIT_AS, 256 MiB above VmSize) with 16-byte
+   blocks, free them all, then ask for blocks of every kind: each is served
+   (the empty pages and segments go back when a mapping is refused).
+   Before: ENOMEM for all of them until sh_heap_collect(true). */
+static int requests_after_filling_the_limit(void)
+{
+    size_t now = vm_size();
+    struct rlimit lim = {now + 256 * MIB, now + 256 * MIB};
+    if (now == 0 || setrlimit(RLIMIT_AS, &lim) != 0)
+        return 2;
+    void **last = NULL; /* the blocks hold the list of themselves */
+    size_t n = 0;
+    for (void **b; (b = sh_malloc(16)) != NULL; n++) {
+        *b = last;
+        last = b;
+    }
+    while (last != NULL) {
+        void **prev = *last;
+        sh_free(last);
+        last = prev;
+    }
+    size_t sizes[] = {200 << 10, 1 * MIB, 3 * MIB, 64 * MIB};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = sh_malloc(sizes[i]);
+        if (p == NULL) {
+            fprintf(stderr, "  after %zu 16-byte blocks: malloc(%zu) failed (errno %d)\n", n,
+                    sizes[i], errno);
+            bad = 1;
+            continue;
+        }
+        p[0] = p[sizes[i] - 1] = 1;
+        sh_free(p);
+    }
+    char *r = sh_malloc(8000);
+    char *grown = r != NULL ? sh_realloc(r, 16000) : NULL;
+    if (grown == NULL) {
+        fprintf(stderr, "  after %zu 16-byte blocks: realloc(8000 -> 16000) failed\n", n);
+        bad = 1;
+    }
+    sh_free(grown != NULL ? grown : r);
+    return bad;
+}
+
+static void requests_succeed_after_the_address_space_was_filled_and_freed(void)
+{
+    CHECK(in_child(requests_after_filling_the_limit));
+}
+
 int main(void)
 {
     RUN(a_request_is_served_by_giving_the_caches_back);
+    RUN(requests_succeed_after_the_address_space_was_filled_and_freed);
     return check_report();
 }

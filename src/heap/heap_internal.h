@@ -444,8 +444,10 @@ static inline uint8_t *sh_page_start(const sh_page *pg)
 
 /* ---- segment.c ----------------------------------------------------------- */
 
-/* Give back every mapping stackheap keeps for reuse (freed segments and
-   large mappings, free span slices), now.  Caller holds no cache lock. */
+/* Give back every mapping stackheap keeps for reuse (the calling thread's
+   empty pages and segments, cached segments and large mappings, free span
+   slices), now.  Caller holds no cache lock, and no page it is using is
+   empty (a bin's page being filled is not). */
 void sh_release_caches(void);
 /* sh_os_map_aligned for the heap: when the OS refuses, the caches go back
    (sh_release_caches) and the mapping is tried once more, so memory kept for

@@ -204,6 +204,12 @@ static void segment_cache_purge(bool force, uint64_t now)
 
 void sh_release_caches(void)
 {
+    /* the calling thread's empty pages and segments too (only the owner
+       may touch them): after a peak of small blocks they are most of it */
+    for (sh_heap *h = sh_tls_default; h != NULL; h = h->pool_next) {
+        sh_heap_collect_pages(h, false);
+        sh_segment_purge(h, true);
+    }
     sh_large_cache_purge(true);
     segment_cache_purge(true, sh_now_ms());
     sh_span_purge(true);
