@@ -311,6 +311,7 @@ static void *bin_alloc(sh_heap *h, unsigned bin)
     sh_page_queue *q = &h->bins[bin];
     sh_page *pg;
     collect_full(h);
+scan:
     for (pg = q->first; pg != NULL;) {
         sh_page *next = pg->next;
         if (sh_is_block(pg->free) || sh_page_collect(pg))
@@ -323,6 +324,11 @@ static void *bin_alloc(sh_heap *h, unsigned bin)
             goto found;
         pg = next;
     }
+    /* exited threads' segments first: an adopted page of this bin with room
+       beats a fresh page (100 threads that each left one block would
+       otherwise leave 100 pages) */
+    if (h->is_default && sh_segment_reclaim_one(h))
+        goto scan;
     maybe_purge(h);
     pg = sh_segment_page_alloc(h, bin);
     if (pg == NULL)
