@@ -110,7 +110,12 @@ size_t sh_os_page_size(void);
 void *sh_os_map(size_t size);
 /* Map size bytes aligned to align (a power of two >= page). NULL + errno. */
 void *sh_os_map_aligned(size_t size, size_t align);
+/* Unmap [p, p+size).  When the kernel refuses with ENOMEM (at its mapping
+   limit) the memory is decommitted now and the range unmapped by a later
+   call; any other failure dies (the range was not stackheap's). */
 void sh_os_unmap(void *p, size_t size);
+/* fork: 0 before (take os.c's lock), 1 in the parent after, 2 in the child. */
+void sh_os_lock_for_fork(int phase);
 /* Grow the mapping [p, p+old_size) to new_size in place; NULL if it cannot. */
 void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size);
 /* Move the mapping's pages to dest (a mapping of new_size that it replaces). NULL + errno. */

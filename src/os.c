@@ -17,6 +17,7 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -45,6 +46,100 @@ static struct {
     _Atomic size_t maps, unmaps;
 } os;
 
+/* ---- the system calls, and fault injection ----------------------------------
+ *
+ * Every mmap, mremap, madvise and munmap of the library goes through the
+ * four functions below.  For tests, STACKHEAP_FAULT=KIND:N (KIND mmap,
+ * mremap, madvise or munmap; several, comma separated) makes the Nth call
+ * of that kind fail as the kernel does at its limits (ENOMEM), counted from
+ * 1 from the process's start.  Read once (secure_getenv: never in a setuid
+ * program); without it each call costs one predicted branch more.
+ */
+enum { FAULT_MMAP, FAULT_MREMAP, FAULT_MADVISE, FAULT_MUNMAP, FAULT_KINDS };
+
+static struct {
+    _Atomic int state;            /* 0: not read yet, 1: none asked, 2: armed */
+    _Atomic long left[FAULT_KINDS]; /* calls before the failing one; 0: none */
+} fault;
+
+static void fault_read(void)
+{
+    static const char *const names[FAULT_KINDS] = {"mmap", "mremap", "madvise", "munmap"};
+    const char *spec = sh_env("STACKHEAP_FAULT");
+    int state = 1;
+    for (const char *s = spec; s != NULL && *s != '\0';) {
+        for (int k = 0; k < FAULT_KINDS; k++) {
+            size_t len = strlen(names[k]);
+            if (strncmp(s, names[k], len) == 0 && s[len] == ':') {
+                long n = strtol(s + len + 1, NULL, 10);
+                if (n > 0) {
+                    atomic_store_explicit(&fault.left[k], n, memory_order_relaxed);
+                    state = 2;
+                }
+            }
+        }
+        s = strchr(s, ',');
+        s = s != NULL ? s + 1 : NULL;
+    }
+    atomic_store_explicit(&fault.state, state, memory_order_release);
+}
+
+/* True if this call of kind k is the one asked to fail. */
+static bool fault_now(int k)
+{
+    int state = atomic_load_explicit(&fault.state, memory_order_acquire);
+    if (sh_likely(state == 1))
+        return false;
+    if (state == 0) {
+        fault_read(); /* racing first callers read the same value */
+        if (atomic_load_explicit(&fault.state, memory_order_acquire) == 1)
+            return false;
+    }
+    long left = atomic_load_explicit(&fault.left[k], memory_order_relaxed);
+    while (left > 0 && !atomic_compare_exchange_weak_explicit(&fault.left[k], &left, left - 1,
+                                                               memory_order_relaxed,
+                                                               memory_order_relaxed))
+        ;
+    return left == 1;
+}
+
+static void *sys_mmap(void *hint, size_t size)
+{
+    if (fault_now(FAULT_MMAP)) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    return mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                -1, 0);
+}
+
+static void *sys_mremap(void *p, size_t old_size, size_t new_size, int flags, void *dest)
+{
+    if (fault_now(FAULT_MREMAP)) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    return mremap(p, old_size, new_size, flags, dest);
+}
+
+static int sys_madvise(void *p, size_t size)
+{
+    if (fault_now(FAULT_MADVISE)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return madvise(p, size, MADV_DONTNEED);
+}
+
+static int sys_munmap(void *p, size_t size)
+{
+    if (fault_now(FAULT_MUNMAP)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return munmap(p, size);
+}
+
 /* Count a change of delta bytes in what is mapped. */
 static void account(ptrdiff_t delta)
 {
@@ -62,6 +157,71 @@ void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps)
     *unmaps = atomic_load_explicit(&os.unmaps, memory_order_relaxed);
 }
 
+/*
+ * Unmapping can fail at the kernel's limits: munmap of part of a mapping
+ * splits it, and near vm.max_map_count that is ENOMEM.  The memory is then
+ * decommitted at once (it no longer counts in RSS), and the range waits in
+ * `pending` to be unmapped by a later call; if that is full, the range stays
+ * mapped (address space only).  Any other failure means the range was never
+ * a mapping of stackheap's: that is a bug, and dies.
+ */
+#define PENDING 64
+static struct {
+    pthread_mutex_t lock;
+    void *p[PENDING];
+    size_t size[PENDING];
+    _Atomic unsigned n;
+} pending = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Unmap the ranges that failed before (some may fail again: they stay). */
+static void retry_pending(void)
+{
+    if (atomic_load_explicit(&pending.n, memory_order_relaxed) == 0) /* racy peek, fine */
+        return;
+    sh_lock(&pending.lock);
+    unsigned kept = 0, n = atomic_load_explicit(&pending.n, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++) {
+        if (sys_munmap(pending.p[i], pending.size[i]) == 0)
+            continue;
+        pending.p[kept] = pending.p[i];
+        pending.size[kept] = pending.size[i];
+        kept++;
+    }
+    atomic_store_explicit(&pending.n, kept, memory_order_relaxed);
+    sh_unlock(&pending.lock);
+}
+
+void sh_os_lock_for_fork(int phase)
+{
+    if (phase == 0)
+        sh_lock(&pending.lock);
+    else if (phase == 1)
+        sh_unlock(&pending.lock);
+    else
+        pthread_mutex_init(&pending.lock, NULL);
+}
+
+/* munmap(p, size), or its best when the kernel refuses (see above). */
+static void release(void *p, size_t size)
+{
+    if (sys_munmap(p, size) == 0) {
+        retry_pending();
+        return;
+    }
+    if (errno != ENOMEM)
+        sh_fatal("munmap(%p, %zu) failed (errno %d): the mapping is not stackheap's", p, size,
+                 errno);
+    (void)sys_madvise(p, size); /* the memory goes back now, the range later */
+    sh_lock(&pending.lock);
+    unsigned n = atomic_load_explicit(&pending.n, memory_order_relaxed);
+    if (n < PENDING) {
+        pending.p[n] = p;
+        pending.size[n] = size;
+        atomic_store_explicit(&pending.n, n + 1, memory_order_relaxed);
+    }
+    sh_unlock(&pending.lock);
+}
+
 size_t sh_os_page_size(void)
 {
     /* relaxed: racing first callers store the same value */
@@ -76,8 +236,7 @@ size_t sh_os_page_size(void)
 
 void *sh_os_map(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = sys_mmap(NULL, size);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
@@ -111,12 +270,11 @@ static void *map_at_hint(size_t size, size_t align)
         h = HINT_START;
     }
     h = (h + align - 1) & ~(uintptr_t)(align - 1);
-    void *p = mmap((void *)h, size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = sys_mmap((void *)h, size);
     if (p == MAP_FAILED)
         return NULL;
     if (((uintptr_t)p & (align - 1)) != 0) {
-        munmap(p, size);
+        release(p, size);
         return NULL;
     }
     account((ptrdiff_t)size);
@@ -144,9 +302,9 @@ void *sh_os_map_aligned(size_t size, size_t align)
     size_t head = start - (uintptr_t)raw;
     size_t tail = span - head - size;
     if (head > 0)
-        munmap(raw, head);
+        release(raw, head);
     if (tail > 0)
-        munmap((char *)start + size, tail);
+        release((char *)start + size, tail);
     account(-(ptrdiff_t)(head + tail));
     return (void *)start;
 }
@@ -159,18 +317,18 @@ void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)
     size_t page = sh_cfg_harden ? sh_os_page_size() : 0, guarded;
     if (__builtin_add_overflow(new_size, page, &guarded))
         return NULL;
-    void *q = mremap(p, old_size, guarded, 0);
+    void *q = sys_mremap(p, old_size, guarded, 0, NULL);
     if (q == MAP_FAILED)
         return NULL;
     if (page > 0)
-        munmap((char *)q + new_size, page);
+        release((char *)q + new_size, page);
     account((ptrdiff_t)(new_size - old_size));
     return q;
 }
 
 void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest)
 {
-    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
+    void *q = sys_mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest);
     if (q == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
@@ -190,9 +348,7 @@ void sh_os_unmap(void *p, size_t size)
 {
     if (p == NULL || size == 0)
         return;
-    if (munmap(p, size) != 0)
-        sh_fatal("munmap(%p, %zu) failed (errno %d): the mapping is not stackheap's", p, size,
-                 errno);
+    release(p, size);
     account(-(ptrdiff_t)size);
 }
 
@@ -204,7 +360,7 @@ int sh_os_protect_none(void *p, size_t size)
 void sh_os_decommit(void *p, size_t size)
 {
     if (size > 0)
-        (void)madvise(p, size, MADV_DONTNEED);
+        (void)sys_madvise(p, size);
 }
 
 void sh_os_write(int fd, const char *buf, size_t len)

@@ -21,6 +21,20 @@ foreach(t test_heap_api test_heap_threads test_heap_fork test_heap_shrink)
 endforeach()
 set_tests_properties(test_heap_threads test_heap_shrink PROPERTIES TIMEOUT 300)
 
+# Fault injection: every mmap, mremap, madvise and munmap call of a workload
+# over every block kind fails in turn (STACKHEAP_FAULT, src/os.c); each run
+# must end well (fault_sweep.sh).  Not in sanitizer builds (their runtime's
+# own mappings make the counts differ between runs, and ASan reports leaks
+# of refused stacks' bookkeeping it cannot see freed).
+if(NOT SH_SANITIZE)
+  add_executable(fault_workload fault_workload.c)
+  target_link_libraries(fault_workload PRIVATE stackheap)
+  add_test(NAME fault_sweep_every_system_call_failing_in_turn
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/fault_sweep.sh $<TARGET_FILE:fault_workload>)
+  set_tests_properties(fault_sweep_every_system_call_failing_in_turn PROPERTIES
+    PASS_REGULAR_EXPRESSION "fault_sweep: ok" TIMEOUT 300)
+endif()
+
 # The heap at the OS's limits (each test lowers its own limits in a child).
 # Not in sanitizer builds: their shadow memory counts against RLIMIT_AS.
 if(NOT SH_SANITIZE)

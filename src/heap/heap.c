@@ -130,6 +130,7 @@ static void fork_prepare(void)
     sh_segment_lock_for_fork(0);
     sh_large_lock_for_fork(0);
     sh_span_lock_for_fork(0);
+    sh_os_lock_for_fork(0);
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(0);
     sh_tls_forking = true; /* the program's handlers still to run may allocate */
@@ -140,6 +141,7 @@ static void fork_parent(void)
     sh_tls_forking = false;
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(1);
+    sh_os_lock_for_fork(1);
     sh_span_lock_for_fork(1);
     sh_large_lock_for_fork(1);
     sh_segment_lock_for_fork(1);
@@ -151,6 +153,7 @@ static void fork_child(void)
     sh_tls_forking = false;
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(2);
+    sh_os_lock_for_fork(2);
     sh_span_lock_for_fork(2);
     sh_large_lock_for_fork(2);
     sh_segment_lock_for_fork(2);

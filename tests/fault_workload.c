@@ -1,0 +1,170 @@
+/*
+ * fault_workload.c -- one pass over every kind of block, for the fault
+ * sweep (tests/fault_sweep.cmake runs it with STACKHEAP_FAULT=KIND:N for
+ * each system call kind and N = 1, 2, ...: the Nth mmap, mremap, madvise or
+ * munmap of the process fails with ENOMEM).
+ *
+ * Every allocation either succeeds or returns NULL with errno ENOMEM; any
+ * other outcome is a failure (exit 1), and a crash is one too.  The pass
+ * (everything freed, then sh_heap_collect(true)) runs four times; the fault
+ * falls in one of the first three (N is at most 80: the first pass alone
+ * makes about 45 mmap calls), and the fourth must succeed entirely: one
+ * failed call leaves nothing broken.  Prints how many allocations failed.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stackheap.h"
+
+#define KIB ((size_t)1 << 10)
+#define MIB ((size_t)1 << 20)
+
+static unsigned refused; /* NULL + ENOMEM results */
+static unsigned wrong;   /* anything else that is not a success */
+static int last;         /* in the last pass: say which allocation was refused */
+
+/* p is an allocation's result for size bytes: count and touch it. */
+static void *took(void *p, size_t size)
+{
+    if (p == NULL) {
+        if (last)
+            printf("fault_workload: the last pass was refused %zu bytes (errno %d)\n", size, errno);
+        if (errno == ENOMEM)
+            refused++;
+        else
+            wrong++;
+        return NULL;
+    }
+    memset(p, 0xA5, size < 4096 ? size : 4096); /* its first bytes, not all of it */
+    ((unsigned char *)p)[size - 1] = 1;
+    return p;
+}
+
+/* One pass; returns the allocations refused. */
+static unsigned pass(void)
+{
+    unsigned before = refused;
+    static void *small[2000], *medium[64], *span[8], *large[6], *aligned[6];
+    for (size_t i = 0; i < 2000; i++)
+        small[i] = took(i % 3 ? sh_malloc(16 + i % 1000) : sh_calloc(1, 8 + i % 500),
+                        i % 3 ? 16 + i % 1000 : 8 + i % 500);
+    for (size_t i = 0; i < 64; i++)
+        medium[i] = took(sh_malloc(20 * KIB + i * 1000), 20 * KIB + i * 1000);
+    for (size_t i = 0; i < 8; i++) {
+        span[i] = took(sh_malloc(200 * KIB), 200 * KIB);
+        if (span[i] != NULL) {
+            void *r = sh_realloc(span[i], 1500 * KIB);
+            if (took(r, 1500 * KIB) != NULL)
+                span[i] = r; /* NULL: the old block stays */
+        }
+    }
+    size_t large_sizes[6] = {3 * MIB, 5 * MIB, 9 * MIB, 24 * MIB, 40 * MIB, 3 * MIB};
+    for (size_t i = 0; i < 6; i++) {
+        large[i] = took(sh_malloc(large_sizes[i]), large_sizes[i]);
+        if (large[i] != NULL && i == 2) {
+            void *r = sh_realloc(large[i], 30 * MIB);
+            if (took(r, 30 * MIB) != NULL)
+                large[i] = r;
+        }
+    }
+    size_t aligns[6] = {64, 4096, 64 * KIB, 1 * MIB, 4 * MIB, 8 * MIB};
+    for (size_t i = 0; i < 6; i++)
+        aligned[i] = took(sh_aligned_alloc(aligns[i], 3 * aligns[i]), 3 * aligns[i]);
+
+    sh_heap *h = sh_heap_new();
+    if (h != NULL) {
+        for (size_t i = 0; i < 500; i++)
+            took(sh_heap_malloc(h, 32 + i * 50), 32 + i * 50);
+        took(sh_heap_malloc(h, 5 * MIB), 5 * MIB);
+        sh_heap_destroy(h);
+    } else if (errno == ENOMEM) {
+        if (last)
+            printf("fault_workload: the last pass was refused a heap\n");
+        refused++;
+    } else {
+        wrong++;
+    }
+
+    sh_stack *st = sh_stack_new(1 * MIB);
+    if (st != NULL) {
+        sh_frame f = sh_stack_push(st);
+        for (int i = 0; i < 100; i++)
+            if (sh_stack_alloc(st, 1000) == NULL)
+                break;
+        sh_stack_pop(st, f);
+        sh_stack_delete(st);
+    } else if (errno == ENOMEM) {
+        if (last)
+            printf("fault_workload: the last pass was refused a stack\n");
+        refused++;
+    } else {
+        wrong++;
+    }
+
+    for (size_t i = 0; i < 2000; i++)
+        sh_free(small[i]);
+    for (size_t i = 0; i < 64; i++)
+        sh_free(medium[i]);
+    for (size_t i = 0; i < 8; i++)
+        sh_free(span[i]);
+    for (size_t i = 0; i < 6; i++) {
+        sh_free(large[i]);
+        sh_free(aligned[i]);
+    }
+    sh_heap_collect(true);
+    return refused - before;
+}
+
+/* The process's address space now (VmSize), in KiB; 0 if unknown. */
+static size_t vm_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    size_t kib = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmSize: %zu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+int main(void)
+{
+    size_t vm[4];
+    unsigned first = pass();
+    vm[0] = vm_kib();
+    first += pass();
+    vm[1] = vm_kib();
+    first += pass();
+    vm[2] = vm_kib();
+    last = 1;
+    unsigned again = pass();
+    vm[3] = vm_kib();
+    /* everything was freed and collected after each pass: the address space
+       is back where it was (a range whose munmap failed was unmapped by a
+       later one) */
+    size_t least = vm[0] < vm[1] ? vm[0] : vm[1];
+    least = least < vm[2] ? least : vm[2];
+    if (vm[3] > least) {
+        printf("fault_workload: FAIL: the address space grew: VmSize %zu, %zu, %zu, %zu KiB "
+               "after the passes\n",
+               vm[0], vm[1], vm[2], vm[3]);
+        return 1;
+    }
+    if (wrong != 0) {
+        printf("fault_workload: FAIL: %u results were neither a block nor NULL with ENOMEM\n",
+               wrong);
+        return 1;
+    }
+    if (again != 0) {
+        printf("fault_workload: FAIL: the last pass was refused %u allocations\n", again);
+        return 1;
+    }
+    printf("fault_workload: done, %u allocations refused\n", first);
+    return 0;
+}
