@@ -445,8 +445,8 @@ static inline uint8_t *sh_page_start(const sh_page *pg)
 /* ---- segment.c ----------------------------------------------------------- */
 
 /* Give back every mapping stackheap keeps for reuse (the calling thread's
-   empty pages and segments, cached segments and large mappings, free span
-   slices), now.  Caller holds no cache lock, and no page it is using is
+   empty pages and segments, exited threads' after adopting them, cached
+   segments and large mappings, free span slices), now.  Caller holds no cache lock, and no page it is using is
    empty (a bin's page being filled is not). */
 void sh_release_caches(void);
 /* sh_os_map_aligned for the heap: when the OS refuses, the caches go back

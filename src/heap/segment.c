@@ -205,8 +205,13 @@ static void segment_cache_purge(bool force, uint64_t now)
 void sh_release_caches(void)
 {
     /* the calling thread's empty pages and segments too (only the owner
-       may touch them): after a peak of small blocks they are most of it */
-    for (sh_heap *h = sh_tls_default; h != NULL; h = h->pool_next) {
+       may touch them): after a peak of small blocks they are most of it;
+       and exited threads' segments, adopted first so that their empty
+       pages go too */
+    sh_heap *def = sh_tls_default;
+    while (def != NULL && sh_segment_reclaim_one(def))
+        ;
+    for (sh_heap *h = def; h != NULL; h = h->pool_next) {
         sh_heap_collect_pages(h, false);
         sh_segment_purge(h, true);
     }
