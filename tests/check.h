@@ -124,6 +124,22 @@ static inline bool check_dies_with(void (*fn)(void *), void *arg, const char *me
 
 #define CHECK_DIES(fn, arg, message) CHECK(check_dies_with((fn), (arg), (message)))
 
+/* Address space of this process (VmSize), in bytes, from /proc/self/status
+   (0 if unreadable). */
+static inline size_t vm_size_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    size_t kib = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmSize: %zu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib * 1024;
+}
+
 /* Resident set size of this process, from /proc/self/statm (0 if unreadable). */
 static inline size_t rss_bytes(void)
 {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "stackheap.h"
 
 #define KIB ((size_t)1 << 10)
@@ -118,33 +119,18 @@ static unsigned pass(void)
     return refused - before;
 }
 
-/* The process's address space now (VmSize), in KiB; 0 if unknown. */
-static size_t vm_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        return 0;
-    char line[256];
-    size_t kib = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmSize: %zu kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 int main(void)
 {
     size_t vm[4];
     unsigned first = pass();
-    vm[0] = vm_kib();
+    vm[0] = vm_size_bytes() / 1024;
     first += pass();
-    vm[1] = vm_kib();
+    vm[1] = vm_size_bytes() / 1024;
     first += pass();
-    vm[2] = vm_kib();
+    vm[2] = vm_size_bytes() / 1024;
     last = 1;
     unsigned again = pass();
-    vm[3] = vm_kib();
+    vm[3] = vm_size_bytes() / 1024;
     /* everything was freed and collected after each pass: the address space
        is back where it was (a range whose munmap failed was unmapped by a
        later one) */

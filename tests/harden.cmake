@@ -8,8 +8,7 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
   set(SH_HARDEN_PROGRAMS
     overflow_into_freed_neighbour write_after_free_link
     double_free double_free_last_live_block double_free_remote
-    free_interior_small free_interior_medium free_interior_span free_interior_large
-    free_interior_misaligned free_metadata large_header_overflow
+    free_interior free_metadata large_header_overflow
     usable_size_of_freed realloc_of_freed aslr
     sized_delete_wrong_size aligned_delete_wrong_size sized_delete_right_size
     large_overflow_into_next)
@@ -54,16 +53,17 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
   sh_harden_test(harden_double_free_remote double_free_remote
     "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already")
 
-  sh_harden_test(harden_free_interior_small free_interior_small
-    "stackheap: invalid free: free\\(${A}\\) points 16 byte\\(s\\) into the 64-byte block at ${A}")
-  sh_harden_test(harden_free_interior_medium free_interior_medium
-    "stackheap: invalid free: free\\(${A}\\) points 4096 byte\\(s\\) into the 20480-byte block at ${A}")
-  sh_harden_test(harden_free_interior_span free_interior_span
-    "stackheap: invalid free: free\\(${A}\\) points 4096 byte\\(s\\) into the 524288-byte block at ${A}")
-  sh_harden_test(harden_free_interior_large free_interior_large
-    "stackheap: invalid free: free\\(${A}\\) points 4096 byte\\(s\\) into the 3149696-byte block at ${A}")
-  sh_harden_test(harden_free_misaligned free_interior_misaligned
-    "stackheap: invalid free: free\\(${A}\\) points 1 byte\\(s\\) into the 64-byte block at ${A}")
+  set(INTO "stackheap: invalid free: free\\(${A}\\) points")
+  sh_harden_test(harden_free_interior_small free_interior
+    "${INTO} 16 byte\\(s\\) into the 64-byte block at ${A}" 64 16)
+  sh_harden_test(harden_free_interior_medium free_interior
+    "${INTO} 4096 byte\\(s\\) into the 20480-byte block at ${A}" 20000 4096)
+  sh_harden_test(harden_free_interior_span free_interior
+    "${INTO} 4096 byte\\(s\\) into the 524288-byte block at ${A}" 500000 4096)
+  sh_harden_test(harden_free_interior_large free_interior
+    "${INTO} 4096 byte\\(s\\) into the 3149696-byte block at ${A}" 3145728 4096)
+  sh_harden_test(harden_free_misaligned free_interior
+    "${INTO} 1 byte\\(s\\) into the 64-byte block at ${A}" 64 1)
   sh_harden_test(harden_free_metadata free_metadata
     "stackheap: invalid free: free\\(${A}\\) points into stackheap's page metadata, not at a block")
   sh_harden_test(harden_large_header_overflow large_header_overflow

@@ -19,21 +19,6 @@
 
 #define MIB ((size_t)1 << 20)
 
-/* The process's address space now (VmSize), in bytes; 0 if unknown. */
-static size_t vm_size(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        return 0;
-    char line[256];
-    size_t kib = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmSize: %zu kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib * 1024;
-}
-
 /* Run f in a child; true if it exited 0. */
 static bool in_child(int (*f)(void))
 {
@@ -56,7 +41,7 @@ static int big_request_with_memory_in_the_cache(void)
         kept[i] = sh_malloc(24 * MIB);
     for (int i = 0; i < 8; i++)
         sh_free(kept[i]);
-    size_t now = vm_size();
+    size_t now = vm_size_bytes();
     struct rlimit lim = {now + 100 * MIB, now + 100 * MIB};
     if (now == 0 || setrlimit(RLIMIT_AS, &lim) != 0)
         return 2;
@@ -81,7 +66,7 @@ static void a_request_is_served_by_giving_the_caches_back(void)
    Before: ENOMEM for all of them until sh_heap_collect(true). */
 static int requests_after_filling_the_limit(void)
 {
-    size_t now = vm_size();
+    size_t now = vm_size_bytes();
     struct rlimit lim = {now + 256 * MIB, now + 256 * MIB};
     if (now == 0 || setrlimit(RLIMIT_AS, &lim) != 0)
         return 2;
