@@ -306,8 +306,24 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * linking it (or LD_PRELOAD) replaces the system allocator; also cfree, glibc's
  * __libc_malloc, __libc_free, __libc_calloc, __libc_realloc, __libc_memalign,
  * __libc_valloc and __libc_pvalloc (the same functions), C23's free_sized(p,
- * size) and free_aligned_sized(p, align, size), and C++'s operator new and
- * delete in every form (plain, array, nothrow, sized, align_val_t).  A sized
+ * size) and free_aligned_sized(p, align, size), C++'s operator new and
+ * delete in every form (plain, array, nothrow, sized, align_val_t), and
+ * glibc's mallinfo, mallinfo2, malloc_stats, malloc_info, mallopt and
+ * malloc_trim, answered from stackheap's own figures:
+ *   - mallinfo2: arena = bytes of the segments of small, medium and span
+ *     blocks; uordblks = bytes of the blocks handed out in them; fordblks =
+ *     arena - uordblks; ordblks = carved blocks not handed out; hblks and
+ *     hblkhd = large blocks (mappings of their own) and their bytes;
+ *     keepcost = bytes kept for reuse (malloc_trim gives them back at once);
+ *     a snapshot taken without stopping other threads.  mallinfo: the same,
+ *     each field clamped to INT_MAX;
+ *   - malloc_stats: glibc's layout on stderr; malloc_info(0, fp): glibc's
+ *     XML, one heap (options other than 0: -1 + EINVAL);
+ *   - mallopt: glibc's nine parameters are accepted (returns 1) and have no
+ *     effect (docs/DESIGN.md says why, one by one); any other returns 0;
+ *   - malloc_trim(pad): the calling thread's free memory and every cache go
+ *     back at once, every other thread's at its next call into the
+ *     allocator; returns 1 if memory went back.  pad is ignored.  A sized
  * or aligned free or delete checks its size and alignment (see "Misuse").
  * operator new calls the new-handler and then throws std::bad_alloc when
  * memory runs out; its nothrow forms return NULL without calling the handler.

@@ -126,6 +126,8 @@ uint64_t sh_os_now_ms(void);
 int sh_os_protect_none(void *p, size_t size);
 /* Drop the physical pages of [p, p+size); contents read back as zero. */
 void sh_os_decommit(void *p, size_t size);
+/* Bytes sh_os_decommit gave back since the process started. */
+size_t sh_os_decommitted(void);
 /* Write all of buf to fd, retrying on EINTR; errors are ignored. */
 void sh_os_write(int fd, const char *buf, size_t len);
 SH_NORETURN void sh_os_abort(void);

@@ -44,6 +44,7 @@ static struct {
     _Atomic uintptr_t hint;      /* next aligned address to try */
     _Atomic size_t mapped, peak; /* bytes mapped through this file (STACKHEAP_STATS) */
     _Atomic size_t maps, unmaps;
+    _Atomic size_t decommitted; /* bytes given back with madvise, ever */
 } os;
 
 /* ---- the system calls, and fault injection ----------------------------------
@@ -58,7 +59,7 @@ static struct {
 enum { FAULT_MMAP, FAULT_MREMAP, FAULT_MADVISE, FAULT_MUNMAP, FAULT_KINDS };
 
 static struct {
-    _Atomic int state;            /* 0: not read yet, 1: none asked, 2: armed */
+    _Atomic int state;              /* 0: not read yet, 1: none asked, 2: armed */
     _Atomic long left[FAULT_KINDS]; /* calls before the failing one; 0: none */
 } fault;
 
@@ -96,9 +97,9 @@ static bool fault_now(int k)
             return false;
     }
     long left = atomic_load_explicit(&fault.left[k], memory_order_relaxed);
-    while (left > 0 && !atomic_compare_exchange_weak_explicit(&fault.left[k], &left, left - 1,
-                                                               memory_order_relaxed,
-                                                               memory_order_relaxed))
+    while (left > 0 &&
+           !atomic_compare_exchange_weak_explicit(&fault.left[k], &left, left - 1,
+                                                  memory_order_relaxed, memory_order_relaxed))
         ;
     return left == 1;
 }
@@ -109,8 +110,8 @@ static void *sys_mmap(void *hint, size_t size)
         errno = ENOMEM;
         return MAP_FAILED;
     }
-    return mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                -1, 0);
+    return mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                0);
 }
 
 static void *sys_mremap(void *p, size_t old_size, size_t new_size, int flags, void *dest)
@@ -359,8 +360,13 @@ int sh_os_protect_none(void *p, size_t size)
 
 void sh_os_decommit(void *p, size_t size)
 {
-    if (size > 0)
-        (void)sys_madvise(p, size);
+    if (size > 0 && sys_madvise(p, size) == 0)
+        atomic_fetch_add_explicit(&os.decommitted, size, memory_order_relaxed);
+}
+
+size_t sh_os_decommitted(void)
+{
+    return atomic_load_explicit(&os.decommitted, memory_order_relaxed);
 }
 
 void sh_os_write(int fd, const char *buf, size_t len)

@@ -20,6 +20,9 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "stackheap.h"
 
@@ -64,7 +67,8 @@ static void the_standard_names_are_bound_to_libstackheap(void)
         /* the rest of glibc's surface, and C++'s operators by their mangled names */
         "cfree", "__libc_malloc", "__libc_free", "__libc_calloc", "__libc_realloc",
         "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "free_sized", "free_aligned_sized",
-        "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+        "mallinfo", "mallinfo2", "malloc_stats", "malloc_info", "mallopt", "malloc_trim", "_Znwm",
+        "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
         "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
         "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvRKSt9nothrow_t",
         "_ZdaPvRKSt9nothrow_t", "_ZdlPvm", "_ZdaPvm", "_ZdlPvSt11align_val_t",
@@ -301,6 +305,122 @@ static void free_or_usable_size_of_a_global_aborts_as_on_glibc(void)
     CHECK_EQ_U(global_object, 1);
 }
 
+/* ---- mallinfo, mallinfo2, malloc_info, malloc_stats, malloc_trim, mallopt ---- */
+
+static void mallinfo2_counts_what_is_allocated(void)
+{
+    struct mallinfo2 before = mallinfo2();
+    void *small[1000];
+    for (int i = 0; i < 1000; i++)
+        small[i] = opaque(malloc(1000));
+    char *big = opaque(malloc(10 * MIB)); /* opaque: the compiler may drop a malloc+free pair */
+    big[0] = 1;
+    struct mallinfo2 with = mallinfo2();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored                                                                     \
+    "-Wdeprecated-declarations" /* glibc deprecates it; programs call it */
+    struct mallinfo old = mallinfo();
+#pragma GCC diagnostic pop
+    CHECK(with.uordblks >= before.uordblks + 1000 * 1000);
+    CHECK(with.hblks >= before.hblks + 1);
+    CHECK(with.hblkhd >= before.hblkhd + 10 * MIB);
+    CHECK(with.arena >= with.uordblks);
+    CHECK_EQ_U((size_t)old.uordblks, with.uordblks); /* small enough for an int */
+    for (int i = 0; i < 1000; i++)
+        free(small[i]);
+    free(big);
+    struct mallinfo2 after = mallinfo2();
+    CHECK(after.uordblks < with.uordblks - 900 * 1000);
+    CHECK(after.hblkhd <= with.hblkhd - 10 * MIB);
+}
+
+static void malloc_info_writes_well_formed_xml(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(f != NULL);
+    CHECK(malloc_info(0, f) == 0);
+    fclose(f);
+    CHECK(len > 0 && strncmp(text, "<malloc version=\"1\">\n", 21) == 0);
+    CHECK(len > 10 && strcmp(text + len - 10, "</malloc>\n") == 0);
+    /* every element is closed, in order: a stack of names */
+    char stack[16][32];
+    int depth = 0;
+    bool ok = true;
+    for (char *p = strchr(text, '<'); p != NULL && ok; p = strchr(p + 1, '<')) {
+        char *end = strchr(p, '>');
+        ok = end != NULL;
+        if (!ok)
+            break;
+        bool closing = p[1] == '/', empty = end[-1] == '/';
+        char name[32];
+        size_t n = strcspn(p + 1 + closing, " />");
+        ok = n > 0 && n < sizeof name;
+        if (!ok)
+            break;
+        memcpy(name, p + 1 + closing, n);
+        name[n] = '\0';
+        if (closing)
+            ok = depth > 0 && strcmp(stack[--depth], name) == 0;
+        else if (!empty)
+            ok = depth < 16 && (strcpy(stack[depth++], name), true);
+    }
+    CHECK(ok && depth == 0);
+    errno = 0;
+    CHECK(malloc_info(1, stdout) == -1 && errno == EINVAL);
+    free(text);
+}
+
+static void malloc_stats_prints_glibcs_layout(void)
+{
+    fflush(stderr);
+    int saved = dup(2), pipefd[2];
+    CHECK(saved >= 0 && pipe(pipefd) == 0);
+    dup2(pipefd[1], 2);
+    malloc_stats();
+    dup2(saved, 2);
+    close(saved);
+    close(pipefd[1]);
+    char out[1024];
+    ssize_t n = read(pipefd[0], out, sizeof out - 1);
+    close(pipefd[0]);
+    CHECK(n > 0);
+    out[n > 0 ? n : 0] = '\0';
+    CHECK(strstr(out, "Arena 0:\nsystem bytes     = ") == out);
+    CHECK(strstr(out, "\nTotal (incl. mmap):\n") != NULL);
+    CHECK(strstr(out, "\nmax mmap bytes   = ") != NULL);
+}
+
+static void malloc_trim_gives_freed_memory_back(void)
+{
+    enum { N = (64 << 20) / 64 };
+    void **blocks = malloc(N * sizeof *blocks);
+    CHECK(blocks != NULL);
+    for (size_t i = 0; i < N; i++) {
+        blocks[i] = malloc(64);
+        memset(blocks[i], 1, 64);
+    }
+    for (size_t i = 0; i < N; i++)
+        free(blocks[i]);
+    free(blocks);
+    size_t before = rss_bytes();
+    CHECK_EQ_U(malloc_trim(0), 1);
+    size_t after = rss_bytes();
+    fprintf(stderr, "     malloc_trim(0) after freeing 64 MiB: RSS %zu KiB -> %zu KiB\n",
+            before / KIB, after / KIB);
+    CHECK(after + 32 * MIB < before);
+}
+
+static void mallopt_accepts_glibcs_parameters(void)
+{
+    int params[] = {M_MXFAST,       M_TRIM_THRESHOLD, M_TOP_PAD,    M_MMAP_THRESHOLD, M_MMAP_MAX,
+                    M_CHECK_ACTION, M_PERTURB,        M_ARENA_TEST, M_ARENA_MAX};
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        CHECK_EQ_U(mallopt(params[i], 1), 1);
+    CHECK_EQ_U(mallopt(12345, 1), 0);
+}
+
 int main(void)
 {
     RUN(malloc_returns_stackheap_blocks);
@@ -316,6 +436,11 @@ int main(void)
     RUN(malloc_usable_size_is_stackheaps);
     RUN(free_or_usable_size_of_a_global_aborts_as_on_glibc);
     RUN(libc_names_and_cfree_serve_stackheap_blocks);
+    RUN(mallinfo2_counts_what_is_allocated);
+    RUN(malloc_info_writes_well_formed_xml);
+    RUN(malloc_stats_prints_glibcs_layout);
+    RUN(malloc_trim_gives_freed_memory_back);
+    RUN(mallopt_accepts_glibcs_parameters);
     RUN(free_sized_accepts_the_size_allocated);
     RUN(free_sized_with_a_size_it_was_not_allocated_with_aborts);
     return check_report();

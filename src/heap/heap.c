@@ -107,6 +107,7 @@ static sh_heap *heap_get(void)
     for (unsigned i = 0; i <= SH_SMALL_LOOKUP_MAX / 8; i++)
         h->small_direct[i] = &sh_empty_page;
     h->purge_check_at = sh_now_ms() + sh_purge_delay_ms;
+    h->trim_seen = atomic_load_explicit(&sh_trim_epoch, memory_order_relaxed);
     return h;
 }
 

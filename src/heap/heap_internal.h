@@ -154,6 +154,7 @@ typedef struct sh_heap {
     sh_segment *segments[2];  /* by kind: segments with free pages first */
     uint64_t purge_check_at;  /* ms: next scan for expired purges */
     uint32_t purge_tick;
+    unsigned trim_seen;        /* the last sh_trim_epoch this heap acted on */
     bool is_default;           /* a thread's default heap */
     bool dead;                 /* its thread exited: only destroy is valid */
     sh_large *large;           /* large blocks of a first-class heap (large lock) */
@@ -444,15 +445,32 @@ static inline uint8_t *sh_page_start(const sh_page *pg)
 
 /* ---- segment.c ----------------------------------------------------------- */
 
+/* Raised by malloc_trim: each thread's heap, at its next slow path, gives
+   its free pages and empty segments back (only the owner may). */
+extern _Atomic unsigned sh_trim_epoch;
 /* Give back every mapping stackheap keeps for reuse (the calling thread's
    empty pages and segments, exited threads' after adopting them, cached
-   segments and large mappings, free span slices), now.  Caller holds no cache lock, and no page it is using is
-   empty (a bin's page being filled is not). */
+   segments and large mappings, free span slices), now.  Caller holds no cache lock, and no page it
+   is using is empty (a bin's page being filled is not). */
 void sh_release_caches(void);
 /* sh_os_map_aligned for the heap: when the OS refuses, the caches go back
    (sh_release_caches) and the mapping is tried once more, so memory kept for
    reuse never makes a request fail.  Caller holds no cache lock. */
 void *sh_heap_map(size_t size, size_t align);
+/* What the small and medium segments hold, read from every thread's
+   (figures for mallinfo: the owners change them meanwhile). */
+typedef struct sh_segment_figures {
+    size_t mapped;      /* bytes of live small and medium segments */
+    size_t in_use;      /* bytes of blocks handed out (block sizes) */
+    size_t free_blocks; /* carved blocks not handed out */
+    size_t free_bytes;  /* their bytes */
+    size_t cached;      /* bytes of empty segments kept for reuse */
+} sh_segment_figures;
+void sh_segment_totals(sh_segment_figures *t);
+/* Live large blocks and the bytes of their mappings; bytes in the large cache. */
+void sh_large_totals(size_t *blocks, size_t *bytes, size_t *cached);
+/* Span segments: bytes mapped, bytes of slices in blocks, blocks. */
+void sh_span_totals(size_t *mapped, size_t *used, size_t *blocks);
 /* A free page for `bin` from h's segments (mapping or reclaiming one if needed). */
 sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin);
 /* Give an empty page back to its segment (memory purged after the delay). */

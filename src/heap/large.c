@@ -278,6 +278,24 @@ static void untrack(sh_large *l)
     sh_unlock(&large_lock);
 }
 
+/* Large blocks live now and the bytes of their mappings (sh_large_totals). */
+static _Atomic size_t live_blocks, live_bytes;
+
+static void count_live(ptrdiff_t blocks, ptrdiff_t bytes)
+{
+    atomic_fetch_add_explicit(&live_blocks, (size_t)blocks, memory_order_relaxed);
+    atomic_fetch_add_explicit(&live_bytes, (size_t)bytes, memory_order_relaxed);
+}
+
+void sh_large_totals(size_t *blocks, size_t *bytes, size_t *cached)
+{
+    *blocks = atomic_load_explicit(&live_blocks, memory_order_relaxed);
+    *bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+    sh_lock(&cache.lock);
+    *cached = cache.bytes;
+    sh_unlock(&cache.lock);
+}
+
 /*
  * Write the header of a large block at user - off in `map` (map_size bytes),
  * publish it in the segment map and on heap h's list (h NULL: untracked).
@@ -297,6 +315,7 @@ static void *publish(sh_heap *h, uint8_t *map, size_t map_size, size_t off, size
     l->align = align;
     sh_segment_map_set(l, true);
     track(h, l);
+    count_live(1, (ptrdiff_t)map_size);
     return user;
 }
 
@@ -334,6 +353,7 @@ static void large_release(sh_large *l, bool keep)
 {
     untrack(l);
     sh_segment_map_set(l, false);
+    count_live(-1, -(ptrdiff_t)l->map_size);
     if (!keep || map_align_of(l->align) != SH_SEGMENT_SIZE || !cache_put(l->map, l->map_size))
         sh_os_unmap(l->map, l->map_size);
 }
@@ -361,6 +381,7 @@ void *sh_large_realloc(sh_large *l, size_t size)
     if (total <= l->map_size) {
         if (total < l->map_size / 2) { /* give the tail back */
             sh_os_unmap((uint8_t *)l->map + total, l->map_size - total);
+            count_live(0, -(ptrdiff_t)(l->map_size - total));
             l->map_size = total;
             l->size = total - off;
             seal(l);
@@ -368,6 +389,7 @@ void *sh_large_realloc(sh_large *l, size_t size)
         return l->user;
     }
     if (sh_os_remap_grow(l->map, l->map_size, total) != NULL) {
+        count_live(0, (ptrdiff_t)(total - l->map_size));
         l->map_size = total;
         l->size = total - off;
         seal(l);
@@ -400,6 +422,7 @@ void *sh_large_realloc(sh_large *l, size_t size)
         sh_os_unmap(dest, total);
         return NULL;
     }
+    count_live(-1, -(ptrdiff_t)old_size);       /* publish counts it again */
     return publish(h, dest, total, off, align); /* the old header went with the pages */
 }
 

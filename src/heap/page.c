@@ -276,8 +276,19 @@ static void trim_idle_pages(sh_heap *h)
 }
 
 /* Run the purge scan when its time has come (checks the clock now and then). */
+_Atomic unsigned sh_trim_epoch;
+
 static void maybe_purge(sh_heap *h)
 {
+    /* malloc_trim asked every thread to give its free memory back */
+    unsigned epoch = atomic_load_explicit(&sh_trim_epoch, memory_order_relaxed);
+    if (sh_unlikely(epoch != h->trim_seen)) {
+        h->trim_seen = epoch;
+        sh_heap_collect_pages(h, false);
+        trim_idle_pages(h);
+        sh_segment_purge(h, true);
+        return;
+    }
     if ((++h->purge_tick & 255) == 0 && sh_now_ms() >= h->purge_check_at) {
         trim_idle_pages(h);
         sh_segment_purge(h, false);

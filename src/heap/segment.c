@@ -143,10 +143,57 @@ static void list_push_back(sh_heap *h, sh_segment *seg)
     seg->next = NULL;
 }
 
+/* Held while a segment's memory is unmapped, and while sh_segment_totals
+   reads other threads' segments: a segment the walk found live stays mapped
+   until the walk is done.  Both are rare (mallinfo, and segments going back
+   to the OS). */
+static pthread_mutex_t unmap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void unmap_segment_memory(sh_segment *seg)
+{
+    sh_lock(&unmap_lock);
+    sh_os_unmap(seg, SH_SEGMENT_SIZE);
+    sh_unlock(&unmap_lock);
+}
+
 static void segment_unmap(sh_segment *seg)
 {
     sh_segment_map_set(seg, false);
-    sh_os_unmap(seg, SH_SEGMENT_SIZE);
+    unmap_segment_memory(seg);
+}
+
+void sh_segment_totals(sh_segment_figures *t)
+{
+    memset(t, 0, sizeof *t);
+    sh_lock(&unmap_lock);
+    size_t lo = atomic_load_explicit(&sh_segment_map_lo, memory_order_relaxed);
+    size_t hi = atomic_load_explicit(&sh_segment_map_hi, memory_order_relaxed);
+    for (size_t idx = lo; idx <= hi && idx < SH_MAP_REGIONS; idx++) {
+        if (atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) != SH_MAP_LIVE)
+            continue;
+        const sh_segment *seg = (const sh_segment *)(idx << SH_SEGMENT_SHIFT);
+        /* relaxed reads of fields their owners change: figures, not invariants */
+        unsigned kind = __atomic_load_n(&seg->kind, __ATOMIC_RELAXED);
+        if (kind != SH_SEG_SMALL && kind != SH_SEG_MEDIUM)
+            continue;
+        t->mapped += SH_SEGMENT_SIZE;
+        unsigned count = __atomic_load_n(&seg->page_count, __ATOMIC_RELAXED);
+        for (unsigned i = 0; i < count && i < SH_MAX_PAGES; i++) {
+            const sh_page *pg = sh_segment_page(seg, i);
+            if (!__atomic_load_n(&pg->in_use, __ATOMIC_RELAXED))
+                continue;
+            size_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+            size_t used = __atomic_load_n(&pg->used, __ATOMIC_RELAXED);
+            size_t carved = __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED);
+            if (used > carved) /* blocks other threads freed are still counted in used */
+                used = carved;
+            t->in_use += used * bs;
+            t->free_blocks += carved - used;
+            t->free_bytes += (carved - used) * bs;
+        }
+    }
+    sh_unlock(&unmap_lock);
+    t->cached = (size_t)__atomic_load_n(&seg_cache.n, __ATOMIC_RELAXED) * SH_SEGMENT_SIZE;
 }
 
 /* Keep an empty segment for reuse, or unmap it when the cache is full. */
@@ -162,7 +209,7 @@ static void segment_cache_put(sh_segment *seg)
     }
     sh_unlock(&seg_cache.lock);
     if (!kept)
-        sh_os_unmap(seg, SH_SEGMENT_SIZE);
+        unmap_segment_memory(seg);
 }
 
 /* The newest cached segment, or NULL. */
@@ -199,7 +246,7 @@ static void segment_cache_purge(bool force, uint64_t now)
     __atomic_store_n(&seg_cache.n, seg_cache.n - n, __ATOMIC_RELAXED);
     sh_unlock(&seg_cache.lock);
     for (unsigned i = 0; i < n; i++)
-        sh_os_unmap(out[i], SH_SEGMENT_SIZE);
+        unmap_segment_memory(out[i]);
 }
 
 void sh_release_caches(void)
@@ -442,10 +489,13 @@ void sh_segment_lock_for_fork(int phase)
     if (phase == 0) {
         sh_lock(&abandoned.lock);
         sh_lock(&seg_cache.lock);
+        sh_lock(&unmap_lock);
     } else if (phase == 1) {
+        sh_unlock(&unmap_lock);
         sh_unlock(&seg_cache.lock);
         sh_unlock(&abandoned.lock);
     } else {
+        pthread_mutex_init(&unmap_lock, NULL);
         pthread_mutex_init(&seg_cache.lock, NULL);
         pthread_mutex_init(&abandoned.lock, NULL);
     }

@@ -356,6 +356,18 @@ void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void
         f((uint8_t *)s + ((size_t)__builtin_ctzll(starts) << SLICE_SHIFT), arg);
 }
 
+void sh_span_totals(size_t *mapped, size_t *used, size_t *blocks)
+{
+    *mapped = *used = *blocks = 0;
+    sh_lock(&spans.lock);
+    for (span_seg *s = spans.segs; s != NULL; s = s->next) {
+        *mapped += SH_SEGMENT_SIZE;
+        *used += (size_t)__builtin_popcountll(s->used) << SLICE_SHIFT;
+        *blocks += (size_t)__builtin_popcountll(s->start);
+    }
+    sh_unlock(&spans.lock);
+}
+
 void sh_span_lock_for_fork(int phase)
 {
     if (phase == 0)
