@@ -18,7 +18,9 @@
  */
 #include "check.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -263,12 +265,72 @@ static void calloc_from_the_large_cache_commits_only_what_it_must(void)
     sh_free(z);
 }
 
+/* A thread that fills 4 MiB with 64-byte blocks (its first segment), waits
+   for the others, frees all but the first (the segment then outlives it,
+   abandoned, its other pages free) and exits at once, before their purge
+   delay passed. */
+#define EXITING_THREADS 16
+static pthread_barrier_t all_filled;
+
+static void *fill_free_and_exit(void *arg)
+{
+    (void)arg;
+    size_t n = (4 * MIB) / BLOCK;
+    void **blocks = mmap(NULL, n * sizeof *blocks, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (blocks == MAP_FAILED)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        blocks[i] = sh_malloc(BLOCK);
+        if (blocks[i] != NULL)
+            memset(blocks[i], 1, BLOCK);
+    }
+    /* all threads full before any frees: none adopts another's segment, and
+       each exits right after its frees, before their purge delay passed */
+    pthread_barrier_wait(&all_filled);
+    for (size_t i = 1; i < n; i++)
+        sh_free(blocks[i]);
+    void *kept = blocks[0];
+    munmap(blocks, n * sizeof *blocks);
+    return kept;
+}
+
+/* 16 threads each free 4 MiB and exit together; the main thread then only
+   makes small allocations (it never needs their pages, so it never adopts
+   their segments): their free memory goes back within about a second all
+   the same.  Before: it stayed until sh_heap_collect(true). */
+static void memory_freed_by_exited_threads_falls_back_within_a_second(void)
+{
+    sh_heap_collect(true);
+    size_t start = rss_bytes();
+    pthread_t t[EXITING_THREADS];
+    void *kept[EXITING_THREADS];
+    pthread_barrier_init(&all_filled, NULL, EXITING_THREADS);
+    for (int i = 0; i < EXITING_THREADS; i++)
+        CHECK(pthread_create(&t[i], NULL, fill_free_and_exit, NULL) == 0);
+    for (int i = 0; i < EXITING_THREADS; i++)
+        pthread_join(t[i], &kept[i]);
+    pthread_barrier_destroy(&all_filled);
+    size_t exited = rss_bytes(), rss = 0;
+    double took = small_allocations_until_rss_below(start + SLACK, BUDGET_S, &rss);
+    printf("     %d threads freed 4 MiB each and exited: RSS %zu KiB at the start, %zu KiB "
+           "when they exited, %zu KiB %.2f s later\n",
+           EXITING_THREADS, start / KIB, exited / KIB, rss / KIB, took);
+    if (rss_is_the_heaps_alone) {
+        CHECK(exited >= start + 32 * MIB); /* the memory was there to give back */
+        CHECK(rss <= start + SLACK);
+    }
+    for (int i = 0; i < EXITING_THREADS; i++)
+        sh_free(kept[i]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], DELAY_CHILD_MODE) == 0)
         return purge_delay_child();
     RUN(calloc_from_the_large_cache_commits_only_what_it_must);
     RUN(resident_memory_falls_back_after_collect);
+    RUN(memory_freed_by_exited_threads_falls_back_within_a_second);
     RUN(resident_memory_falls_back_within_a_second_of_small_allocations);
     RUN(big_blocks_memory_falls_back_within_a_second);
     RUN(purge_delay_option_sets_how_long_freed_memory_stays);

@@ -381,6 +381,27 @@ static void decommit_free_pages(sh_segment *seg)
     seg->purge_at = 0;
 }
 
+/*
+ * Decommit the free pages of exited threads' segments once their delay has
+ * passed (all of them if force): a program whose threads exit and whose
+ * other threads never need their pages would otherwise keep that memory
+ * until one adopts them.  An abandoned segment has no owner: under the
+ * abandoned list's lock (which an adopter takes to take one) its free pages
+ * are nobody's; other threads' frees touch only pages in use.  A busy lock
+ * is left for the next scan.
+ */
+static void abandoned_purge(bool force, uint64_t now)
+{
+    if (__atomic_load_n(&abandoned.first, __ATOMIC_RELAXED) == NULL) /* racy peek, fine */
+        return;
+    if (!sh_tls_forking && pthread_mutex_trylock(&abandoned.lock) != 0)
+        return;
+    for (sh_segment *seg = abandoned.first; seg != NULL; seg = seg->next)
+        if (seg->purge_mask != 0 && (force || now >= seg->purge_at))
+            decommit_free_pages(seg);
+    sh_unlock(&abandoned.lock);
+}
+
 void sh_segment_purge(sh_heap *h, bool force)
 {
     uint64_t now = sh_now_ms();
@@ -400,6 +421,7 @@ void sh_segment_purge(sh_heap *h, bool force)
     sh_large_cache_purge(force);
     sh_span_purge(force);
     segment_cache_purge(force, now);
+    abandoned_purge(force, now);
     h->purge_check_at = now + (sh_purge_delay_ms + 1) / 2;
 }
 
