@@ -110,6 +110,10 @@ size_t sh_os_page_size(void);
 void *sh_os_map(size_t size);
 /* Map size bytes aligned to align (a power of two >= page). NULL + errno. */
 void *sh_os_map_aligned(size_t size, size_t align);
+/* The same, charged to the kernel's overcommit accounting (no
+   MAP_NORESERVE): what the kernel would refuse any program (a request larger
+   than memory and swap, under its default heuristic) fails with ENOMEM. */
+void *sh_os_map_committed(size_t size, size_t align);
 /* Unmap [p, p+size).  When the kernel refuses with ENOMEM (at its mapping
    limit) the memory is decommitted now and the range unmapped by a later
    call; any other failure dies (the range was not stackheap's). */

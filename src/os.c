@@ -6,8 +6,10 @@
  * place to touch.  None of these functions allocates (sh_os_spawn's
  * posix_spawn may, in libc, but only check mode's reports use it).
  *
- * Mappings are private, anonymous and MAP_NORESERVE: address space is
- * reserved, physical pages are committed by the kernel on first touch.
+ * Mappings are private and anonymous; physical pages are committed by the
+ * kernel on first touch.  sh_os_map and sh_os_map_aligned reserve address
+ * space only (MAP_NORESERVE); sh_os_map_committed's mappings are charged to
+ * the kernel's overcommit accounting (a large block's own mapping).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -104,14 +106,16 @@ static bool fault_now(int k)
     return left == 1;
 }
 
-static void *sys_mmap(void *hint, size_t size)
+/* commit: charged to the kernel's overcommit accounting (no MAP_NORESERVE),
+   so it refuses what it would refuse to any program. */
+static void *sys_mmap(void *hint, size_t size, bool commit)
 {
     if (fault_now(FAULT_MMAP)) {
         errno = ENOMEM;
         return MAP_FAILED;
     }
-    return mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-                0);
+    return mmap(hint, size, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | (commit ? 0 : MAP_NORESERVE), -1, 0);
 }
 
 static void *sys_mremap(void *p, size_t old_size, size_t new_size, int flags, void *dest)
@@ -235,9 +239,9 @@ size_t sh_os_page_size(void)
     return ps;
 }
 
-void *sh_os_map(size_t size)
+static void *map_anywhere(size_t size, bool commit)
 {
-    void *p = sys_mmap(NULL, size);
+    void *p = sys_mmap(NULL, size, commit);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
@@ -247,7 +251,12 @@ void *sh_os_map(size_t size)
 }
 
 /* Try the next hint; NULL if the kernel put the mapping elsewhere. */
-static void *map_at_hint(size_t size, size_t align)
+void *sh_os_map(size_t size)
+{
+    return map_anywhere(size, false);
+}
+
+static void *map_at_hint(size_t size, size_t align, bool commit)
 {
     if (size > ((size_t)1 << 40) || align > ((size_t)1 << 30))
         return NULL;
@@ -271,7 +280,7 @@ static void *map_at_hint(size_t size, size_t align)
         h = HINT_START;
     }
     h = (h + align - 1) & ~(uintptr_t)(align - 1);
-    void *p = sys_mmap((void *)h, size);
+    void *p = sys_mmap((void *)h, size, commit);
     if (p == MAP_FAILED)
         return NULL;
     if (((uintptr_t)p & (align - 1)) != 0) {
@@ -283,12 +292,12 @@ static void *map_at_hint(size_t size, size_t align)
 }
 
 /* Map at an aligned hint; failing that, over-map by align and trim both ends. */
-void *sh_os_map_aligned(size_t size, size_t align)
+static void *map_aligned(size_t size, size_t align, bool commit)
 {
     size_t page = sh_os_page_size();
     if (align <= page)
-        return sh_os_map(size);
-    void *hinted = map_at_hint(size, align);
+        return map_anywhere(size, commit);
+    void *hinted = map_at_hint(size, align, commit);
     if (hinted != NULL)
         return hinted;
     size_t span;
@@ -296,7 +305,7 @@ void *sh_os_map_aligned(size_t size, size_t align)
         errno = ENOMEM;
         return NULL;
     }
-    char *raw = sh_os_map(span);
+    char *raw = map_anywhere(span, commit);
     if (raw == NULL)
         return NULL;
     uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
@@ -308,6 +317,16 @@ void *sh_os_map_aligned(size_t size, size_t align)
         release((char *)start + size, tail);
     account(-(ptrdiff_t)(head + tail));
     return (void *)start;
+}
+
+void *sh_os_map_aligned(size_t size, size_t align)
+{
+    return map_aligned(size, align, false);
+}
+
+void *sh_os_map_committed(size_t size, size_t align)
+{
+    return map_aligned(size, align, true);
 }
 
 void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)

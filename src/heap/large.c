@@ -118,7 +118,7 @@ static void *cache_get(size_t need, size_t *size, size_t *fresh)
     if (m.size < need) {
         void *grown = sh_os_remap_grow(m.map, m.size, need);
         if (grown == NULL) {
-            uint8_t *dest = sh_os_map_aligned(need, SH_SEGMENT_SIZE);
+            uint8_t *dest = sh_os_map_committed(need, SH_SEGMENT_SIZE);
             grown = dest != NULL ? sh_os_remap_move(m.map, m.size, need, dest) : NULL;
             if (grown == NULL) {
                 if (dest != NULL)
@@ -342,7 +342,7 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
         }
     }
     if (map == NULL)
-        map = sh_heap_map(total, map_align_of(align));
+        map = sh_heap_map(total, map_align_of(align), true);
     if (map == NULL)
         return NULL;
     return publish(h->is_default ? NULL : h, map, total, off, align);
@@ -408,7 +408,7 @@ void *sh_large_realloc(sh_large *l, size_t size)
             return publish(h, map, got, off, align);
         }
     }
-    uint8_t *dest = sh_heap_map(total, map_align_of(l->align));
+    uint8_t *dest = sh_heap_map(total, map_align_of(l->align), true);
     if (dest == NULL)
         return NULL;
     sh_heap *h = l->heap;

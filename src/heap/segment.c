@@ -267,12 +267,13 @@ void sh_release_caches(void)
     sh_span_purge(true);
 }
 
-void *sh_heap_map(size_t size, size_t align)
+void *sh_heap_map(size_t size, size_t align, bool commit)
 {
-    void *p = sh_os_map_aligned(size, align);
+    void *(*map)(size_t, size_t) = commit ? sh_os_map_committed : sh_os_map_aligned;
+    void *p = map(size, align);
     if (sh_unlikely(p == NULL)) {
         sh_release_caches();
-        p = sh_os_map_aligned(size, align);
+        p = map(size, align);
     }
     return p;
 }
@@ -284,7 +285,7 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     if (seg != NULL)
         memset(seg, 0, sizeof *seg); /* the pages keep their old bytes: never assumed zero */
     else
-        seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
+        seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false);
     if (seg == NULL)
         return NULL;
     /* every header field is zero here */
