@@ -207,7 +207,7 @@ void sh_os_lock_for_fork(int phase)
 }
 
 /* munmap(p, size), or its best when the kernel refuses (see above). */
-static void release(void *p, size_t size)
+static void unmap_or_defer(void *p, size_t size)
 {
     if (sys_munmap(p, size) == 0) {
         retry_pending();
@@ -284,7 +284,7 @@ static void *map_at_hint(size_t size, size_t align, bool commit)
     if (p == MAP_FAILED)
         return NULL;
     if (((uintptr_t)p & (align - 1)) != 0) {
-        release(p, size);
+        unmap_or_defer(p, size);
         return NULL;
     }
     account((ptrdiff_t)size);
@@ -312,9 +312,9 @@ static void *map_aligned(size_t size, size_t align, bool commit)
     size_t head = start - (uintptr_t)raw;
     size_t tail = span - head - size;
     if (head > 0)
-        release(raw, head);
+        unmap_or_defer(raw, head);
     if (tail > 0)
-        release((char *)start + size, tail);
+        unmap_or_defer((char *)start + size, tail);
     account(-(ptrdiff_t)(head + tail));
     return (void *)start;
 }
@@ -341,7 +341,7 @@ void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)
     if (q == MAP_FAILED)
         return NULL;
     if (page > 0)
-        release((char *)q + new_size, page);
+        unmap_or_defer((char *)q + new_size, page);
     account((ptrdiff_t)(new_size - old_size));
     return q;
 }
@@ -368,7 +368,7 @@ void sh_os_unmap(void *p, size_t size)
 {
     if (p == NULL || size == 0)
         return;
-    release(p, size);
+    unmap_or_defer(p, size);
     account(-(ptrdiff_t)size);
 }
 

@@ -385,14 +385,6 @@ bool ck_check_guards(ck_block *b, const char *when)
 
 /* ---- bad pointers -------------------------------------------------------------------- */
 
-/* A call that frees nothing (malloc_usable_size, delete's checks) neither
-   double-frees nor frees wrongly: its findings are named for what it did. */
-static bool frees(const char *what)
-{
-    return strncmp(what, "free", 4) == 0 || strcmp(what, "realloc") == 0 ||
-           strncmp(what, "operator delete", 15) == 0;
-}
-
 /* Big blocks (span and large, above SH_MEDIUM_MAX) lose their header when
    they go back to the heap (leaving the quarantine, or at once when they are
    too big for it); a large one's region is then SH_MAP_RELEASED.  The last
@@ -439,7 +431,7 @@ static void report_double_free(const char *what, const void *p, size_t size, uin
     ck_found();
     ck_report_begin();
     ck_printf("stackheap: %s: %s(%p) of a %zu-byte block freed already\n",
-              frees(what) ? "double free" : "use after free", what, p, size);
+              sh_call_frees(what) ? "double free" : "use after free", what, p, size);
     ck_printf("  %s called at:\n", what);
     ck_trace_print(call, "    ");
     ck_printf("  first freed at:\n");
@@ -464,13 +456,13 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
         report_double_free(what, p, g.size, call, g.free_trace, g.alloc_trace);
         return true;
     }
-    const char *invalid = frees(what) ? "invalid free" : "invalid pointer";
+    const char *invalid = sh_call_frees(what) ? "invalid free" : "invalid pointer";
     if (sh_segment_map_state(sh_segment_of(p)) == SH_MAP_RELEASED) {
         ck_found();
         ck_report_begin();
         ck_printf("stackheap: %s: %s(%p) points into memory stackheap released (a block freed "
                   "already, or a stale pointer)\n",
-                  frees(what) ? "double free or invalid free" : "use after free", what, p);
+                  sh_call_frees(what) ? "double free or invalid free" : "use after free", what, p);
         ck_printf("  %s called at:\n", what);
         ck_trace_print(call, "    ");
         ck_report_end();

@@ -17,14 +17,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* Start of the block of an over-aligned (interior) pointer p. */
-static void *block_start(const sh_page *pg, const void *p)
-{
-    uint8_t *start = sh_page_start(pg);
-    size_t off = (size_t)((const uint8_t *)p - start);
-    return start + off / pg->block_size * pg->block_size;
-}
-
 size_t sh_block_usable(const void *p, const char *what)
 {
     sh_segment *seg = sh_segment_of(p);
@@ -72,7 +64,7 @@ void *sh_block_base(const void *p)
     /* a block is handed out, or free in the page's carved part */
     if (!pg->in_use || (const uint8_t *)p < sh_page_start(pg))
         return NULL;
-    uint8_t *b = block_start(pg, p);
+    uint8_t *b = (uint8_t *)sh_page_block_start(pg, p);
     return b < sh_page_start(pg) + (size_t)pg->capacity * pg->block_size ? b : NULL;
 }
 

@@ -272,6 +272,10 @@ uint64_t sh_seal(const uint64_t *words, size_t n);
 /* Pick the keys (once, before the first page). */
 void sh_harden_init(void);
 
+/* True if the call named what (free, free_sized, realloc, operator delete...)
+   frees its pointer: a misuse by any other (malloc_usable_size) is named
+   "use after free" or "invalid pointer" rather than a bad free. */
+bool sh_call_frees(const char *what);
 /* A misuse found: "stackheap: <kind>: <what>(<p>) <fmt...>", then abort.
    kind: "double free", "invalid free"...; what: the function called. */
 SH_NORETURN SH_COLD void sh_heap_misuse(const char *kind, const char *what, const void *p,
@@ -441,6 +445,14 @@ static inline uint8_t *sh_page_start(const sh_page *pg)
     sh_segment *seg = sh_segment_of(pg);
     return pg->index == 0 ? (uint8_t *)seg + SH_SEGMENT_HEADER
                           : (uint8_t *)seg + ((size_t)pg->index << seg->page_shift);
+}
+
+/* The start of the block of pg that holds p (p in pg's block area). */
+static inline sh_block *sh_page_block_start(const sh_page *pg, const void *p)
+{
+    uint8_t *start = sh_page_start(pg);
+    uint32_t k = sh_block_index(pg->bin, (uint32_t)((const uint8_t *)p - start));
+    return (sh_block *)(start + (size_t)k * pg->block_size);
 }
 
 /* ---- segment.c ----------------------------------------------------------- */

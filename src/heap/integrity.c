@@ -68,11 +68,16 @@ void *sh_link_corrupt_at_malloc(const sh_page *pg, const sh_block *b)
     sh_link_corrupt(pg, b);
 }
 
+bool sh_call_frees(const char *what)
+{
+    return strncmp(what, "free", 4) == 0 || strcmp(what, "realloc") == 0 ||
+           strncmp(what, "operator delete", 15) == 0;
+}
+
 void sh_heap_misuse(const char *kind, const char *what, const void *p, const char *fmt, ...)
 {
     /* a call that frees nothing neither double-frees nor frees wrongly */
-    if (strncmp(what, "free", 4) != 0 && strcmp(what, "realloc") != 0 &&
-        strncmp(what, "operator delete", 15) != 0) { /* free, free_sized... are frees */
+    if (!sh_call_frees(what)) {
         if (strcmp(kind, "double free") == 0)
             kind = "use after free";
         else if (strcmp(kind, "invalid free") == 0)
@@ -183,7 +188,7 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
     if (!sh_cfg_harden) {
         if (!__atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED))
             return (sh_block *)p;
-        return (sh_block *)(start + (size_t)(q - start) / pg->block_size * pg->block_size);
+        return sh_page_block_start(pg, p);
     }
     if (q < start)
         sh_heap_misuse("invalid free", what, p,
@@ -192,7 +197,7 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
         sh_heap_misuse("double free or invalid free", what, p,
                        "points into a page that holds no block now (its blocks were freed, or "
                        "it was never handed out)");
-    size_t off = (size_t)(q - start), k = sh_block_index(pg->bin, (uint32_t)off);
+    size_t k = sh_block_index(pg->bin, (uint32_t)(q - start));
     sh_block *b = (sh_block *)(start + k * pg->block_size);
     if (k >= __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED))
         sh_heap_misuse("invalid free", what, p,
