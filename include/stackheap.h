@@ -322,8 +322,10 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  *   - mallopt: glibc's nine parameters are accepted (returns 1) and have no
  *     effect (docs/DESIGN.md says why, one by one); any other returns 0;
  *   - malloc_trim(pad): the calling thread's free memory and every cache go
- *     back at once, every other thread's at its next call into the
- *     allocator; returns 1 if memory went back.  pad is ignored.  A sized
+ *     back at once; every other thread's the next time that thread empties
+ *     or refills a page (its allocator's slow path: only a heap's owner may
+ *     touch its pages, so a thread that never allocates again keeps them
+ *     until it exits); returns 1 if memory went back.  pad is ignored.  A sized
  * or aligned free or delete checks its size and alignment (see "Misuse").
  * operator new calls the new-handler and then throws std::bad_alloc when
  * memory runs out; its nothrow forms return NULL without calling the handler.

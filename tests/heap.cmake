@@ -54,7 +54,7 @@ endif()
 # Only when the override is really built: the top-level CMakeLists turns SH_OVERRIDE off
 # when a sanitizer that owns malloc (address, thread, memory) is on.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
-  sh_add_test(test_override test_override.c ${CMAKE_DL_LIBS})
+  sh_add_test(test_override test_override.c ${CMAKE_DL_LIBS} Threads::Threads)
 
   # A program that is not linked with stackheap tells which allocator it runs on.
   add_executable(override_probe override_probe.c)

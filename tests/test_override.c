@@ -19,6 +19,7 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -412,6 +413,68 @@ static void malloc_trim_gives_freed_memory_back(void)
     CHECK(after + 32 * MIB < before);
 }
 
+/* Another thread frees 64 MiB of small blocks and waits; malloc_trim in this
+   thread asks it to give them back, which it does at its next slow path
+   (here: a malloc and free that empty its 64-byte page), not before. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int stage; /* 1: the thread freed; 2: trimmed; 3: the thread took its slow path */
+} trim = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static void trim_stage(int s)
+{
+    pthread_mutex_lock(&trim.lock);
+    trim.stage = s;
+    pthread_cond_broadcast(&trim.changed);
+    pthread_mutex_unlock(&trim.lock);
+}
+
+static void trim_wait(int s)
+{
+    pthread_mutex_lock(&trim.lock);
+    while (trim.stage < s)
+        pthread_cond_wait(&trim.changed, &trim.lock);
+    pthread_mutex_unlock(&trim.lock);
+}
+
+static void *free_64_mib_then_allocate_once(void *arg)
+{
+    (void)arg;
+    enum { N = (64 << 20) / 64 };
+    void **blocks = malloc(N * sizeof *blocks);
+    for (size_t i = 0; i < N; i++) {
+        blocks[i] = malloc(64);
+        memset(blocks[i], 1, 64);
+    }
+    for (size_t i = 0; i < N; i++)
+        free(blocks[i]);
+    free(blocks);
+    trim_stage(1);
+    trim_wait(2);
+    free(opaque(malloc(64))); /* the page empties: the slow path */
+    trim_stage(3);
+    return NULL;
+}
+
+static void malloc_trim_reaches_other_threads_at_their_slow_path(void)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, free_64_mib_then_allocate_once, NULL) == 0);
+    trim_wait(1);
+    malloc_trim(0);
+    size_t trimmed = rss_bytes();
+    trim_stage(2);
+    trim_wait(3);
+    size_t after = rss_bytes();
+    fprintf(stderr,
+            "     another thread's 64 MiB freed: RSS %zu KiB after malloc_trim, %zu KiB "
+            "after that thread's next malloc and free\n",
+            trimmed / KIB, after / KIB);
+    CHECK(after + 32 * MIB < trimmed);
+    pthread_join(t, NULL);
+}
+
 static void mallopt_accepts_glibcs_parameters(void)
 {
     int params[] = {M_MXFAST,       M_TRIM_THRESHOLD, M_TOP_PAD,    M_MMAP_THRESHOLD, M_MMAP_MAX,
@@ -440,6 +503,7 @@ int main(void)
     RUN(malloc_info_writes_well_formed_xml);
     RUN(malloc_stats_prints_glibcs_layout);
     RUN(malloc_trim_gives_freed_memory_back);
+    RUN(malloc_trim_reaches_other_threads_at_their_slow_path);
     RUN(mallopt_accepts_glibcs_parameters);
     RUN(free_sized_accepts_the_size_allocated);
     RUN(free_sized_with_a_size_it_was_not_allocated_with_aborts);

@@ -164,9 +164,9 @@ SH_API int mallopt(int param, int value)
 
 /*
  * Give free memory back to the OS: the calling thread's at once, with every
- * cache; every other thread's at its next call into the allocator (only a
- * heap's owner may touch its pages).  Returns 1 if memory went back now.
- * pad (what glibc keeps at the top of its heap) has no meaning here.
+ * cache; every other thread's the next time it empties or refills a page
+ * (maybe_purge, in its slow paths: only a heap's owner may touch its pages).  Returns 1 if memory
+ * went back now. pad (what glibc keeps at the top of its heap) has no meaning here.
  */
 SH_API int malloc_trim(size_t pad)
 {
