@@ -136,7 +136,11 @@ int main(void)
        later one) */
     size_t least = vm[0] < vm[1] ? vm[0] : vm[1];
     least = least < vm[2] ? least : vm[2];
-    if (vm[3] > least) {
+    /* ...but for the segment map's leaves (4 KiB each, mapped once per 16 GiB
+       of address space the heap reaches, never unmapped): a pass whose leaf
+       mapping failed leaves it to the next, and the heap's moving address
+       hint may reach a new one.  Every block's mapping is 64 KiB or more. */
+    if (vm[3] > least + 8) {
         printf("fault_workload: FAIL: the address space grew: VmSize %zu, %zu, %zu, %zu KiB "
                "after the passes\n",
                vm[0], vm[1], vm[2], vm[3]);

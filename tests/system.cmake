@@ -122,3 +122,15 @@ if(NOT SH_SANITIZE)
   set_tests_properties(lifecycle_setuid_program_reads_no_option PROPERTIES
     SKIP_RETURN_CODE 77 PASS_REGULAR_EXPRESSION "setuid: ok" TIMEOUT 60)
 endif()
+
+# ---- mlockall with a user's memory-lock limit -----------------------------------------
+# The heap's bookkeeping must fit in RLIMIT_MEMLOCK next to the program (the
+# 32 MiB BSS segment map did not).  Not under sanitizers: their shadow maps
+# are terabytes.
+if(NOT SH_SANITIZE)
+  add_executable(lifecycle_mlockall_current lifecycle/mlockall_current.c)
+  target_link_libraries(lifecycle_mlockall_current PRIVATE stackheap)
+  add_test(NAME lifecycle_mlockall_current_within_user_limit COMMAND lifecycle_mlockall_current)
+  set_tests_properties(lifecycle_mlockall_current_within_user_limit PROPERTIES
+    PASS_REGULAR_EXPRESSION "mlockall_current: locked" TIMEOUT 60)
+endif()

@@ -70,12 +70,8 @@ void *sh_block_base(const void *p)
 
 void sh_heap_each_block(void (*f)(void *block, void *arg), void *arg)
 {
-    size_t lo = atomic_load_explicit(&sh_segment_map_lo, memory_order_relaxed);
-    size_t hi = atomic_load_explicit(&sh_segment_map_hi, memory_order_relaxed);
-    for (size_t idx = lo; idx <= hi; idx++) {
-        if (atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) != SH_MAP_LIVE)
-            continue;
-        sh_segment *seg = (sh_segment *)(idx << SH_SEGMENT_SHIFT);
+    for (sh_segment *seg = sh_segment_map_next(0); seg != NULL;
+         seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE)) {
         if (seg->kind == SH_SEG_LARGE) {
             f(((sh_large *)seg)->user, arg);
         } else if (seg->kind == SH_SEG_SPAN) {

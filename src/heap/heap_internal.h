@@ -378,29 +378,53 @@ extern sh_heap sh_empty_heap;
 /* Options, read once at start-up. */
 extern uint64_t sh_purge_delay_ms;
 
-/* ---- segment map ---------------------------------------------------------- */
+/* ---- segment map (segment_map.c) ---------------------------------------------
+ *
+ * One byte per 4 MiB region of the 47-bit address space, in two levels so
+ * that it costs nothing until used: a 64 KiB BSS table of SH_MAP_TOP leaf
+ * pointers (NULL: no region of those 16 GiB was ever stackheap's), each
+ * leaf SH_MAP_LEAF bytes, mapped when its first region goes live and never
+ * unmapped.
+ */
 
 #define SH_MAP_REGIONS ((size_t)1 << (47 - SH_SEGMENT_SHIFT))
+#define SH_MAP_LEAF_SHIFT 12
+#define SH_MAP_LEAF ((size_t)1 << SH_MAP_LEAF_SHIFT)
+#define SH_MAP_TOP (SH_MAP_REGIONS >> SH_MAP_LEAF_SHIFT)
 /* A region's entry: never stackheap's, live, or released by stackheap (a
    pointer into it can only be stale: free dies rather than ignore it). */
 enum { SH_MAP_NONE = 0, SH_MAP_LIVE = 1, SH_MAP_RELEASED = 2 };
-extern _Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
-/* The lowest and highest entries ever set (lo > hi before the first): walks
-   of the map need not read all 32 MiB. */
-extern _Atomic size_t sh_segment_map_lo, sh_segment_map_hi;
+extern uint8_t *_Atomic sh_segment_map_top[SH_MAP_TOP] SH_HIDDEN;
 
-/* True if seg (4 MiB aligned) is a live stackheap segment or large block header. */
+/* The state of region seg (4 MiB aligned). */
 static inline unsigned sh_segment_map_state(const void *seg)
 {
-    size_t idx = ((uintptr_t)seg >> SH_SEGMENT_SHIFT) & (SH_MAP_REGIONS - 1);
-    return atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed);
+    uintptr_t a = (uintptr_t)seg;
+    /* relaxed: a pointer reaches free only after its region was published,
+       and the leaf's entry is read through the address loaded here */
+    const uint8_t *leaf = atomic_load_explicit(
+        &sh_segment_map_top[(a >> (SH_SEGMENT_SHIFT + SH_MAP_LEAF_SHIFT)) & (SH_MAP_TOP - 1)],
+        memory_order_relaxed);
+    if (leaf == NULL)
+        return SH_MAP_NONE;
+    return __atomic_load_n(&leaf[(a >> SH_SEGMENT_SHIFT) & (SH_MAP_LEAF - 1)], __ATOMIC_RELAXED);
 }
+/* True if seg (4 MiB aligned) is a live stackheap segment or large block header. */
 static inline bool sh_segment_map_has(const void *seg)
 {
     return sh_segment_map_state(seg) == SH_MAP_LIVE;
 }
-/* on: live; off: released. */
-void sh_segment_map_set(const void *seg, bool on);
+/* Make sure the leaf of region seg is mapped, so that marking it cannot
+   fail; false + ENOMEM when the OS refuses.  Dies if seg lies above the
+   47-bit address space the map covers. */
+bool sh_segment_map_reserve(const void *seg);
+/* Mark region seg (reserved) live. */
+void sh_segment_map_live(const void *seg);
+/* Mark region seg released (it was live: never fails). */
+void sh_segment_map_release(const void *seg);
+/* The first live region at or after address from; NULL if none.  A walk:
+   for (s = sh_segment_map_next(0); s; s = sh_segment_map_next(s + SH_SEGMENT_SIZE)). */
+void *sh_segment_map_next(uintptr_t from);
 
 static inline sh_segment *sh_segment_of(const void *p)
 {

@@ -130,6 +130,11 @@ static void *cache_get(size_t need, size_t *size, size_t *fresh)
         m.map = grown;
         m.size = need;
     }
+    /* a split-off tail or a moved mapping may start in a region never marked */
+    if (!sh_segment_map_reserve(m.map)) {
+        sh_os_unmap(m.map, m.size);
+        return NULL;
+    }
     *size = m.size;
     return m.map;
 }
@@ -313,7 +318,7 @@ static void *publish(sh_heap *h, uint8_t *map, size_t map_size, size_t off, size
     l->user = user;
     l->size = map_size - off;
     l->align = align;
-    sh_segment_map_set(l, true);
+    sh_segment_map_live(l); /* reserved by the caller, or when it was live before */
     track(h, l);
     count_live(1, (ptrdiff_t)map_size);
     return user;
@@ -341,8 +346,11 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
                 zero_range(map + off, map + (fresh < need ? fresh : need));
         }
     }
-    if (map == NULL)
-        map = sh_heap_map(total, map_align_of(align), true);
+    if (map == NULL && (map = sh_heap_map(total, map_align_of(align), true)) != NULL &&
+        !sh_segment_map_reserve(sh_segment_of(map + off))) {
+        sh_os_unmap(map, total);
+        return NULL;
+    }
     if (map == NULL)
         return NULL;
     return publish(h->is_default ? NULL : h, map, total, off, align);
@@ -352,7 +360,7 @@ void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero)
 static void large_release(sh_large *l, bool keep)
 {
     untrack(l);
-    sh_segment_map_set(l, false);
+    sh_segment_map_release(l);
     count_live(-1, -(ptrdiff_t)l->map_size);
     if (!keep || map_align_of(l->align) != SH_SEGMENT_SIZE || !cache_put(l->map, l->map_size))
         sh_os_unmap(l->map, l->map_size);
@@ -411,13 +419,17 @@ void *sh_large_realloc(sh_large *l, size_t size)
     uint8_t *dest = sh_heap_map(total, map_align_of(l->align), true);
     if (dest == NULL)
         return NULL;
+    if (!sh_segment_map_reserve(sh_segment_of(dest + off))) {
+        sh_os_unmap(dest, total);
+        return NULL;
+    }
     sh_heap *h = l->heap;
     size_t old_size = l->map_size, align = l->align;
     void *old_map = l->map;
     untrack(l);
-    sh_segment_map_set(l, false);
+    sh_segment_map_release(l);
     if (sh_os_remap_move(old_map, old_size, total, dest) == NULL) {
-        sh_segment_map_set(l, true);
+        sh_segment_map_live(l);
         track(h, l);
         sh_os_unmap(dest, total);
         return NULL;

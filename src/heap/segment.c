@@ -19,19 +19,14 @@
  * adopts one.  Frees that reach them in the meantime go to the pages'
  * thread_free lists, which the adopter collects.
  *
- * The segment map: one byte per 4 MiB of the 47-bit address space (32 MiB of
- * zero-filled BSS; the kernel commits a 4 KiB page of it per 16 GiB of
- * address space in use), so free tells stackheap's pointers from others
- * with one load and no lock.
+ * Every live segment is marked in the segment map (segment_map.c), so free
+ * tells stackheap's pointers from others without a lock.
  */
 #define _GNU_SOURCE
 #include "heap_internal.h"
 
 #include <errno.h>
 #include <string.h>
-
-_Atomic uint8_t sh_segment_map[SH_MAP_REGIONS];
-_Atomic size_t sh_segment_map_lo = SIZE_MAX, sh_segment_map_hi;
 
 static struct {
     pthread_mutex_t lock;
@@ -54,22 +49,6 @@ static struct {
 uint64_t sh_now_ms(void)
 {
     return sh_os_now_ms();
-}
-
-void sh_segment_map_set(const void *seg, bool on)
-{
-    uint64_t idx = (uint64_t)(uintptr_t)seg >> SH_SEGMENT_SHIFT;
-    if (idx >= SH_MAP_REGIONS)
-        sh_fatal("the kernel mapped memory at %p, above the 47-bit address space stackheap "
-                 "tracks",
-                 seg);
-    /* relaxed: a pointer reaches free only after its allocation was published */
-    atomic_store_explicit(&sh_segment_map[idx], on ? SH_MAP_LIVE : SH_MAP_RELEASED,
-                          memory_order_relaxed);
-    if (on) {
-        sh_atomic_min(&sh_segment_map_lo, idx);
-        sh_atomic_max(&sh_segment_map_hi, idx);
-    }
 }
 
 /* ---- layout --------------------------------------------------------------- */
@@ -158,7 +137,7 @@ static void unmap_segment_memory(sh_segment *seg)
 
 static void segment_unmap(sh_segment *seg)
 {
-    sh_segment_map_set(seg, false);
+    sh_segment_map_release(seg);
     unmap_segment_memory(seg);
 }
 
@@ -166,12 +145,8 @@ void sh_segment_totals(sh_segment_figures *t)
 {
     memset(t, 0, sizeof *t);
     sh_lock(&unmap_lock);
-    size_t lo = atomic_load_explicit(&sh_segment_map_lo, memory_order_relaxed);
-    size_t hi = atomic_load_explicit(&sh_segment_map_hi, memory_order_relaxed);
-    for (size_t idx = lo; idx <= hi && idx < SH_MAP_REGIONS; idx++) {
-        if (atomic_load_explicit(&sh_segment_map[idx], memory_order_relaxed) != SH_MAP_LIVE)
-            continue;
-        const sh_segment *seg = (const sh_segment *)(idx << SH_SEGMENT_SHIFT);
+    for (const sh_segment *seg = sh_segment_map_next(0); seg != NULL;
+         seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE)) {
         /* relaxed reads of fields their owners change: figures, not invariants */
         unsigned kind = __atomic_load_n(&seg->kind, __ATOMIC_RELAXED);
         if (kind != SH_SEG_SMALL && kind != SH_SEG_MEDIUM)
@@ -199,7 +174,7 @@ void sh_segment_totals(sh_segment_figures *t)
 /* Keep an empty segment for reuse, or unmap it when the cache is full. */
 static void segment_cache_put(sh_segment *seg)
 {
-    sh_segment_map_set(seg, false); /* a stale pointer into it is foreign now */
+    sh_segment_map_release(seg); /* a stale pointer into it is foreign now */
     sh_lock(&seg_cache.lock);
     bool kept = seg_cache.n < SEG_CACHE_SLOTS && sh_purge_delay_ms > 0;
     if (kept) {
@@ -284,8 +259,11 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     sh_segment *seg = segment_cache_get();
     if (seg != NULL)
         memset(seg, 0, sizeof *seg); /* the pages keep their old bytes: never assumed zero */
-    else
-        seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false);
+    else if ((seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false)) != NULL &&
+             !sh_segment_map_reserve(seg)) {
+        sh_os_unmap(seg, SH_SEGMENT_SIZE);
+        return NULL;
+    }
     if (seg == NULL)
         return NULL;
     /* every header field is zero here */
@@ -301,7 +279,7 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     for (unsigned i = 0; i < seg->page_count; i++)
         sh_segment_page(seg, i)->index = (uint8_t)i;
     atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
-    sh_segment_map_set(seg, true);
+    sh_segment_map_live(seg); /* reserved above, or when it was live before */
     list_push_front(h, seg);
     return seg;
 }

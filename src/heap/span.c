@@ -142,7 +142,7 @@ static bool purge_one(span_seg *prev, span_seg **link, span_seg *s, bool force, 
         *link = s->next;
         if (prev != NULL)
             seal(prev);
-        sh_segment_map_set(s, false);
+        sh_segment_map_release(s);
         sh_os_unmap(s, SH_SEGMENT_SIZE);
         return true;
     }
@@ -185,6 +185,10 @@ static span_seg *segment_new(void)
     span_seg *s = sh_os_map_aligned(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
     if (s == NULL)
         return NULL;
+    if (!sh_segment_map_reserve(s)) {
+        sh_os_unmap(s, SH_SEGMENT_SIZE);
+        return NULL;
+    }
     atomic_store_explicit(&s->thread_id, 0, memory_order_relaxed);
     s->kind = SH_SEG_SPAN;
     s->page_shift = SLICE_SHIFT;
@@ -192,7 +196,7 @@ static span_seg *segment_new(void)
     s->next = spans.segs;
     seal(s);
     __atomic_store_n(&spans.segs, s, __ATOMIC_RELAXED); /* peeked without the lock */
-    sh_segment_map_set(s, true);
+    sh_segment_map_live(s);
     return s;
 }
 
