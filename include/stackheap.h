@@ -298,7 +298,17 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * own heap without locks; any thread may free any block.  Memory comes from
  * the OS on demand and goes back to it when unused (after
  * STACKHEAP_PURGE_DELAY milliseconds, 250 by default, or at once through
- * sh_heap_collect(true)).
+ * sh_heap_collect(true)), whether or not the program goes on calling the
+ * allocator: the first time memory is freed, the library starts a thread of
+ * its own, "stackheap-purge", that gives back what is due in every thread's
+ * heap and sleeps, with no timeout, once nothing is left (every signal is
+ * blocked in it; it never delays exit; a child of fork starts its own when
+ * it needs one).  STACKHEAP_BACKGROUND=0 turns it off, for programs that
+ * must stay single-threaded (unshare(CLONE_NEWUSER) refuses a process with
+ * two threads): then memory goes back at the allocator's next slow path.
+ * What an idle program keeps: for each thread, each size class's last page
+ * (up to 64 KiB for blocks up to 8 KiB, 1 MiB above), decommitted down to a
+ * few KiB at that thread's next slow path.
  *
  * Unless built with -DSH_OVERRIDE=OFF, libstackheap also exports malloc,
  * free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign,
@@ -321,11 +331,10 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  *     XML, one heap (options other than 0: -1 + EINVAL);
  *   - mallopt: glibc's nine parameters are accepted (returns 1) and have no
  *     effect (docs/DESIGN.md says why, one by one); any other returns 0;
- *   - malloc_trim(pad): the calling thread's free memory and every cache go
- *     back at once; every other thread's the next time that thread empties
- *     or refills a page (its allocator's slow path: only a heap's owner may
- *     touch its pages, so a thread that never allocates again keeps them
- *     until it exits); returns 1 if memory went back.  pad is ignored.  A sized
+ *   - malloc_trim(pad): every thread's free pages and every cache go back at
+ *     once; the last page each other thread keeps per size class (see
+ *     above) at that thread's next slow path, since only a heap's owner may
+ *     touch a page in use; returns 1 if memory went back.  pad is ignored.  A sized
  * or aligned free or delete checks its size and alignment (see "Misuse").
  * operator new calls the new-handler and then throws std::bad_alloc when
  * memory runs out; its nothrow forms return NULL without calling the handler.

@@ -140,6 +140,17 @@ SH_NORETURN void sh_os_abort(void);
 void sh_os_random(void *buf, size_t n);
 /* Kernel id of the calling thread. */
 long sh_os_thread_id(void);
+/* Sleep while *word == expect, at most timeout_ms (0: no limit); returns
+   early on a wake, a signal or a change of *word (the caller looks again). */
+void sh_os_wait_on(_Atomic uint32_t *word, uint32_t expect, uint64_t timeout_ms);
+/* Wake every thread sleeping in sh_os_wait_on(word). */
+void sh_os_wake(_Atomic uint32_t *word);
+void sh_os_yield(void);
+/* Run fn(arg) on a detached thread named name (at most 15 characters),
+   with a 64 KiB stack and every signal blocked; false if the system
+   refuses.  pthread_create may allocate: call it where malloc may be
+   entered again. */
+bool sh_os_start_thread(void *(*fn)(void *), void *arg, const char *name);
 /* Bytes mapped through this layer now and at most, and the calls that did it. */
 void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps);
 /* mincore(2): one byte per page of [p, p + len) in vec, bit 0 set if resident;
@@ -197,6 +208,8 @@ size_t sh_option_stack_size(void);
    quarter second. */
 #define SH_PURGE_DELAY_DEFAULT_MS 250
 uint64_t sh_option_purge_delay_ms(void);
+/* STACKHEAP_BACKGROUND: false when it is "0" (no purge thread; read once). */
+bool sh_option_background(void);
 
 /* ---- check mode (src/check/) as the stack sees it ----------------------------- */
 

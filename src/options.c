@@ -113,6 +113,16 @@ uint64_t sh_option_purge_delay_ms(void)
     return v;
 }
 
+bool sh_option_background(void)
+{
+    const char *env = sh_env("STACKHEAP_BACKGROUND");
+    if (env == NULL || *env == '\0' || strcmp(env, "1") == 0)
+        return true;
+    if (strcmp(env, "0") != 0)
+        sh_warning("STACKHEAP_BACKGROUND='%s' is neither 0 nor 1; using 1", env);
+    return strcmp(env, "0") != 0;
+}
+
 uintptr_t sh_parse_hex(const char **s)
 {
     uintptr_t v = 0;

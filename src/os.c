@@ -16,6 +16,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -449,6 +453,46 @@ void sh_os_random(void *buf, size_t n)
 long sh_os_thread_id(void)
 {
     return (long)syscall(SYS_gettid);
+}
+
+/* ---- threads of stackheap's own (background.c) -------------------------------- */
+
+void sh_os_wait_on(_Atomic uint32_t *word, uint32_t expect, uint64_t timeout_ms)
+{
+    struct timespec ts = {(time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L};
+    /* EINTR, EAGAIN (the word changed) and ETIMEDOUT all mean: look again */
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expect, timeout_ms != 0 ? &ts : NULL, NULL, 0);
+}
+
+void sh_os_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+void sh_os_yield(void)
+{
+    sched_yield();
+}
+
+bool sh_os_start_thread(void *(*fn)(void *), void *arg, const char *name)
+{
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0)
+        return false;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, (size_t)64 << 10);
+    /* the thread inherits this mask: no signal of the program's lands on it */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return false;
+    pthread_setname_np(t, name);
+    return true;
 }
 
 /* ---- files and processes (check mode's reports) ------------------------------ */

@@ -14,12 +14,19 @@ endif()
 # memory is part of the RSS (the shrink and thread tests then print their RSS figures without
 # bounding them), it is slower (the thread tests scale their counts down), and its malloc is
 # not fork-safe in GCC 12's runtimes (the fork test's children then use only the sh_ functions).
-foreach(t test_heap_api test_heap_threads test_heap_fork test_heap_shrink)
+foreach(t test_heap_api test_heap_threads test_heap_fork test_heap_shrink test_heap_idle)
   sh_add_test(${t} ${t}.c Threads::Threads)
   target_compile_definitions(${t} PRIVATE
     SH_WITH_ASAN=$<BOOL:${SH_WITH_ASAN}> SH_WITH_TSAN=$<BOOL:${SH_WITH_TSAN}>)
 endforeach()
-set_tests_properties(test_heap_threads test_heap_shrink PROPERTIES TIMEOUT 300)
+set_tests_properties(test_heap_threads test_heap_shrink test_heap_idle PROPERTIES TIMEOUT 300)
+# A child of a process with threads starts stackheap's purge thread when it
+# frees memory; ThreadSanitizer refuses new threads after such a fork unless
+# told it may (it then does not check the child).
+if(SH_WITH_TSAN)
+  set_tests_properties(test_heap_fork test_heap_idle PROPERTIES
+    ENVIRONMENT "TSAN_OPTIONS=die_after_fork=0")
+endif()
 
 # Fault injection: every mmap, mremap, madvise and munmap call of a workload
 # over every block kind fails in turn (STACKHEAP_FAULT, src/os.c); each run

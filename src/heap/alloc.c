@@ -70,8 +70,8 @@ void *sh_block_base(const void *p)
 
 void sh_heap_each_block(void (*f)(void *block, void *arg), void *arg)
 {
-    for (sh_segment *seg = sh_segment_map_next(0); seg != NULL;
-         seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE)) {
+    for (sh_segment *seg = sh_segment_map_next(0, false); seg != NULL;
+         seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE, false)) {
         if (seg->kind == SH_SEG_LARGE) {
             f(((sh_large *)seg)->user, arg);
         } else if (seg->kind == SH_SEG_SPAN) {
@@ -130,11 +130,11 @@ void sh_free_slow(void *p, sh_segment *seg)
 {
     if (p == NULL)
         return;
-    if (sh_unlikely(sh_checking())) { /* every free comes here in check mode */
+    if (sh_unlikely(sh_checking())) /* every free comes here in check mode */
         sh_check_free(p, __builtin_return_address(0));
-        return;
-    }
-    sh_heap_free_block(p, seg);
+    else
+        sh_heap_free_block(p, seg);
+    sh_background_poll(); /* a large or span block's free may have wanted it */
 }
 
 void sh_heap_free_block(void *p, sh_segment *seg)

@@ -69,6 +69,7 @@ static void global_init(void)
         sh_small_bin_first[b] = (uint8_t)i;
     }
     sh_purge_delay_ms = sh_option_purge_delay_ms();
+    sh_background_init();
     const char *stats = sh_env("STACKHEAP_STATS");
     if (stats != NULL && *stats != '\0' && strcmp(stats, "0") != 0)
         atexit(sh_stats_print);
@@ -158,6 +159,7 @@ static void fork_child(void)
     sh_span_lock_for_fork(2);
     sh_large_lock_for_fork(2);
     sh_segment_lock_for_fork(2);
+    sh_background_fork_child();
     pthread_mutex_init(&global.pool_lock, NULL);
 }
 

@@ -118,6 +118,11 @@ typedef struct sh_segment {
     uint64_t purge_at;              /* ms: when purge_mask may be decommitted */
     uint32_t page_count;
     uint32_t used_pages;
+    /* the purge lock: held while free_mask, purge_mask or purge_at change,
+       and while pages of purge_mask are decommitted, by the owner or by any
+       thread that purges (segment.c); last, so that reusing a cached
+       segment clears the header around it */
+    _Atomic uint32_t purge_lock;
     _Alignas(64) sh_page pages[SH_MAX_PAGES]; /* a descriptor per cache line */
 } sh_segment;
 
@@ -391,9 +396,13 @@ extern uint64_t sh_purge_delay_ms;
 #define SH_MAP_LEAF_SHIFT 12
 #define SH_MAP_LEAF ((size_t)1 << SH_MAP_LEAF_SHIFT)
 #define SH_MAP_TOP (SH_MAP_REGIONS >> SH_MAP_LEAF_SHIFT)
-/* A region's entry: never stackheap's, live, or released by stackheap (a
-   pointer into it can only be stale: free dies rather than ignore it). */
-enum { SH_MAP_NONE = 0, SH_MAP_LIVE = 1, SH_MAP_RELEASED = 2 };
+/* A region's entry: never stackheap's; a live small or medium segment; a
+   live large block's or span segment's header (odd: live); or released by
+   stackheap (a pointer into it can only be stale: free dies rather than
+   ignore it).  Walks of the segments read only SH_MAP_SEGMENT headers: the
+   others' mappings go back to the OS without the unmap lock that keeps a
+   segment mapped during a walk. */
+enum { SH_MAP_NONE = 0, SH_MAP_SEGMENT = 1, SH_MAP_RELEASED = 2, SH_MAP_OWN = 3 };
 extern uint8_t *_Atomic sh_segment_map_top[SH_MAP_TOP] SH_HIDDEN;
 
 /* The state of region seg (4 MiB aligned). */
@@ -412,19 +421,20 @@ static inline unsigned sh_segment_map_state(const void *seg)
 /* True if seg (4 MiB aligned) is a live stackheap segment or large block header. */
 static inline bool sh_segment_map_has(const void *seg)
 {
-    return sh_segment_map_state(seg) == SH_MAP_LIVE;
+    return (sh_segment_map_state(seg) & 1) != 0;
 }
 /* Make sure the leaf of region seg is mapped, so that marking it cannot
    fail; false + ENOMEM when the OS refuses.  Dies if seg lies above the
    47-bit address space the map covers. */
 bool sh_segment_map_reserve(const void *seg);
-/* Mark region seg (reserved) live. */
-void sh_segment_map_live(const void *seg);
+/* Mark region seg (reserved) live: state SH_MAP_SEGMENT or SH_MAP_OWN. */
+void sh_segment_map_live(const void *seg, unsigned state);
 /* Mark region seg released (it was live: never fails). */
 void sh_segment_map_release(const void *seg);
-/* The first live region at or after address from; NULL if none.  A walk:
-   for (s = sh_segment_map_next(0); s; s = sh_segment_map_next(s + SH_SEGMENT_SIZE)). */
-void *sh_segment_map_next(uintptr_t from);
+/* The first live region at or after address from (segments_only: of state
+   SH_MAP_SEGMENT); NULL if none.  A walk: for (s = sh_segment_map_next(0,
+   x); s; s = sh_segment_map_next((uintptr_t)s + SH_SEGMENT_SIZE, x)). */
+void *sh_segment_map_next(uintptr_t from, bool segments_only);
 
 static inline sh_segment *sh_segment_of(const void *p)
 {
@@ -482,7 +492,7 @@ static inline sh_block *sh_page_block_start(const sh_page *pg, const void *p)
 /* ---- segment.c ----------------------------------------------------------- */
 
 /* Raised by malloc_trim: each thread's heap, at its next slow path, gives
-   its free pages and empty segments back (only the owner may). */
+   back what only the owner may (a bin's last page, empty segments). */
 extern _Atomic unsigned sh_trim_epoch;
 /* Give back every mapping stackheap keeps for reuse (the calling thread's
    empty pages and segments, exited threads' after adopting them, cached
@@ -512,8 +522,15 @@ void sh_span_totals(size_t *mapped, size_t *used, size_t *blocks);
 sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin);
 /* Give an empty page back to its segment (memory purged after the delay). */
 void sh_segment_page_free(sh_heap *h, sh_page *pg);
-/* Decommit pages / unmap segments whose delay expired (all of them if force). */
+/* Decommit pages / unmap segments of h whose delay expired (all of them if
+   force), and purge the caches. */
 void sh_segment_purge(sh_heap *h, bool force);
+/* From any thread: decommit every segment's free pages whose delay expired
+   (all if force; segments busy at that moment are left), and purge the
+   caches.  Returns the time (sh_now_ms) when more will be due, UINT64_MAX
+   if nothing is left to purge.  Not the pages a heap keeps as a bin's
+   only page, nor empty segments' address space: only their owners may. */
+uint64_t sh_segment_purge_all(bool force);
 /* Hand h's segments to the abandoned list (thread exit); pages are collected first. */
 void sh_segment_abandon_all(sh_heap *h);
 /* Adopt one abandoned segment into h; false if there is none. */
@@ -552,6 +569,44 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
    on pg's other lists, or twice on it (owner, before anything changes). */
 void sh_page_check_gathered(const sh_page *pg, const sh_block *list);
 
+/* ---- background.c: the purge thread ----------------------------------------- */
+
+enum { SH_BG_NONE = 0, SH_BG_WANTED = 1, SH_BG_RUNNING = 2, SH_BG_IDLE = 3, SH_BG_OFF = 4 };
+extern _Atomic uint32_t sh_bg_state;
+/* Read STACKHEAP_BACKGROUND (at start-up). */
+void sh_background_init(void);
+/* The slow part of sh_background_kick. */
+void sh_background_wake(void);
+/* Start the purge thread (a kick wanted it). */
+void sh_background_start(void);
+void sh_background_fork_child(void);
+/* Passes the purge thread has run (statistics). */
+uint64_t sh_background_passes(void);
+
+/* Memory became purgeable (after the change is published): wake the purge
+   thread if it sleeps with no timeout, or ask for it if there is none. */
+static inline void sh_background_kick(void)
+{
+    /* background.c: Dekker's order.  ThreadSanitizer does not model fences:
+       there a read-modify-write of the state itself orders the same way */
+#if defined(__SANITIZE_THREAD__)
+    uint32_t s = atomic_fetch_or_explicit(&sh_bg_state, 0, memory_order_seq_cst);
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+    uint32_t s = atomic_load_explicit(&sh_bg_state, memory_order_relaxed);
+#endif
+    if (sh_unlikely(s == SH_BG_IDLE || s == SH_BG_NONE))
+        sh_background_wake();
+}
+
+/* Where malloc may be entered again (no lock of stackheap's held, the
+   caller's heap consistent): start the purge thread if a kick wanted it. */
+static inline void sh_background_poll(void)
+{
+    if (sh_unlikely(atomic_load_explicit(&sh_bg_state, memory_order_relaxed) == SH_BG_WANTED))
+        sh_background_start();
+}
+
 /* ---- heap.c --------------------------------------------------------------- */
 
 /* The calling thread's heap, initialising the library and the thread if needed. */
@@ -561,7 +616,9 @@ sh_heap *sh_heap_thread_init(void);
 
 /* A large block (own mapping); zero: the caller needs it zeroed. NULL + errno. */
 void *sh_large_alloc(sh_heap *h, size_t size, size_t align, bool zero);
-void sh_large_cache_purge(bool force);
+/* Unmap cached mappings older than the purge delay (all if force); returns
+   when the next will be due (UINT64_MAX: none is cached). */
+uint64_t sh_large_cache_purge(bool force);
 /* Free/resize/measure the large block p of header l: p must be its pointer
    and the header intact (dies otherwise, naming `what`). */
 void sh_large_free(sh_large *l, const void *p);
@@ -588,7 +645,9 @@ size_t sh_span_usable(sh_segment *seg, const void *p, const char *what);
 void *sh_span_block_start(sh_segment *seg, const void *p);
 /* Call f on the start of each block of span segment seg. */
 void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void *arg);
-void sh_span_purge(bool force);
+/* Decommit free span slices older than the purge delay (all if force);
+   returns when the next will be due (UINT64_MAX: none). */
+uint64_t sh_span_purge(bool force);
 void sh_span_lock_for_fork(int phase);
 
 /* ---- alloc.c -------------------------------------------------------------- */

@@ -163,10 +163,11 @@ SH_API int mallopt(int param, int value)
 }
 
 /*
- * Give free memory back to the OS: the calling thread's at once, with every
- * cache; every other thread's the next time it empties or refills a page
- * (maybe_purge, in its slow paths: only a heap's owner may touch its pages).  Returns 1 if memory
- * went back now. pad (what glibc keeps at the top of its heap) has no meaning here.
+ * Give free memory back to the OS: every thread's free pages and every
+ * cache at once (sh_release_caches); what only a heap's owner may touch (a
+ * bin's last page) the next time that thread runs a slow path (the epoch,
+ * maybe_purge).  Returns 1 if memory went back now.  pad (what glibc keeps
+ * at the top of its heap) has no meaning here.
  */
 SH_API int malloc_trim(size_t pad)
 {

@@ -139,18 +139,21 @@ static void *cache_get(size_t need, size_t *size, size_t *fresh)
     return m.map;
 }
 
-/* Unmap cached mappings older than the purge delay (all if force). */
-void sh_large_cache_purge(bool force)
+uint64_t sh_large_cache_purge(bool force)
 {
+    if (__atomic_load_n(&cache.n, __ATOMIC_RELAXED) == 0) /* racy peek, fine */
+        return UINT64_MAX;
     cached_map out[CACHE_SLOTS];
     unsigned n = 0;
     uint64_t now = sh_now_ms();
     sh_lock(&cache.lock);
     while (cache.n > 0 && (force || now - cache.e[0].freed_at >= sh_purge_delay_ms))
         out[n++] = cache_take(0);
+    uint64_t next = cache.n > 0 ? cache.e[0].freed_at + sh_purge_delay_ms : UINT64_MAX;
     sh_unlock(&cache.lock);
     for (unsigned i = 0; i < n; i++)
         sh_os_unmap(out[i].map, out[i].size);
+    return next;
 }
 
 /* Keep a freed mapping for reuse; false if it does not fit in the cache. */
@@ -164,6 +167,8 @@ static bool cache_put(void *map, size_t size)
     if (ok)
         cache_insert(map, size, sh_now_ms());
     sh_unlock(&cache.lock);
+    if (ok)
+        sh_background_kick();
     return ok;
 }
 
@@ -318,7 +323,7 @@ static void *publish(sh_heap *h, uint8_t *map, size_t map_size, size_t off, size
     l->user = user;
     l->size = map_size - off;
     l->align = align;
-    sh_segment_map_live(l); /* reserved by the caller, or when it was live before */
+    sh_segment_map_live(l, SH_MAP_OWN); /* reserved by the caller, or when it was live before */
     track(h, l);
     count_live(1, (ptrdiff_t)map_size);
     return user;
@@ -429,7 +434,7 @@ void *sh_large_realloc(sh_large *l, size_t size)
     untrack(l);
     sh_segment_map_release(l);
     if (sh_os_remap_move(old_map, old_size, total, dest) == NULL) {
-        sh_segment_map_live(l);
+        sh_segment_map_live(l, SH_MAP_OWN);
         track(h, l);
         sh_os_unmap(dest, total);
         return NULL;

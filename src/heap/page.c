@@ -280,6 +280,7 @@ _Atomic unsigned sh_trim_epoch;
 
 static void maybe_purge(sh_heap *h)
 {
+    sh_background_poll();
     /* malloc_trim asked every thread to give its free memory back */
     unsigned epoch = atomic_load_explicit(&sh_trim_epoch, memory_order_relaxed);
     if (sh_unlikely(epoch != h->trim_seen)) {

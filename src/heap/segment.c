@@ -14,6 +14,17 @@
  * no page in use is unmapped.  The delay keeps a loop that frees and
  * reallocates from paying a system call each time.
  *
+ * The purge lock.  Any thread may decommit any segment's free pages (the
+ * background purger, malloc_trim: sh_segment_purge_all), not only the
+ * owner: purge_mask, purge_at and the decommit of purge_mask's pages are
+ * under the segment's purge_lock, and the owner takes it too when a page
+ * leaves or joins purge_mask, so that it never writes a page while another
+ * thread decommits it.  A thread other than the owner finds segments by
+ * walking the segment map under unmap_lock (no segment is unmapped
+ * meanwhile) and only try-locks them; unmapping a segment and reading its
+ * header anew after reuse stay the owner's.  Lock order: abandoned.lock or
+ * unmap_lock, then a purge lock; nothing is taken under a purge lock.
+ *
  * Abandoned segments (their thread exited with blocks still in use) wait
  * on one global list, guarded by a mutex, until a thread that needs a page
  * adopts one.  Frees that reach them in the meantime go to the pages'
@@ -122,10 +133,32 @@ static void list_push_back(sh_heap *h, sh_segment *seg)
     seg->next = NULL;
 }
 
-/* Held while a segment's memory is unmapped, and while sh_segment_totals
-   reads other threads' segments: a segment the walk found live stays mapped
-   until the walk is done.  Both are rare (mallinfo, and segments going back
-   to the OS). */
+/* ---- the purge lock ------------------------------------------------------------ */
+
+static void purge_lock(sh_segment *seg)
+{
+    unsigned spins = 0;
+    /* acquire: the pages and masks as the last holder left them */
+    while (atomic_exchange_explicit(&seg->purge_lock, 1, memory_order_acquire) != 0)
+        while (atomic_load_explicit(&seg->purge_lock, memory_order_relaxed) != 0)
+            if (++spins % 64 == 0) /* a decommit of many pages takes a while */
+                sh_os_yield();
+}
+
+static bool purge_trylock(sh_segment *seg)
+{
+    return atomic_load_explicit(&seg->purge_lock, memory_order_relaxed) == 0 &&
+           atomic_exchange_explicit(&seg->purge_lock, 1, memory_order_acquire) == 0;
+}
+
+static void purge_unlock(sh_segment *seg)
+{
+    atomic_store_explicit(&seg->purge_lock, 0, memory_order_release);
+}
+
+/* Held while a segment's memory is unmapped, and while a walk reads other
+   threads' segments (sh_segment_totals, sh_segment_purge_all): a segment
+   the walk found live stays mapped until the walk is done. */
 static pthread_mutex_t unmap_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void unmap_segment_memory(sh_segment *seg)
@@ -145,12 +178,9 @@ void sh_segment_totals(sh_segment_figures *t)
 {
     memset(t, 0, sizeof *t);
     sh_lock(&unmap_lock);
-    for (const sh_segment *seg = sh_segment_map_next(0); seg != NULL;
-         seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE)) {
+    for (const sh_segment *seg = sh_segment_map_next(0, true); seg != NULL;
+         seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE, true)) {
         /* relaxed reads of fields their owners change: figures, not invariants */
-        unsigned kind = __atomic_load_n(&seg->kind, __ATOMIC_RELAXED);
-        if (kind != SH_SEG_SMALL && kind != SH_SEG_MEDIUM)
-            continue;
         t->mapped += SH_SEGMENT_SIZE;
         unsigned count = __atomic_load_n(&seg->page_count, __ATOMIC_RELAXED);
         for (unsigned i = 0; i < count && i < SH_MAX_PAGES; i++) {
@@ -185,6 +215,8 @@ static void segment_cache_put(sh_segment *seg)
     sh_unlock(&seg_cache.lock);
     if (!kept)
         unmap_segment_memory(seg);
+    else
+        sh_background_kick();
 }
 
 /* The newest cached segment, or NULL. */
@@ -202,11 +234,12 @@ static sh_segment *segment_cache_get(void)
     return seg;
 }
 
-/* Unmap cached segments older than the purge delay (all if force). */
-static void segment_cache_purge(bool force, uint64_t now)
+/* Unmap cached segments older than the purge delay (all if force).
+   Returns when the next one will be (UINT64_MAX: none is left). */
+static uint64_t segment_cache_purge(bool force, uint64_t now)
 {
     if (__atomic_load_n(&seg_cache.n, __ATOMIC_RELAXED) == 0)
-        return;
+        return UINT64_MAX;
     sh_segment *out[SEG_CACHE_SLOTS];
     unsigned n = 0;
     sh_lock(&seg_cache.lock);
@@ -219,9 +252,11 @@ static void segment_cache_purge(bool force, uint64_t now)
         seg_cache.freed_at[i - n] = seg_cache.freed_at[i];
     }
     __atomic_store_n(&seg_cache.n, seg_cache.n - n, __ATOMIC_RELAXED);
+    uint64_t next = seg_cache.n > 0 ? seg_cache.freed_at[0] + sh_purge_delay_ms : UINT64_MAX;
     sh_unlock(&seg_cache.lock);
     for (unsigned i = 0; i < n; i++)
         unmap_segment_memory(out[i]);
+    return next;
 }
 
 void sh_release_caches(void)
@@ -237,9 +272,7 @@ void sh_release_caches(void)
         sh_heap_collect_pages(h, false);
         sh_segment_purge(h, true);
     }
-    sh_large_cache_purge(true);
-    segment_cache_purge(true, sh_now_ms());
-    sh_span_purge(true);
+    sh_segment_purge_all(true); /* every thread's free pages, the caches too */
 }
 
 void *sh_heap_map(size_t size, size_t align, bool commit)
@@ -257,10 +290,14 @@ void *sh_heap_map(size_t size, size_t align, bool commit)
 static sh_segment *segment_new(sh_heap *h, unsigned kind)
 {
     sh_segment *seg = segment_cache_get();
-    if (seg != NULL)
-        memset(seg, 0, sizeof *seg); /* the pages keep their old bytes: never assumed zero */
-    else if ((seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false)) != NULL &&
-             !sh_segment_map_reserve(seg)) {
+    if (seg != NULL) {
+        /* a purger that found it live before it was cached may hold its
+           lock: the header changes under it (the lock word itself is last) */
+        purge_lock(seg);
+        memset(seg, 0, offsetof(sh_segment, purge_lock));
+        memset(seg->pages, 0, sizeof seg->pages); /* the pages keep their old bytes */
+    } else if ((seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false)) != NULL &&
+               !sh_segment_map_reserve(seg)) {
         sh_os_unmap(seg, SH_SEGMENT_SIZE);
         return NULL;
     }
@@ -279,7 +316,8 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     for (unsigned i = 0; i < seg->page_count; i++)
         sh_segment_page(seg, i)->index = (uint8_t)i;
     atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
-    sh_segment_map_live(seg); /* reserved above, or when it was live before */
+    purge_unlock(seg);                        /* held since the cache; a fresh mapping's is 0 */
+    sh_segment_map_live(seg, SH_MAP_SEGMENT); /* reserved above, or when it was live before */
     list_push_front(h, seg);
     return seg;
 }
@@ -305,8 +343,10 @@ sh_page *sh_segment_page_alloc(sh_heap *h, unsigned bin)
     uint64_t later = seg->free_mask & ~(uint64_t)1;
     unsigned i = later != 0 ? (unsigned)__builtin_ctzll(later) : 0;
     uint64_t bit = (uint64_t)1 << i;
+    purge_lock(seg); /* no other thread decommits the page once this returns */
     seg->free_mask &= ~bit;
     seg->purge_mask &= ~bit; /* reused before it was purged: nothing to decommit */
+    purge_unlock(seg);
     seg->used_pages++;
     if (seg->free_mask == 0 && seg->next != NULL) { /* full: behind those with room */
         list_remove(h, seg);
@@ -329,19 +369,23 @@ void sh_segment_page_free(sh_heap *h, sh_page *pg)
     pg->in_use = false;
     pg->free = pg->local_free = NULL;
     sh_page_set_flags(pg, SH_PAGE_SLICE);
+    purge_lock(seg);
     seg->free_mask |= bit;
     seg->purge_mask |= bit;
     if (seg->purge_at == 0)
         seg->purge_at = sh_now_ms() + sh_purge_delay_ms;
+    purge_unlock(seg);
     seg->used_pages--;
     if (was_full && h->segments[seg->kind] != seg) {
         list_remove(h, seg);
         list_push_front(h, seg);
     }
     sh_assert(segment_is_valid(seg));
+    sh_background_kick();
 }
 
-/* Decommit seg's pages in purge_mask, one madvise per run of neighbours. */
+/* Decommit seg's pages in purge_mask, one madvise per run of neighbours
+   (purge lock held). */
 static void decommit_free_pages(sh_segment *seg)
 {
     uint64_t m = seg->purge_mask;
@@ -360,6 +404,27 @@ static void decommit_free_pages(sh_segment *seg)
     seg->purge_at = 0;
 }
 
+/* Decommit seg's free pages if their delay has passed (or force); wait: for
+   the purge lock (its owner, or under abandoned.lock), else a busy segment
+   is left for the next pass.  Returns when its pages will be due
+   (UINT64_MAX: none is left to purge). */
+static uint64_t purge_free_pages(sh_segment *seg, bool force, uint64_t now, bool wait)
+{
+    /* no peek at purge_mask first: its owner writes it under the lock, and
+       a cached segment's is cleared with its header */
+    if (wait)
+        purge_lock(seg);
+    else if (!purge_trylock(seg))
+        return now + 1; /* busy: the next pass looks again */
+    uint64_t next = UINT64_MAX;
+    if (seg->purge_mask != 0 && (force || now >= seg->purge_at))
+        decommit_free_pages(seg);
+    else if (seg->purge_mask != 0)
+        next = seg->purge_at;
+    purge_unlock(seg);
+    return next;
+}
+
 /*
  * Decommit the free pages of exited threads' segments once their delay has
  * passed (all of them if force): a program whose threads exit and whose
@@ -376,8 +441,7 @@ static void abandoned_purge(bool force, uint64_t now)
     if (!sh_tls_forking && pthread_mutex_trylock(&abandoned.lock) != 0)
         return;
     for (sh_segment *seg = abandoned.first; seg != NULL; seg = seg->next)
-        if (seg->purge_mask != 0 && (force || now >= seg->purge_at))
-            decommit_free_pages(seg);
+        purge_free_pages(seg, force, now, true);
     sh_unlock(&abandoned.lock);
 }
 
@@ -387,13 +451,18 @@ void sh_segment_purge(sh_heap *h, bool force)
     for (unsigned kind = 0; kind < 2; kind++) {
         for (sh_segment *seg = h->segments[kind], *next; seg != NULL; seg = next) {
             next = seg->next;
-            if (seg->purge_mask == 0 || (!force && now < seg->purge_at))
+            if (seg->used_pages != 0) {
+                purge_free_pages(seg, force, now, true);
                 continue;
-            if (seg->used_pages == 0) {
+            }
+            /* empty: unmapped once its delay passed (purge_mask is 0 when
+               another thread decommitted its pages, which took as long) */
+            purge_lock(seg);
+            bool due = force || seg->purge_mask == 0 || now >= seg->purge_at;
+            purge_unlock(seg);
+            if (due) {
                 list_remove(h, seg);
                 segment_unmap(seg);
-            } else {
-                decommit_free_pages(seg);
             }
         }
     }
@@ -402,6 +471,24 @@ void sh_segment_purge(sh_heap *h, bool force)
     segment_cache_purge(force, now);
     abandoned_purge(force, now);
     h->purge_check_at = now + (sh_purge_delay_ms + 1) / 2;
+}
+
+uint64_t sh_segment_purge_all(bool force)
+{
+    uint64_t now = sh_now_ms(), next = UINT64_MAX, t;
+    sh_lock(&unmap_lock);
+    for (sh_segment *seg = sh_segment_map_next(0, true); seg != NULL;
+         seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE, true))
+        if ((t = purge_free_pages(seg, force, now, false)) < next)
+            next = t;
+    sh_unlock(&unmap_lock);
+    if ((t = segment_cache_purge(force, now)) < next)
+        next = t;
+    if ((t = sh_large_cache_purge(force)) < next)
+        next = t;
+    if ((t = sh_span_purge(force)) < next)
+        next = t;
+    return next;
 }
 
 /* ---- abandoning and reclaiming -------------------------------------------- */
@@ -416,10 +503,9 @@ void sh_segment_abandon_all(sh_heap *h)
                 segment_cache_put(seg);
                 continue;
             }
-            /* free pages whose delay has passed go back now; younger ones wait for
-               the adopter's purge (the next thread would fault them in again) */
-            if (seg->purge_mask != 0 && sh_now_ms() >= seg->purge_at)
-                decommit_free_pages(seg);
+            /* free pages whose delay has passed go back now; younger ones at
+               their time (the next thread may want them meanwhile) */
+            purge_free_pages(seg, false, sh_now_ms(), true);
             /* release: the adopter must see the pages as this thread left them */
             atomic_store_explicit(&seg->thread_id, 0, memory_order_release);
             sh_lock(&abandoned.lock);
@@ -496,6 +582,10 @@ void sh_segment_lock_for_fork(int phase)
         sh_unlock(&seg_cache.lock);
         sh_unlock(&abandoned.lock);
     } else {
+        /* threads that held a segment's purge lock are gone in the child */
+        for (sh_segment *seg = sh_segment_map_next(0, true); seg != NULL;
+             seg = sh_segment_map_next((uintptr_t)seg + SH_SEGMENT_SIZE, true))
+            atomic_store_explicit(&seg->purge_lock, 0, memory_order_relaxed);
         pthread_mutex_init(&unmap_lock, NULL);
         pthread_mutex_init(&seg_cache.lock, NULL);
         pthread_mutex_init(&abandoned.lock, NULL);

@@ -77,10 +77,11 @@ static uint8_t *entry_of(const void *seg)
     return &leaf[idx & (SH_MAP_LEAF - 1)];
 }
 
-void sh_segment_map_live(const void *seg)
+void sh_segment_map_live(const void *seg, unsigned state)
 {
-    /* relaxed: a pointer reaches free only after its allocation was published */
-    __atomic_store_n(entry_of(seg), SH_MAP_LIVE, __ATOMIC_RELAXED);
+    /* release: a walk that finds it live sees its header (a pointer reaches
+       free only after its allocation was published, so free reads relaxed) */
+    __atomic_store_n(entry_of(seg), (uint8_t)state, __ATOMIC_RELEASE);
 }
 
 void sh_segment_map_release(const void *seg)
@@ -88,7 +89,7 @@ void sh_segment_map_release(const void *seg)
     __atomic_store_n(entry_of(seg), SH_MAP_RELEASED, __ATOMIC_RELAXED);
 }
 
-void *sh_segment_map_next(uintptr_t from)
+void *sh_segment_map_next(uintptr_t from, bool segments_only)
 {
     size_t idx = (size_t)(from >> SH_SEGMENT_SHIFT);
     size_t t = idx >> SH_MAP_LEAF_SHIFT;
@@ -103,7 +104,8 @@ void *sh_segment_map_next(uintptr_t from)
         if (leaf == NULL)
             continue;
         for (size_t i = idx & (SH_MAP_LEAF - 1); i < SH_MAP_LEAF; i++)
-            if (__atomic_load_n(&leaf[i], __ATOMIC_RELAXED) == SH_MAP_LIVE)
+            if (segments_only ? __atomic_load_n(&leaf[i], __ATOMIC_ACQUIRE) == SH_MAP_SEGMENT
+                              : (__atomic_load_n(&leaf[i], __ATOMIC_ACQUIRE) & 1) != 0)
                 return (void *)(((t << SH_MAP_LEAF_SHIFT) | i) << SH_SEGMENT_SHIFT);
     }
     return NULL;

@@ -139,7 +139,7 @@ static bool purge_one(span_seg *prev, span_seg **link, span_seg *s, bool force, 
             next = at;
     }
     if (s->used == 0 && next == 0) {
-        *link = s->next;
+        __atomic_store_n(link, s->next, __ATOMIC_RELAXED); /* spans.segs is peeked unlocked */
         if (prev != NULL)
             seal(prev);
         sh_segment_map_release(s);
@@ -171,13 +171,15 @@ static void purge_locked(bool force, uint64_t now)
     spans.check_at = next;
 }
 
-void sh_span_purge(bool force)
+uint64_t sh_span_purge(bool force)
 {
     if (__atomic_load_n(&spans.segs, __ATOMIC_RELAXED) == NULL) /* racy peek, fine */
-        return;
+        return UINT64_MAX;
     sh_lock(&spans.lock);
     purge_locked(force, sh_now_ms());
+    uint64_t next = spans.check_at;
     sh_unlock(&spans.lock);
+    return next;
 }
 
 static span_seg *segment_new(void)
@@ -196,7 +198,7 @@ static span_seg *segment_new(void)
     s->next = spans.segs;
     seal(s);
     __atomic_store_n(&spans.segs, s, __ATOMIC_RELAXED); /* peeked without the lock */
-    sh_segment_map_live(s);
+    sh_segment_map_live(s, SH_MAP_OWN);
     return s;
 }
 
@@ -296,6 +298,7 @@ void sh_span_free(sh_segment *seg, void *p)
     s->start &= ~((uint64_t)1 << i);
     release(s, bits(run_length(s, i), i));
     sh_unlock(&spans.lock);
+    sh_background_kick();
 }
 
 bool sh_span_resize(sh_segment *seg, void *p, size_t size)
