@@ -356,8 +356,13 @@ void *sh_span_block_start(sh_segment *seg, const void *p)
 void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void *arg)
 {
     span_seg *s = (span_seg *)seg;
+    uint64_t starts = 0;
     sh_lock(&spans.lock);
-    uint64_t starts = s->start;
+    /* still a span segment: the purge thread may have unmapped it since
+       the caller found it in the map */
+    for (span_seg *t = spans.segs; t != NULL; t = t->next)
+        if (t == s)
+            starts = s->start;
     sh_unlock(&spans.lock);
     for (; starts != 0; starts &= starts - 1)
         f((uint8_t *)s + ((size_t)__builtin_ctzll(starts) << SLICE_SHIFT), arg);
