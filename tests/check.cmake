@@ -4,10 +4,10 @@
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine
-      double_free_big not_from_malloc)
+      double_free_big not_from_malloc sized_free)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
-    target_link_libraries(check_${p} PRIVATE Threads::Threads)
+    target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
   endforeach()
 
   # sh_check_test(NAME RC <status|abort> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...] [STDOUT ...])
@@ -54,6 +54,18 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   sh_check_test(check_double_free_error_exitcode RC 9
     COMMAND ${RUN} --error-exitcode 9 $<TARGET_FILE:check_double_free>
     MATCH "double free" "exiting with code 9 \\(the error exit code asked for\\)")
+  # free_sized and sized delete with a size of the right class but not the
+  # one allocated: release mode cannot tell (harden_sized_delete_* covers the
+  # class), check mode reports each, with where it was called and allocated
+  sh_check_test(check_sized_free_with_the_wrong_size RC 0
+    COMMAND ${RUN} --continue $<TARGET_FILE:check_sized_free>
+    MATCH "stackheap: invalid free: free_sized\\(0x[0-9a-f]+\\) with size 12, but the block was allocated with 10"
+          "free_sized called at:[^#]*${FRAME} main [^ ]*sized_free.c:20"
+          "the block was allocated at:[^#]*${FRAME} main [^ ]*sized_free.c:19"
+          "stackheap: invalid free: operator delete\\(0x[0-9a-f]+\\) with size 24, but the block was allocated with 20"
+          "2 problems found"
+    NOMATCH "with size 40"
+    STDOUT "sized_free: done")
   sh_check_test(check_double_free_continue RC 0
     COMMAND ${RUN} --continue $<TARGET_FILE:check_double_free>
     MATCH "double free" "1 problem found"
