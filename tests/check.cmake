@@ -4,7 +4,7 @@
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine
-      double_free_big not_from_malloc sized_free)
+      double_free_big not_from_malloc sized_free aligned_huge)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
@@ -66,6 +66,10 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
           "2 problems found"
     NOMATCH "with size 40"
     STDOUT "sized_free: done")
+  sh_check_test(check_blocks_aligned_to_4_mib_and_more RC 0
+    COMMAND ${RUN} $<TARGET_FILE:check_aligned_huge>
+    NOMATCH "invalid" "stackheap: [a-z ]+:"
+    STDOUT "aligned_huge: done")
   sh_check_test(check_double_free_continue RC 0
     COMMAND ${RUN} --continue $<TARGET_FILE:check_double_free>
     MATCH "double free" "1 problem found"

@@ -40,6 +40,10 @@ if(NOT SH_SANITIZE)
     COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/fault_sweep.sh $<TARGET_FILE:fault_workload>)
   set_tests_properties(fault_sweep_every_system_call_failing_in_turn PROPERTIES
     PASS_REGULAR_EXPRESSION "fault_sweep: ok" TIMEOUT 300)
+  add_test(NAME fault_sweep_in_check_mode
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/fault_sweep.sh $<TARGET_FILE:fault_workload> check)
+  set_tests_properties(fault_sweep_in_check_mode PROPERTIES
+    PASS_REGULAR_EXPRESSION "fault_sweep: ok" TIMEOUT 300)
 endif()
 
 # The heap at the OS's limits (each test lowers its own limits in a child).

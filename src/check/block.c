@@ -195,9 +195,12 @@ static ck_block *header_at(const void *p)
     if (((uintptr_t)p & 15) != 0 || (uintptr_t)p < 4096)
         return NULL;
     const uint8_t *h = (const uint8_t *)p - CK_OFFSET;
-    if (!sh_segment_map_has(sh_segment_of(p)) || !sh_segment_map_has(sh_segment_of(h + 1)))
-        return NULL;
-    return (ck_block *)h;
+    if (sh_segment_map_has(sh_segment_of(p)) && sh_segment_map_has(sh_segment_of(h + 1)))
+        return (ck_block *)h;
+    /* p 4 MiB or more into a large block (an alignment of 4 MiB or more puts
+       it there): only the block's first region is in the map */
+    const uint8_t *base = sh_block_base(p);
+    return base != NULL && h >= base ? (ck_block *)h : NULL;
 }
 
 /* The header of the checked block that heap block `block` holds (live or

@@ -230,9 +230,15 @@ void ck_trace_init(void)
 {
     tr.rec = sh_os_map(TRACES * sizeof(ck_trace));
     tr.slot = sh_os_map(SLOTS * sizeof(uint32_t));
-    if (tr.rec == NULL || tr.slot == NULL)
-        sh_fatal("check mode: cannot map its stack tables (%zu MiB)",
-                 (size_t)(TRACES * sizeof(ck_trace) + SLOTS * 4) >> 20);
+    if (tr.rec == NULL || tr.slot == NULL) { /* check without stacks: capture records none */
+        sh_os_unmap(tr.rec, TRACES * sizeof(ck_trace));
+        sh_os_unmap(tr.slot, SLOTS * sizeof(uint32_t));
+        tr.rec = NULL;
+        tr.slot = NULL;
+        sh_warning("check mode: the system refused the %zu MiB of its stack tables: reports "
+                   "will show no stacks",
+                   (size_t)(TRACES * sizeof(ck_trace) + SLOTS * 4) >> 20);
+    }
     ck_place me;
     if (ck_place_of((uintptr_t)ck_trace_init, &me)) { /* libstackheap's code */
         tr.self_lo = me.lo;
@@ -382,9 +388,9 @@ uint32_t ck_trace_capture(void *ra, void **fp)
 void ck_trace_tables(uintptr_t lo[2], uintptr_t hi[2])
 {
     lo[0] = (uintptr_t)tr.rec;
-    hi[0] = lo[0] + TRACES * sizeof(ck_trace);
+    hi[0] = tr.rec != NULL ? lo[0] + TRACES * sizeof(ck_trace) : 0;
     lo[1] = (uintptr_t)tr.slot;
-    hi[1] = lo[1] + SLOTS * sizeof(uint32_t);
+    hi[1] = tr.slot != NULL ? lo[1] + SLOTS * sizeof(uint32_t) : 0;
 }
 
 const ck_trace *ck_trace_get(uint32_t id)

@@ -51,8 +51,13 @@ static void foreign(const void *p, const char *what)
 void *sh_block_base(const void *p)
 {
     sh_segment *seg = sh_segment_of(p);
-    if (!sh_segment_map_has(seg))
-        return NULL;
+    if (!sh_segment_map_has(seg)) {
+        /* only a large block's header region is marked: the last live region
+           below p is the only one whose block can reach p */
+        seg = sh_segment_map_prev((uintptr_t)seg);
+        if (seg == NULL || sh_segment_map_state(seg) != SH_MAP_OWN || seg->kind != SH_SEG_LARGE)
+            return NULL;
+    }
     if (seg->kind == SH_SEG_LARGE) {
         const sh_large *l = (const sh_large *)seg;
         return (const uint8_t *)p >= l->user && (const uint8_t *)p < l->user + l->size ? l->user

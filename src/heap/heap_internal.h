@@ -435,6 +435,9 @@ void sh_segment_map_release(const void *seg);
    SH_MAP_SEGMENT); NULL if none.  A walk: for (s = sh_segment_map_next(0,
    x); s; s = sh_segment_map_next((uintptr_t)s + SH_SEGMENT_SIZE, x)). */
 void *sh_segment_map_next(uintptr_t from, bool segments_only);
+/* The last live region at or below address from (of any live state); NULL
+   if none. */
+void *sh_segment_map_prev(uintptr_t from);
 
 static inline sh_segment *sh_segment_of(const void *p)
 {
@@ -662,7 +665,8 @@ void sh_free_sized(void *p, size_t size, size_t align, const char *what);
    be resized wherever it lives); the one implementation of both reallocs. */
 void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size);
 /* Start of the heap block that holds p, NULL if none does (p need not be
-   the heap's: the segment map is asked first). */
+   the heap's: the segment map is asked first; a pointer more than 4 MiB
+   into a large block is found through the block's header region). */
 void *sh_block_base(const void *p);
 /* Call f on the start of every block carved in the heap's memory, allocated
    or free (check mode tells them apart by their headers).  Not synchronised

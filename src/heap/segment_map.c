@@ -110,3 +110,24 @@ void *sh_segment_map_next(uintptr_t from, bool segments_only)
     }
     return NULL;
 }
+
+void *sh_segment_map_prev(uintptr_t from)
+{
+    size_t idx = (size_t)(from >> SH_SEGMENT_SHIFT);
+    if (idx >= SH_MAP_REGIONS)
+        return NULL;
+    size_t lo = atomic_load_explicit(&lo_top, memory_order_relaxed);
+    for (size_t t = idx >> SH_MAP_LEAF_SHIFT;; t--) {
+        const uint8_t *leaf = atomic_load_explicit(&sh_segment_map_top[t], memory_order_acquire);
+        size_t i = t == idx >> SH_MAP_LEAF_SHIFT ? idx & (SH_MAP_LEAF - 1) : SH_MAP_LEAF - 1;
+        if (leaf != NULL)
+            for (;; i--) {
+                if ((__atomic_load_n(&leaf[i], __ATOMIC_ACQUIRE) & 1) != 0)
+                    return (void *)(((t << SH_MAP_LEAF_SHIFT) | i) << SH_SEGMENT_SHIFT);
+                if (i == 0)
+                    break;
+            }
+        if (t == 0 || t <= lo)
+            return NULL;
+    }
+}
