@@ -114,6 +114,10 @@ void *sh_os_map_aligned(size_t size, size_t align);
    MAP_NORESERVE): what the kernel would refuse any program (a request larger
    than memory and swap, under its default heuristic) fails with ENOMEM. */
 void *sh_os_map_committed(size_t size, size_t align);
+/* sh_os_map_committed, placed (when the aligned hint serves it) where the
+   address space up to `room` bytes from its start is free, so that
+   sh_os_remap_grow can extend it in place that far. */
+void *sh_os_map_growable(size_t size, size_t align, size_t room);
 /* Unmap [p, p+size).  When the kernel refuses with ENOMEM (at its mapping
    limit) the memory is decommitted now and the range unmapped by a later
    call; any other failure dies (the range was not stackheap's). */

@@ -260,11 +260,14 @@ void *sh_os_map(size_t size)
     return map_anywhere(size, false);
 }
 
-static void *map_at_hint(size_t size, size_t align, bool commit)
+/* room: address space after the mapping's start kept free for its growth
+   (the hint moves past it). */
+static void *map_at_hint(size_t size, size_t align, bool commit, size_t room)
 {
-    if (size > ((size_t)1 << 40) || align > ((size_t)1 << 30))
+    if (size > ((size_t)1 << 40) || align > ((size_t)1 << 30) || room > ((size_t)1 << 40))
         return NULL;
-    size_t span = ((size + align - 1) & ~(align - 1)) + (sh_cfg_harden ? HINT_GAP : 0);
+    size_t span =
+        (((size > room ? size : room) + align - 1) & ~(align - 1)) + (sh_cfg_harden ? HINT_GAP : 0);
     uintptr_t h = atomic_load_explicit(&os.hint, memory_order_relaxed);
     if (sh_unlikely(h == 0)) { /* first use: a random start */
         uint64_t r = 0;
@@ -296,12 +299,12 @@ static void *map_at_hint(size_t size, size_t align, bool commit)
 }
 
 /* Map at an aligned hint; failing that, over-map by align and trim both ends. */
-static void *map_aligned(size_t size, size_t align, bool commit)
+static void *map_aligned(size_t size, size_t align, bool commit, size_t room)
 {
     size_t page = sh_os_page_size();
     if (align <= page)
         return map_anywhere(size, commit);
-    void *hinted = map_at_hint(size, align, commit);
+    void *hinted = map_at_hint(size, align, commit, room);
     if (hinted != NULL)
         return hinted;
     size_t span;
@@ -325,12 +328,17 @@ static void *map_aligned(size_t size, size_t align, bool commit)
 
 void *sh_os_map_aligned(size_t size, size_t align)
 {
-    return map_aligned(size, align, false);
+    return map_aligned(size, align, false, 0);
 }
 
 void *sh_os_map_committed(size_t size, size_t align)
 {
-    return map_aligned(size, align, true);
+    return map_aligned(size, align, true, 0);
+}
+
+void *sh_os_map_growable(size_t size, size_t align, size_t room)
+{
+    return map_aligned(size, align, true, room);
 }
 
 void *sh_os_remap_grow(void *p, size_t old_size, size_t new_size)

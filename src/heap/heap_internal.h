@@ -502,11 +502,11 @@ extern _Atomic unsigned sh_trim_epoch;
    segments and large mappings, free span slices), now.  Caller holds no cache lock, and no page it
    is using is empty (a bin's page being filled is not). */
 void sh_release_caches(void);
-/* sh_os_map_aligned (commit: sh_os_map_committed, for a block's own
-   mapping) for the heap: when the OS refuses, the caches go back
+/* sh_os_map_aligned (commit: sh_os_map_growable with room, for a block's
+   own mapping) for the heap: when the OS refuses, the caches go back
    (sh_release_caches) and the mapping is tried once more, so memory kept for
    reuse never makes a request fail.  Caller holds no cache lock. */
-void *sh_heap_map(size_t size, size_t align, bool commit);
+void *sh_heap_map(size_t size, size_t align, bool commit, size_t room);
 /* What the small and medium segments hold, read from every thread's
    (figures for mallinfo: the owners change them meanwhile). */
 typedef struct sh_segment_figures {

@@ -275,13 +275,17 @@ void sh_release_caches(void)
     sh_segment_purge_all(true); /* every thread's free pages, the caches too */
 }
 
-void *sh_heap_map(size_t size, size_t align, bool commit)
+static void *heap_map_once(size_t size, size_t align, bool commit, size_t room)
 {
-    void *(*map)(size_t, size_t) = commit ? sh_os_map_committed : sh_os_map_aligned;
-    void *p = map(size, align);
+    return commit ? sh_os_map_growable(size, align, room) : sh_os_map_aligned(size, align);
+}
+
+void *sh_heap_map(size_t size, size_t align, bool commit, size_t room)
+{
+    void *p = heap_map_once(size, align, commit, room);
     if (sh_unlikely(p == NULL)) {
         sh_release_caches();
-        p = map(size, align);
+        p = heap_map_once(size, align, commit, room);
     }
     return p;
 }
@@ -296,7 +300,7 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
         purge_lock(seg);
         memset(seg, 0, offsetof(sh_segment, purge_lock));
         memset(seg->pages, 0, sizeof seg->pages); /* the pages keep their old bytes */
-    } else if ((seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false)) != NULL &&
+    } else if ((seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false, 0)) != NULL &&
                !sh_segment_map_reserve(seg)) {
         sh_os_unmap(seg, SH_SEGMENT_SIZE);
         return NULL;
