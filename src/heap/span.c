@@ -15,9 +15,13 @@
  *          since the segment was mapped or last purged)
  *
  * Free slices coalesce by construction, and a run of n free slices is found
- * with log2(n) shift-and-ands.  One mutex guards every span segment: blocks
- * this big are rare next to small ones (using one costs a memset's worth of
- * time), and a lock lets any thread free or resize any of them.
+ * with log2(n) shift-and-ands.  The segments are split among SHARDS lists,
+ * each with its mutex: a thread allocates from the shard of its id, and a
+ * block's free, resize or measure takes the lock of its segment's shard
+ * (kept in the header, which never changes), so threads that allocate and
+ * free span blocks at a high rate meet on one lock only one time in SHARDS
+ * (a lock lets any thread free or resize any block; a block this big costs
+ * a memset's worth of time to use, far more than the lock).
  *
  * The point: a freed block keeps its pages, so the next block of any size up
  * to SH_SPAN_MAX reuses them without page faults (a mapping per block
@@ -49,14 +53,31 @@ typedef struct span_seg {
     uint64_t used, start, dirty;
     uint64_t purge_at; /* ms: the earliest freed_at + delay of a free dirty slice; 0: none */
     uint64_t seal;     /* sh_seal of the fields that decide which memory is handed out */
+    uint64_t shard;    /* its list, set when mapped */
     uint64_t freed_at[SLICES]; /* ms: when each free slice was freed */
 } span_seg;
 
-static struct {
+/* Lists of span segments, each under its own lock (see above). */
+#define SHARDS 8
+
+typedef struct span_shard {
     pthread_mutex_t lock;
     span_seg *segs;
-    uint64_t check_at; /* ms: the earliest purge_at of all segments (UINT64_MAX: none) */
-} spans = {.lock = PTHREAD_MUTEX_INITIALIZER, .check_at = UINT64_MAX};
+    uint64_t check_at; /* ms: the earliest purge_at of its segments (UINT64_MAX: none) */
+} span_shard;
+
+#define SHARD_INIT                                                                                 \
+    {                                                                                              \
+        .lock = PTHREAD_MUTEX_INITIALIZER, .check_at = UINT64_MAX                                  \
+    }
+_Static_assert(SHARDS == 8, "one initialiser a shard below");
+static span_shard spans[SHARDS] = {SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT,
+                                   SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT};
+
+static span_shard *shard_of(const span_seg *s)
+{
+    return &spans[s->shard % SHARDS];
+}
 
 /* n ones from bit i (n + i <= 64, n >= 1). */
 static uint64_t bits(unsigned n, unsigned i)
@@ -80,7 +101,8 @@ static uint64_t runs_of(uint64_t free, unsigned n)
 
 static uint64_t seal_of(const span_seg *s)
 {
-    uint64_t w[] = {(uintptr_t)s, s->kind, s->page_shift, (uintptr_t)s->next, s->used, s->start};
+    uint64_t w[] = {(uintptr_t)s, s->kind,  s->page_shift, (uintptr_t)s->next,
+                    s->used,      s->start, s->shard};
     return sh_seal(w, sizeof w / sizeof w[0]);
 }
 
@@ -139,7 +161,7 @@ static bool purge_one(span_seg *prev, span_seg **link, span_seg *s, bool force, 
             next = at;
     }
     if (s->used == 0 && next == 0) {
-        __atomic_store_n(link, s->next, __ATOMIC_RELAXED); /* spans.segs is peeked unlocked */
+        __atomic_store_n(link, s->next, __ATOMIC_RELAXED); /* a shard's segs is peeked unlocked */
         if (prev != NULL)
             seal(prev);
         sh_segment_map_release(s);
@@ -152,14 +174,14 @@ static bool purge_one(span_seg *prev, span_seg **link, span_seg *s, bool force, 
     return false;
 }
 
-/* Purge the segments whose time came (all if force).  Lock held. */
-static void purge_locked(bool force, uint64_t now)
+/* Purge sh's segments whose time came (all if force).  Its lock held. */
+static void purge_locked(span_shard *sh, bool force, uint64_t now)
 {
-    if (!force && now < spans.check_at)
+    if (!force && now < sh->check_at)
         return;
     uint64_t next = UINT64_MAX;
     span_seg *prev = NULL;
-    for (span_seg **link = &spans.segs, *s; (s = *link) != NULL;) {
+    for (span_seg **link = &sh->segs, *s; (s = *link) != NULL;) {
         if ((force || (s->purge_at != 0 && now >= s->purge_at)) &&
             purge_one(prev, link, s, force, now))
             continue;
@@ -168,21 +190,26 @@ static void purge_locked(bool force, uint64_t now)
         prev = s;
         link = &s->next;
     }
-    spans.check_at = next;
+    sh->check_at = next;
 }
 
 uint64_t sh_span_purge(bool force)
 {
-    if (__atomic_load_n(&spans.segs, __ATOMIC_RELAXED) == NULL) /* racy peek, fine */
-        return UINT64_MAX;
-    sh_lock(&spans.lock);
-    purge_locked(force, sh_now_ms());
-    uint64_t next = spans.check_at;
-    sh_unlock(&spans.lock);
+    uint64_t next = UINT64_MAX;
+    for (span_shard *sh = spans; sh < spans + SHARDS; sh++) {
+        if (__atomic_load_n(&sh->segs, __ATOMIC_RELAXED) == NULL) /* racy peek, fine */
+            continue;
+        sh_lock(&sh->lock);
+        purge_locked(sh, force, sh_now_ms());
+        if (sh->check_at < next)
+            next = sh->check_at;
+        sh_unlock(&sh->lock);
+    }
     return next;
 }
 
-static span_seg *segment_new(void)
+/* A new span segment on shard sh (its lock held). */
+static span_seg *segment_new(span_shard *sh)
 {
     span_seg *s = sh_os_map_aligned(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE);
     if (s == NULL)
@@ -195,9 +222,10 @@ static span_seg *segment_new(void)
     s->kind = SH_SEG_SPAN;
     s->page_shift = SLICE_SHIFT;
     s->used = s->start = s->dirty = s->purge_at = 0; /* dirty never has the header's bit */
-    s->next = spans.segs;
+    s->shard = (uint64_t)(sh - spans);
+    s->next = sh->segs;
     seal(s);
-    __atomic_store_n(&spans.segs, s, __ATOMIC_RELAXED); /* peeked without the lock */
+    __atomic_store_n(&sh->segs, s, __ATOMIC_RELAXED); /* peeked without the lock */
     sh_segment_map_live(s, SH_MAP_OWN);
     return s;
 }
@@ -205,11 +233,12 @@ static span_seg *segment_new(void)
 void *sh_span_alloc(size_t size, bool zeroed)
 {
     unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT), i = 0;
-    sh_lock(&spans.lock);
+    span_shard *sh = &spans[sh_tls_owner_id % SHARDS];
+    sh_lock(&sh->lock);
     uint64_t now = sh_now_ms();
-    purge_locked(false, now);
+    purge_locked(sh, false, now);
     span_seg *s;
-    for (s = spans.segs; s != NULL; s = s->next) {
+    for (s = sh->segs; s != NULL; s = s->next) {
         check(s, s, "malloc");
         uint64_t x = runs_of(~s->used & USABLE, n);
         if (x != 0) {
@@ -217,18 +246,18 @@ void *sh_span_alloc(size_t size, bool zeroed)
             break;
         }
     }
-    if (s == NULL && (s = segment_new()) == NULL) {
+    if (s == NULL && (s = segment_new(sh)) == NULL) {
         /* the OS refused: give the caches back (that takes this lock) and
            try once more */
-        sh_unlock(&spans.lock);
+        sh_unlock(&sh->lock);
         sh_release_caches();
-        sh_lock(&spans.lock);
-        s = segment_new();
+        sh_lock(&sh->lock);
+        s = segment_new(sh);
     }
     if (s != NULL && i == 0)
         i = 1;
     if (s == NULL) {
-        sh_unlock(&spans.lock);
+        sh_unlock(&sh->lock);
         errno = ENOMEM;
         return NULL;
     }
@@ -237,7 +266,7 @@ void *sh_span_alloc(size_t size, bool zeroed)
     s->start |= (uint64_t)1 << i;
     s->dirty |= m;
     seal(s);
-    sh_unlock(&spans.lock);
+    sh_unlock(&sh->lock);
     if (zeroed) /* only slices used before can be non-zero; no one else touches them now */
         for_runs(s, stale, zero);
     return (uint8_t *)s + ((size_t)i << SLICE_SHIFT);
@@ -284,20 +313,22 @@ static void release(span_seg *s, uint64_t m)
     uint64_t at = now + sh_purge_delay_ms;
     if (s->purge_at == 0 || at < s->purge_at)
         s->purge_at = at;
-    if (at < spans.check_at)
-        spans.check_at = at;
+    span_shard *sh = shard_of(s);
+    if (at < sh->check_at)
+        sh->check_at = at;
     if (sh_purge_delay_ms == 0)
-        purge_locked(false, now);
+        purge_locked(sh, false, now);
 }
 
 void sh_span_free(sh_segment *seg, void *p)
 {
     span_seg *s = (span_seg *)seg;
-    sh_lock(&spans.lock);
+    span_shard *sh = shard_of(s);
+    sh_lock(&sh->lock);
     unsigned i = start_slice(s, p, "free");
     s->start &= ~((uint64_t)1 << i);
     release(s, bits(run_length(s, i), i));
-    sh_unlock(&spans.lock);
+    sh_unlock(&sh->lock);
     sh_background_kick();
 }
 
@@ -306,7 +337,8 @@ bool sh_span_resize(sh_segment *seg, void *p, size_t size)
     span_seg *s = (span_seg *)seg;
     unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT);
     bool ok = true;
-    sh_lock(&spans.lock);
+    span_shard *sh = shard_of(s);
+    sh_lock(&sh->lock);
     unsigned i = start_slice(s, p, "realloc"), have = run_length(s, i);
     if (n < have) {
         release(s, bits(have - n, i + n));
@@ -319,7 +351,7 @@ bool sh_span_resize(sh_segment *seg, void *p, size_t size)
             seal(s);
         }
     }
-    sh_unlock(&spans.lock);
+    sh_unlock(&sh->lock);
     return ok;
 }
 
@@ -336,10 +368,11 @@ static unsigned containing(const span_seg *s, unsigned i)
 size_t sh_span_usable(sh_segment *seg, const void *p, const char *what)
 {
     span_seg *s = (span_seg *)seg;
-    sh_lock(&spans.lock);
+    span_shard *sh = shard_of(s);
+    sh_lock(&sh->lock);
     unsigned i = start_slice(s, p, what);
     size_t bytes = (size_t)run_length(s, i) << SLICE_SHIFT;
-    sh_unlock(&spans.lock);
+    sh_unlock(&sh->lock);
     return bytes;
 }
 
@@ -347,9 +380,10 @@ void *sh_span_block_start(sh_segment *seg, const void *p)
 {
     span_seg *s = (span_seg *)seg;
     size_t off = (size_t)((const uint8_t *)p - (const uint8_t *)s);
-    sh_lock(&spans.lock);
+    span_shard *sh = shard_of(s);
+    sh_lock(&sh->lock);
     unsigned first = containing(s, (unsigned)(off >> SLICE_SHIFT));
-    sh_unlock(&spans.lock);
+    sh_unlock(&sh->lock);
     return first != 0 ? (uint8_t *)s + ((size_t)first << SLICE_SHIFT) : NULL;
 }
 
@@ -357,13 +391,15 @@ void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void
 {
     span_seg *s = (span_seg *)seg;
     uint64_t starts = 0;
-    sh_lock(&spans.lock);
     /* still a span segment: the purge thread may have unmapped it since
-       the caller found it in the map */
-    for (span_seg *t = spans.segs; t != NULL; t = t->next)
-        if (t == s)
-            starts = s->start;
-    sh_unlock(&spans.lock);
+       the caller found it in the map (so its shard is not read first) */
+    for (span_shard *sh = spans; sh < spans + SHARDS; sh++) {
+        sh_lock(&sh->lock);
+        for (span_seg *t = sh->segs; t != NULL; t = t->next)
+            if (t == s)
+                starts = s->start;
+        sh_unlock(&sh->lock);
+    }
     for (; starts != 0; starts &= starts - 1)
         f((uint8_t *)s + ((size_t)__builtin_ctzll(starts) << SLICE_SHIFT), arg);
 }
@@ -371,21 +407,25 @@ void sh_span_each_block(sh_segment *seg, void (*f)(void *block, void *arg), void
 void sh_span_totals(size_t *mapped, size_t *used, size_t *blocks)
 {
     *mapped = *used = *blocks = 0;
-    sh_lock(&spans.lock);
-    for (span_seg *s = spans.segs; s != NULL; s = s->next) {
-        *mapped += SH_SEGMENT_SIZE;
-        *used += (size_t)__builtin_popcountll(s->used) << SLICE_SHIFT;
-        *blocks += (size_t)__builtin_popcountll(s->start);
+    for (span_shard *sh = spans; sh < spans + SHARDS; sh++) {
+        sh_lock(&sh->lock);
+        for (span_seg *s = sh->segs; s != NULL; s = s->next) {
+            *mapped += SH_SEGMENT_SIZE;
+            *used += (size_t)__builtin_popcountll(s->used) << SLICE_SHIFT;
+            *blocks += (size_t)__builtin_popcountll(s->start);
+        }
+        sh_unlock(&sh->lock);
     }
-    sh_unlock(&spans.lock);
 }
 
 void sh_span_lock_for_fork(int phase)
 {
-    if (phase == 0)
-        sh_lock(&spans.lock);
-    else if (phase == 1)
-        sh_unlock(&spans.lock);
-    else
-        pthread_mutex_init(&spans.lock, NULL);
+    for (span_shard *sh = spans; sh < spans + SHARDS; sh++) {
+        if (phase == 0)
+            sh_lock(&sh->lock);
+        else if (phase == 1)
+            sh_unlock(&sh->lock);
+        else
+            pthread_mutex_init(&sh->lock, NULL);
+    }
 }
