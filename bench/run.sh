@@ -7,13 +7,18 @@
 #      bench/results/<date>.csv and .svg (and latest.svg, which the README shows);
 #   2. the stack against the heap and glibc (bench_stack: time per allocation);
 #   3. instructions per sh_stack_alloc (bench/callgrind.sh);
-#   4. instructions per malloc+free pair under each allocator (bench/pair_count.sh).
+#   4. instructions per malloc+free pair under each allocator (bench/pair_count.sh);
+#   5. optional: mimalloc-bench's programs under the same allocators
+#      (bench/mimalloc_bench.sh), only when MIMALLOC_BENCH names a copy of
+#      mimalloc-bench; otherwise one line says the set was skipped.
 #
 # Environment:
 #   QUICK=1          quick mode, about a minute: smaller workloads, 3 runs each;
 #                    results go to <date>-quick.csv/.svg and latest.svg is kept
 #   SH_BENCH_ONLY=a,b  only these allocators (CI: QUICK=1 SH_BENCH_ONLY=stackheap,
 #                    which proves the harness works, with no timing assertion)
+#   MIMALLOC_BENCH=DIR a checkout (or git dir) of mimalloc-bench: adds step 5
+#                    (see bench/README.md; ROUNDS=N sets its rounds, default 5)
 # A failed workload is reported as FAILED and the run goes on; the exit status
 # is then 1.
 set -eu
@@ -75,4 +80,6 @@ echo
 echo
 sh "$HERE/callgrind.sh" "$BUILD" || status=1  # ends with a blank line
 sh "$HERE/pair_count.sh" "$BUILD" || status=1
+echo
+sh "$HERE/mimalloc_bench.sh" "$BUILD" || status=1
 exit $status

@@ -21,7 +21,10 @@
  *     exactly the prefix of the list whose tag is >= F's serial;
  *   - pop_slow has POP_TOOLS while tools mark memory or check mode is on
  *     (both need every pop out of line), POP_HEAP while any
- *     fallback block is live.
+ *     fallback block is live, POP_CURSOR while a cursor is open;
+ *   - while a cursor is open, fast_end is 0 and top may be behind the
+ *     cursor's: only the cursor's out-of-line path and sh_cursor_end move
+ *     it, and every direct use that would read or move it is refused.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -30,7 +33,7 @@
 #include <pthread.h>
 #include <string.h>
 
-enum { POP_TOOLS = 1, POP_HEAP = 2 };
+enum { POP_TOOLS = 1, POP_HEAP = 2, POP_CURSOR = 4 };
 #define CHECK_FRAMES 64
 #define CHECK_POPPED_BYTE 0xFE
 
@@ -70,6 +73,13 @@ typedef struct stack_full {
     heap_block *heap_blocks;
     size_t heap_count;
     size_t heap_bytes;
+    /* a cursor is open (sh_stack_cursor): pub.fast_end is 0 and pop_slow has
+       POP_CURSOR, so direct use goes out of line and is refused there;
+       cursor_fast_end is fast_end's value to restore, cursor_frame the
+       innermost frame when it opened */
+    bool cursor_open;
+    uintptr_t cursor_fast_end;
+    uint64_t cursor_frame;
     char name[48];
 } stack_full;
 
@@ -348,18 +358,22 @@ SH_NOINLINE static void *overflow(stack_full *st, size_t size, size_t align, con
     return NULL;
 }
 
-void *sh_stack_alloc_slow_(sh_stack *s, size_t size, size_t align)
+SH_NORETURN SH_COLD static void cursor_is_open(const stack_full *st, const char *what)
 {
-    if (s == NULL || !sh_is_pow2(align)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    stack_full *st = full(s);
+    sh_fatal("%s: '%s' has a cursor open (sh_stack_cursor): allocate through the cursor, or end "
+             "it with sh_cursor_end before using the stack directly",
+             what, st->name);
+}
+
+/* The out-of-line allocation; ra: the program's call, for check mode. */
+static void *alloc_out_of_line(stack_full *st, size_t size, size_t align, void *ra)
+{
+    sh_stack *s = &st->pub;
     uintptr_t p, new_top;
     if (!place(st, size, align, &p, &new_top))
         return overflow(st, size, align, "allocation");
     if (st->poison_end > s->top)
-        check_reuse(st, new_top, __builtin_return_address(0));
+        check_reuse(st, new_top, ra);
     s->top = new_top;
     s->last = p;
     if (st->tools)
@@ -367,9 +381,20 @@ void *sh_stack_alloc_slow_(sh_stack *s, size_t size, size_t align)
     size_t d = s->depth;
     if (st->checked && d >= 1 && d <= CHECK_FRAMES && st->site_serial[d - 1] != s->frame_serial) {
         st->site_serial[d - 1] = s->frame_serial; /* the frame's first allocation */
-        st->site[d - 1] = sh_check_stack_site(__builtin_return_address(0));
+        st->site[d - 1] = sh_check_stack_site(ra);
     }
     return (void *)p;
+}
+
+void *sh_stack_alloc_slow_(sh_stack *s, size_t size, size_t align)
+{
+    if (s == NULL || !sh_is_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (full(s)->cursor_open)
+        cursor_is_open(full(s), "sh_stack_alloc");
+    return alloc_out_of_line(full(s), size, align, __builtin_return_address(0));
 }
 
 void *sh_stack_calloc(sh_stack *s, size_t n, size_t size)
@@ -519,6 +544,8 @@ void sh_stack_pop_slow_(sh_stack *s, sh_frame f)
         sh_fatal("sh_stack_pop: the stack is NULL (frame #%llu was pushed on the stack at %p)",
                  (unsigned long long)f.serial, (void *)f.stack);
     stack_full *st = full(s);
+    if (st->cursor_open)
+        cursor_is_open(st, "sh_stack_pop");
     if (f.stack != s || f.serial == 0 || f.serial != s->frame_serial || f.mark > s->top ||
         f.mark < st->base)
         bad_pop(st, f);
@@ -528,6 +555,129 @@ void sh_stack_pop_slow_(sh_stack *s, sh_frame f)
     s->frame_serial = f.parent;
     s->depth--;
     s->last = 0;
+    sh_assert(stack_is_valid(st));
+}
+
+/* ---- cursors ---------------------------------------------------------------- */
+
+/* Where a cursor may bump to: the stack's end, or nowhere (its top) while
+   every allocation must go out of line (tools, check mode). */
+static uintptr_t cursor_limit(const stack_full *st, uintptr_t top)
+{
+    uintptr_t end = st->cursor_fast_end & ~(uintptr_t)(SH_STACK_ALIGN - 1);
+    return end > top ? end : top;
+}
+
+/* s's top rounded up to SH_STACK_ALIGN, at most the end (a multiple of it). */
+static uintptr_t aligned_top(const stack_full *st)
+{
+    uintptr_t top;
+    if (!sh_round_up(st->pub.top, SH_STACK_ALIGN, &top) || top > st->end)
+        top = st->end;
+    return top;
+}
+
+/* The cursors open in this thread (a cursor names no stack: its slow path
+   finds it here by address). */
+#define CURSORS 8
+static _Thread_local stack_full *open_cursor[CURSORS];
+
+/* The stack of this thread's open cursor whose top is `top`; NULL if none. */
+static stack_full *cursor_stack(uintptr_t top)
+{
+    for (unsigned i = 0; i < CURSORS; i++) {
+        stack_full *st = open_cursor[i];
+        if (st != NULL && top >= st->base && top <= st->end)
+            return st;
+    }
+    return NULL;
+}
+
+sh_cursor sh_stack_cursor(sh_stack *s)
+{
+    if (s == NULL)
+        sh_fatal("sh_stack_cursor: the stack is NULL; create one with sh_stack_new() or use "
+                 "sh_stack_default()");
+    stack_full *st = full(s);
+    if (st->cursor_open)
+        sh_fatal("sh_stack_cursor: '%s' has a cursor open already; end it with sh_cursor_end "
+                 "before opening another",
+                 st->name);
+    unsigned slot = 0;
+    while (slot < CURSORS && open_cursor[slot] != NULL)
+        slot++;
+    if (slot == CURSORS)
+        sh_fatal("sh_stack_cursor: on '%s': %d cursors are open in this thread already; end one "
+                 "first",
+                 st->name, CURSORS);
+    open_cursor[slot] = st;
+    st->cursor_open = true;
+    st->cursor_fast_end = s->fast_end;
+    st->cursor_frame = s->frame_serial;
+    s->fast_end = 0; /* direct allocations and pops go out of line, where they are refused */
+    s->pop_slow |= POP_CURSOR;
+    s->last = 0;
+    sh_cursor c;
+    c.top = aligned_top(st);
+    c.end = cursor_limit(st, c.top);
+    return c;
+}
+
+/* The stack's top moves to a cursor's: up, or down past what the cursor's
+   later copies allocated (released as a pop releases). */
+static void cursor_publish(stack_full *st, uintptr_t top)
+{
+    if (top < st->pub.top)
+        lower_top(st, top);
+    else
+        st->pub.top = top;
+}
+
+sh_cursor_step_ sh_cursor_alloc_slow_(uintptr_t top, uintptr_t end, size_t size)
+{
+    sh_cursor_step_ r = {0, top, end};
+    stack_full *st = cursor_stack(top);
+    if (st == NULL)
+        sh_fatal("sh_cursor_alloc: the cursor (top %p) is not open in this thread: ended "
+                 "(sh_cursor_end), opened by another thread, or overwritten",
+                 (void *)top);
+    sh_stack *s = &st->pub;
+    cursor_publish(st, top);
+    /* an allocation of the stack's own, closed to the cursor while it runs
+       (an overflow handler may allocate from the stack) */
+    st->cursor_open = false;
+    void *p = alloc_out_of_line(st, size, SH_STACK_ALIGN, __builtin_return_address(0));
+    st->cursor_open = true;
+    s->last = 0;
+    r.p = (uintptr_t)p;
+    r.top = aligned_top(st);
+    r.end = cursor_limit(st, r.top);
+    return r;
+}
+
+void sh_cursor_end(sh_cursor *c)
+{
+    if (c == NULL)
+        return;
+    stack_full *st = cursor_stack(c->top);
+    if (st == NULL)
+        sh_fatal("sh_cursor_end: the cursor (top %p) is not open in this thread: ended twice, "
+                 "opened by another thread, or overwritten",
+                 (void *)c->top);
+    sh_stack *s = &st->pub;
+    if (s->frame_serial != st->cursor_frame)
+        sh_fatal("sh_cursor_end: on '%s': a frame was pushed or popped while the cursor was open; "
+                 "open frames around a cursor, not inside it",
+                 st->name);
+    cursor_publish(st, c->top);
+    for (unsigned i = 0; i < CURSORS; i++)
+        if (open_cursor[i] == st)
+            open_cursor[i] = NULL;
+    st->cursor_open = false;
+    s->fast_end = st->cursor_fast_end;
+    s->pop_slow &= ~(unsigned)POP_CURSOR;
+    s->last = 0;
+    c->end = c->top; /* later allocations go out of line, where it is not found */
     sh_assert(stack_is_valid(st));
 }
 
@@ -558,6 +708,8 @@ size_t sh_stack_trim(sh_stack *s)
     if (s == NULL)
         return 0;
     stack_full *st = full(s);
+    if (st->cursor_open) /* the top is behind the cursor's: its blocks would go */
+        cursor_is_open(st, "sh_stack_trim");
     size_t page = sh_os_page_size();
     uintptr_t from = (s->top + page - 1) & ~(uintptr_t)(page - 1); /* <= end: end is page aligned */
     sh_os_decommit((void *)from, st->end - from);

@@ -1477,6 +1477,114 @@ static void default_stack_differs_between_threads_and_is_released_at_exit(void)
     CHECK_EQ_PTR(sh_stack_default(), v.main_stack);
 }
 
+/* ---- cursors ------------------------------------------------------------------------ */
+
+/* Blocks from a cursor are aligned, disjoint and inside the stack, and its
+   end publishes them: the stack's in_use counts them, a pop releases them. */
+static void cursor_allocations_are_the_stacks_at_its_end(void)
+{
+    sh_stack *s = sh_stack_new(64 << 10);
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    sh_frame f = sh_stack_push(s);
+    size_t before = stats_of(s).in_use;
+    sh_cursor c = sh_stack_cursor(s);
+    unsigned char *prev = NULL;
+    size_t total = 0;
+    for (size_t i = 1; i <= 100; i++) {
+        unsigned char *p = sh_cursor_alloc(&c, i);
+        CHECK(p != NULL);
+        CHECK_EQ_U((uintptr_t)p % SH_STACK_ALIGN, 0);
+        if (prev != NULL)
+            CHECK((uintptr_t)p >= (uintptr_t)prev + (i - 1)); /* after the previous block */
+        memset(p, (int)i, i);
+        prev = p;
+        total = (uintptr_t)p + i - (uintptr_t)s->top;
+    }
+    void *zero = sh_cursor_alloc(&c, 0);
+    CHECK(zero != NULL);
+    sh_cursor_end(&c);
+    size_t in_use = stats_of(s).in_use;
+    CHECK(in_use >= before + total); /* tools builds pad each block: no upper bound */
+    void *direct = sh_stack_alloc(s, 8); /* usable again, after the cursor's blocks */
+    CHECK((uintptr_t)direct >= (uintptr_t)prev + 100);
+    sh_stack_pop(s, f);
+    CHECK_EQ_U(stats_of(s).in_use, before);
+    sh_stack_delete(s);
+}
+
+/* A copy passed by value is a frame: what the callee allocated is reused
+   when the caller goes on with its own copy. */
+static uintptr_t callee_allocates(sh_cursor c)
+{
+    return (uintptr_t)sh_cursor_alloc(&c, 64);
+}
+
+static void a_cursor_copy_is_a_frame(void)
+{
+    sh_stack *s = sh_stack_new(64 << 10);
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    sh_cursor c = sh_stack_cursor(s);
+    void *a = sh_cursor_alloc(&c, 32);
+    uintptr_t inner = callee_allocates(c);
+    void *b = sh_cursor_alloc(&c, 32);
+    CHECK(a != NULL && b != NULL);
+    CHECK_EQ_U((uintptr_t)b, inner); /* the callee's block is reused */
+    sh_cursor_end(&c);
+    sh_stack_delete(s);
+}
+
+/* What does not fit goes out of line: ENOMEM and the overflow counter,
+   the stack unchanged, and the cursor goes on; the heap policy's block is
+   released by the enclosing pop. */
+static void cursor_overflow_follows_the_stacks_policy(void)
+{
+    sh_stack *s = sh_stack_new(16 << 10);
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    sh_frame f = sh_stack_push(s);
+    sh_cursor c = sh_stack_cursor(s);
+    void *small = sh_cursor_alloc(&c, 100);
+    errno = 0;
+    CHECK(sh_cursor_alloc(&c, 1 << 20) == NULL);
+    CHECK_EQ_U(errno, ENOMEM);
+    CHECK(sh_cursor_alloc(&c, SIZE_MAX) == NULL);
+    void *after = sh_cursor_alloc(&c, 100);
+    CHECK(small != NULL && after != NULL && (uintptr_t)after > (uintptr_t)small);
+    CHECK_EQ_U(sh_stack_set_overflow(s, SH_OVERFLOW_HEAP, NULL, NULL), 0);
+    unsigned char *big = sh_cursor_alloc(&c, 1 << 20);
+    CHECK(big != NULL);
+    if (big != NULL)
+        memset(big, 7, 1 << 20);
+    sh_cursor_end(&c);
+    sh_stack_stats st = stats_of(s);
+    CHECK_EQ_U(st.overflows, 3);
+    CHECK_EQ_U(st.heap_blocks, 1);
+    sh_stack_pop(s, f);
+    CHECK_EQ_U(stats_of(s).heap_blocks, 0);
+    sh_stack_delete(s);
+}
+
+/* While a cursor is open, the LIFO extras refuse what is not theirs. */
+static void free_top_and_resize_top_refuse_a_cursors_blocks(void)
+{
+    sh_stack *s = sh_stack_new(64 << 10);
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    sh_cursor c = sh_stack_cursor(s);
+    void *p = sh_cursor_alloc(&c, 64);
+    CHECK_EQ_U(sh_stack_free_top(s, p), EINVAL);
+    errno = 0;
+    CHECK(sh_stack_resize_top(s, p, 128) == NULL);
+    sh_cursor_end(&c);
+    sh_stack_delete(s);
+}
+
 int main(void)
 {
     /* The default capacity is only checked with the variable unset (it is read once). */
@@ -1565,5 +1673,9 @@ int main(void)
     RUN(default_stack_is_the_same_on_every_call_in_a_thread);
     RUN(default_stack_has_the_default_capacity_when_the_variable_is_unset);
     RUN(default_stack_differs_between_threads_and_is_released_at_exit);
+    RUN(cursor_allocations_are_the_stacks_at_its_end);
+    RUN(a_cursor_copy_is_a_frame);
+    RUN(cursor_overflow_follows_the_stacks_policy);
+    RUN(free_top_and_resize_top_refuse_a_cursors_blocks);
     return check_report();
 }

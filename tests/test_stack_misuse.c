@@ -310,6 +310,110 @@ static void write_before_the_base_hits_the_guard_page(void)
     CHECK_SEGFAULTS(write_one_byte_before_the_base, NULL);
 }
 
+/* ---- cursors: each rule is checked ------------------------------------------------ */
+
+static sh_stack *named(const char *name)
+{
+    sh_stack *s = sh_stack_new(64 << 10);
+    if (s != NULL)
+        sh_stack_set_name(s, name);
+    return s;
+}
+
+static void alloc_directly_while_a_cursor_is_open(void *arg)
+{
+    (void)arg;
+    sh_stack *s = named("busy");
+    sh_cursor c = sh_stack_cursor(s);
+    void *p = sh_cursor_alloc(&c, 100);
+    void *q = sh_stack_alloc(s, 10); /* would land on p */
+    printf("%p %p\n", p, q);
+}
+
+static void pop_while_a_cursor_is_open(void *arg)
+{
+    (void)arg;
+    sh_stack *s = named("busy");
+    sh_frame f = sh_stack_push(s);
+    sh_cursor c = sh_stack_cursor(s);
+    void *p = sh_cursor_alloc(&c, 100);
+    printf("%p\n", p);
+    sh_stack_pop(s, f);
+}
+
+static void trim_while_a_cursor_is_open(void *arg)
+{
+    (void)arg;
+    sh_stack *s = named("busy");
+    sh_cursor c = sh_stack_cursor(s);
+    memset(sh_cursor_alloc(&c, 8192), 1, 8192);
+    sh_stack_trim(s); /* would decommit the cursor's block */
+}
+
+static void second_cursor_on_a_stack(void *arg)
+{
+    (void)arg;
+    sh_stack *s = named("twice");
+    sh_cursor a = sh_stack_cursor(s);
+    sh_cursor b = sh_stack_cursor(s);
+    (void)a;
+    (void)b;
+}
+
+static void cursor_ended_twice(void *arg)
+{
+    (void)arg;
+    sh_cursor c = sh_stack_cursor(named("once"));
+    sh_cursor_end(&c);
+    sh_cursor_end(&c);
+}
+
+static void cursor_used_after_its_end(void *arg)
+{
+    (void)arg;
+    sh_cursor c = sh_stack_cursor(named("once"));
+    sh_cursor_end(&c);
+    void *p = sh_cursor_alloc(&c, 16);
+    printf("%p\n", p);
+}
+
+static void frame_pushed_inside_a_cursor(void *arg)
+{
+    (void)arg;
+    sh_stack *s = named("frames");
+    sh_cursor c = sh_stack_cursor(s);
+    sh_frame f = sh_stack_push(s);
+    (void)f;
+    sh_cursor_end(&c);
+}
+
+static void cursor_on_a_null_stack(void *arg)
+{
+    (void)arg;
+    sh_cursor c = sh_stack_cursor(NULL);
+    (void)c;
+}
+
+static void cursor_misuse_aborts_with_a_message(void)
+{
+    CHECK_DIES(alloc_directly_while_a_cursor_is_open, NULL,
+               "stackheap: sh_stack_alloc: 'busy' has a cursor open (sh_stack_cursor): allocate "
+               "through the cursor, or end it with sh_cursor_end before using the stack directly");
+    CHECK_DIES(pop_while_a_cursor_is_open, NULL,
+               "stackheap: sh_stack_pop: 'busy' has a cursor open");
+    CHECK_DIES(trim_while_a_cursor_is_open, NULL,
+               "stackheap: sh_stack_trim: 'busy' has a cursor open");
+    CHECK_DIES(second_cursor_on_a_stack, NULL,
+               "stackheap: sh_stack_cursor: 'twice' has a cursor open already");
+    CHECK_DIES(cursor_ended_twice, NULL, "stackheap: sh_cursor_end: the cursor (top 0x");
+    CHECK_DIES(cursor_ended_twice, NULL, "is not open in this thread: ended twice");
+    CHECK_DIES(cursor_used_after_its_end, NULL, "stackheap: sh_cursor_alloc: the cursor (top 0x");
+    CHECK_DIES(frame_pushed_inside_a_cursor, NULL,
+               "stackheap: sh_cursor_end: on 'frames': a frame was pushed or popped while the "
+               "cursor was open");
+    CHECK_DIES(cursor_on_a_null_stack, NULL, "stackheap: sh_stack_cursor: the stack is NULL");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "abort-overflow") == 0) {
@@ -336,5 +440,6 @@ int main(int argc, char **argv)
     RUN(delete_of_the_default_stack_aborts);
     RUN(write_past_the_end_hits_the_guard_page);
     RUN(write_before_the_base_hits_the_guard_page);
+    RUN(cursor_misuse_aborts_with_a_message);
     return check_report();
 }
