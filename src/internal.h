@@ -69,6 +69,12 @@ static inline void sh_unlock(pthread_mutex_t *m)
         pthread_mutex_unlock(m);
 }
 
+/* sh_lock if m is free now; false (not taken) if another thread holds it. */
+static inline bool sh_trylock(pthread_mutex_t *m)
+{
+    return sh_tls_forking || pthread_mutex_trylock(m) == 0;
+}
+
 /* ---- arithmetic ---------------------------------------------------------- */
 
 static inline bool sh_is_pow2(size_t x)
@@ -144,6 +150,8 @@ SH_NORETURN void sh_os_abort(void);
 void sh_os_random(void *buf, size_t n);
 /* Kernel id of the calling thread. */
 long sh_os_thread_id(void);
+/* The CPU the calling thread runs on (vDSO: no system call); 0 if unknown. */
+unsigned sh_os_cpu(void);
 /* Sleep while *word == expect, at most timeout_ms (0: no limit); returns
    early on a wake, a signal or a change of *word (the caller looks again). */
 void sh_os_wait_on(_Atomic uint32_t *word, uint32_t expect, uint64_t timeout_ms);

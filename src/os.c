@@ -463,6 +463,12 @@ long sh_os_thread_id(void)
     return (long)syscall(SYS_gettid);
 }
 
+unsigned sh_os_cpu(void)
+{
+    int cpu = sched_getcpu();
+    return cpu >= 0 ? (unsigned)cpu : 0;
+}
+
 /* ---- threads of stackheap's own (background.c) -------------------------------- */
 
 void sh_os_wait_on(_Atomic uint32_t *word, uint32_t expect, uint64_t timeout_ms)

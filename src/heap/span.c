@@ -16,8 +16,10 @@
  *
  * Free slices coalesce by construction, and a run of n free slices is found
  * with log2(n) shift-and-ands.  The segments are split among SHARDS lists,
- * each with its mutex: a thread allocates from the shard of its id, and a
- * block's free, resize or measure takes the lock of its segment's shard
+ * each with its mutex: a thread allocates from the shard of the CPU it runs
+ * on (then from any other shard whose lock is free, before it maps a new
+ * segment), and a block's free, resize or measure takes the lock of its
+ * segment's shard
  * (kept in the header, which never changes), so threads that allocate and
  * free span blocks at a high rate meet on one lock only one time in SHARDS
  * (a lock lets any thread free or resize any block; a block this big costs
@@ -230,20 +232,41 @@ static span_seg *segment_new(span_shard *sh)
     return s;
 }
 
-void *sh_span_alloc(size_t size, bool zeroed)
+/* A run of n free slices in sh's segments: the segment, and in *at the
+   run's first slice; NULL if none has one.  Its lock held. */
+static span_seg *find_run(span_shard *sh, unsigned n, unsigned *at)
 {
-    unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT), i = 0;
-    span_shard *sh = &spans[sh_tls_owner_id % SHARDS];
-    sh_lock(&sh->lock);
-    uint64_t now = sh_now_ms();
-    purge_locked(sh, false, now);
-    span_seg *s;
-    for (s = sh->segs; s != NULL; s = s->next) {
+    for (span_seg *s = sh->segs; s != NULL; s = s->next) {
         check(s, s, "malloc");
         uint64_t x = runs_of(~s->used & USABLE, n);
         if (x != 0) {
-            i = (unsigned)__builtin_ctzll(x);
-            break;
+            *at = (unsigned)__builtin_ctzll(x);
+            return s;
+        }
+    }
+    return NULL;
+}
+
+void *sh_span_alloc(size_t size, bool zeroed)
+{
+    unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT), i = 0;
+    /* the shard of the CPU this runs on (threads that share a CPU share
+       their span segments), then any other shard that is free right now:
+       a new segment only when none has room */
+    unsigned home = sh_os_cpu() % SHARDS;
+    span_shard *sh = &spans[home];
+    sh_lock(&sh->lock);
+    purge_locked(sh, false, sh_now_ms());
+    span_seg *s = find_run(sh, n, &i);
+    for (unsigned k = 1; k < SHARDS && s == NULL; k++) {
+        span_shard *t = &spans[(home + k) % SHARDS];
+        if (__atomic_load_n(&t->segs, __ATOMIC_RELAXED) == NULL || !sh_trylock(&t->lock))
+            continue;
+        if ((s = find_run(t, n, &i)) != NULL) {
+            sh_unlock(&sh->lock);
+            sh = t;
+        } else {
+            sh_unlock(&t->lock);
         }
     }
     if (s == NULL && (s = segment_new(sh)) == NULL) {
