@@ -16,8 +16,9 @@
  *
  * Free slices coalesce by construction, and a run of n free slices is found
  * with log2(n) shift-and-ands.  The segments are split among SHARDS lists,
- * each with its mutex: a thread allocates from the shard of the CPU it runs
- * on (then from any other shard whose lock is free, before it maps a new
+ * each with its mutex: a thread allocates from its shard, the one of the
+ * CPU it ran on when it first needed one or found its shard's lock busy
+ * (then from any other shard whose lock is free, before it maps a new
  * segment), and a block's free, resize or measure takes the lock of its
  * segment's shard
  * (kept in the header, which never changes), so threads that allocate and
@@ -250,12 +251,20 @@ static span_seg *find_run(span_shard *sh, unsigned n, unsigned *at)
 void *sh_span_alloc(size_t size, bool zeroed)
 {
     unsigned n = (unsigned)((size + SLICE - 1) >> SLICE_SHIFT), i = 0;
-    /* the shard of the CPU this runs on (threads that share a CPU share
-       their span segments), then any other shard that is free right now:
-       a new segment only when none has room */
-    unsigned home = sh_os_cpu() % SHARDS;
+    /* the thread's shard: the one of the CPU it ran on at its first span
+       block, and again whenever its shard's lock is busy (threads that
+       share a CPU share their span segments; threads that meet move
+       apart); then any other shard that is free right now: a new segment
+       only when none has room */
+    static __thread unsigned home_plus_1; /* 0: none yet */
+    unsigned home = home_plus_1 != 0 ? home_plus_1 - 1 : sh_os_cpu() % SHARDS;
     span_shard *sh = &spans[home];
-    sh_lock(&sh->lock);
+    if (!sh_trylock(&sh->lock)) {
+        home = sh_os_cpu() % SHARDS;
+        sh = &spans[home];
+        sh_lock(&sh->lock);
+    }
+    home_plus_1 = home + 1;
     purge_locked(sh, false, sh_now_ms());
     span_seg *s = find_run(sh, n, &i);
     for (unsigned k = 1; k < SHARDS && s == NULL; k++) {
