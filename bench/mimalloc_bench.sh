@@ -16,12 +16,13 @@
 # rotated from round to round; every run is measured by mb_run (wait4: wall
 # time and peak RSS).  The report gives the medians over the rounds, stackheap
 # over the best of the other four, and geometric means; the CSV goes to
-# bench/results/<date>-mimalloc-bench[-quick][-ONLY].csv.
+# bench/results/<date>-mimalloc-bench[-quick][-a+b][-subset].csv.
 #
 # Environment:
 #   MIMALLOC_BENCH   the checkout or git dir (required; else the set is skipped)
 #   ROUNDS=N         rounds (default 5; 1 with QUICK=1)
-#   QUICK=1          smaller arguments where a program takes a size (see below)
+#   QUICK=1          1 round, smaller arguments where a program takes a size
+#                    (PROGRAMS below)
 #   SH_BENCH_ONLY=a,b  only these allocators, as for bench/run.sh
 #   MB_PROGRAMS=a,b  only these programs (names as in the table)
 #   MB_TIMEOUT=S     seconds before a run is killed and reported as FAIL
@@ -88,6 +89,8 @@ case $timeout in *[!0-9]* | 0*) die "MB_TIMEOUT=$timeout: expected seconds (a po
 only=${SH_BENCH_ONLY:-}
 programs_only=${MB_PROGRAMS:-}
 procs=$(nproc 2>/dev/null || echo 1)
+cc_env=${CC:-}
+cxx_env=${CXX:-}
 CC=${CC:-cc}
 CXX=${CXX:-c++}
 
@@ -97,13 +100,22 @@ in_list() { # LIST (comma-separated) NAME
 }
 
 # ---- header -------------------------------------------------------------------
-cmdline="MIMALLOC_BENCH=$MIMALLOC_BENCH"
+# a word as the shell would need it typed
+shq() {
+    case $1 in
+    "" | *[!A-Za-z0-9_./:,=+@%-]*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+cmdline="MIMALLOC_BENCH=$(shq "$MIMALLOC_BENCH")"
 [ $quick = 1 ] && cmdline="$cmdline QUICK=1"
 [ -n "${ROUNDS:-}" ] && cmdline="$cmdline ROUNDS=$ROUNDS"
-[ -n "$only" ] && cmdline="$cmdline SH_BENCH_ONLY=$only"
-[ -n "$programs_only" ] && cmdline="$cmdline MB_PROGRAMS=$programs_only"
+[ -n "$only" ] && cmdline="$cmdline SH_BENCH_ONLY=$(shq "$only")"
+[ -n "$programs_only" ] && cmdline="$cmdline MB_PROGRAMS=$(shq "$programs_only")"
 [ -n "${MB_TIMEOUT:-}" ] && cmdline="$cmdline MB_TIMEOUT=$MB_TIMEOUT"
-cmdline="$cmdline sh bench/mimalloc_bench.sh $BUILD_ARG"
+[ -n "$cc_env" ] && cmdline="$cmdline CC=$(shq "$cc_env")"
+[ -n "$cxx_env" ] && cmdline="$cmdline CXX=$(shq "$cxx_env")"
+cmdline="$cmdline sh bench/mimalloc_bench.sh $(shq "$BUILD_ARG")"
 mode=full
 [ $quick = 1 ] && mode=quick
 echo "mimalloc-bench set ($mode mode), $(date -u '+%Y-%m-%d %H:%M UTC'), $procs CPUs"
@@ -223,22 +235,21 @@ note_skip() { # PROGRAM REASON
 # build NAME c|c++ "FLAGS" "LIBS" DIR FILE... -- into $OUT/bin/NAME, unless
 # it is up to date: same commit and command, and no source newer than it.
 build() {
-    b_name=$1 b_lang=$2 b_flags=$3 b_libs=$4 b_dir=$SRC/$5
+    b_name=$1 b_lang=$2 b_flags=$3 b_libs=$4 b_sub=$5 b_dir=$SRC/$5
     shift 5
     case $built in *" $b_name "*) return 0 ;; esac
     case $unbuilt in *" $b_name "*) return 1 ;; esac
     b_bin=$OUT/bin/$b_name
     if [ "$b_lang" = c ]; then
-        b_cmd="$CC $C_FLAGS $b_flags -o $b_name.tmp $* $b_libs"
+        b_cmd="$CC $C_FLAGS $b_flags"
     else
-        b_cmd="$CXX $CXX_FLAGS $b_flags -o $b_name.tmp $* $b_libs"
+        b_cmd="$CXX $CXX_FLAGS $b_flags"
     fi
-    b_stamp="$commit $b_cmd"
+    b_stamp="$commit $b_dir $b_cmd $* $b_libs"
     for f in "$@"; do
         if [ ! -f "$b_dir/$f" ]; then
             unbuilt="$unbuilt$b_name "
-            b_why="source missing: $5/$f"
-            printf '%s\n' "$b_why" >"$OUT/bin/$b_name.failed"
+            printf '%s\n' "source missing: bench/$b_sub/$f" >"$OUT/bin/$b_name.failed"
             return 1
         fi
     done
@@ -249,13 +260,15 @@ build() {
     fi
     printf 'building %s\n' "$b_name"
     rm -f "$b_bin" "$b_bin.stamp" "$OUT/bin/$b_name.failed"
-    # shellcheck disable=SC2086 # flags and file names are lists of words
-    if (cd "$b_dir" && $b_cmd && mv "$b_name.tmp" "$b_bin") >"$OUT/logs/build-$b_name.txt" 2>&1; then
+    # in the sources' directory (for their includes), writing only to $OUT
+    # shellcheck disable=SC2086 # the command, flags and files are lists of words
+    if (cd "$b_dir" && $b_cmd -o "$b_bin.tmp" "$@" $b_libs && mv "$b_bin.tmp" "$b_bin") \
+        >"$OUT/logs/build-$b_name.txt" 2>&1; then
         printf '%s\n' "$b_stamp" >"$b_bin.stamp"
         built="$built$b_name "
         return 0
     fi
-    rm -f "$b_dir/$b_name.tmp"
+    rm -f "$b_bin.tmp"
     b_why=$(grep -m 1 -i 'error' "$OUT/logs/build-$b_name.txt" || tail -n 1 "$OUT/logs/build-$b_name.txt")
     printf '%s\n' "does not build here: $b_why" >"$OUT/bin/$b_name.failed"
     unbuilt="$unbuilt$b_name "
@@ -390,6 +403,10 @@ echo
 RUNS=$OUT/runs.tsv
 rm -f "$RUNS"
 rm -f "$OUT"/logs/run-*.txt
+# the programs run in a scratch directory: some write files where they run
+# (rptest: benchmark-*.txt), and bench.sh runs them in its own out/bench
+mkdir -p "$OUT/cwd"
+cd "$OUT/cwd"
 timed_out_cells=" "
 
 # the time bench.sh reports for a run whose output is in LOG (see PROGRAMS)
@@ -619,7 +636,7 @@ END {
                 x = ratio(t == 1 ? mt[k] : mr[k], t == 1 ? bt[p] : br[p])
                 if (x != "" && x > 0) { s += log(x); n++ }
             }
-            g[t] = n ? sprintf("%.3f over %d programs", exp(s / n), n) : "-"
+            g[t] = n ? sprintf("%.3f (%d program%s)", exp(s / n), n, n == 1 ? "" : "s") : "-"
         }
         printf "stackheap over the best peer: time %s; peak RSS %s\n", g[1], g[2]
     }
