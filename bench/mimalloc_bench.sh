@@ -126,6 +126,15 @@ case $commit in
 "$TESTED"*) ;;
 *) say "note: tested at $TESTED; this copy is at ${commit:-an unknown commit}, whose programs may differ" ;;
 esac
+# the library measured: its build type, and the commit of its sources (+ when
+# they had uncommitted changes at the time of this run)
+btype=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+bsrc=$(awk -F= '/^CMAKE_HOME_DIRECTORY:/ { print $2 }' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
+bcommit=""
+if [ -n "$bsrc" ] && bcommit=$(git -C "$bsrc" rev-parse --short HEAD 2>/dev/null); then
+    [ -z "$(git -C "$bsrc" status --porcelain --untracked-files=no 2>/dev/null)" ] || bcommit="$bcommit+"
+fi
+echo "build: $BUILD_ARG (${btype:-?})${bcommit:+, stackheap at $bcommit}"
 echo "compilers: $CC ($("$CC" --version 2>/dev/null | head -n 1)), $CXX ($("$CXX" --version 2>/dev/null | head -n 1))"
 
 # ---- mb_run: the build's, or compiled here for a build dir that predates it ---
