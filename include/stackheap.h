@@ -377,8 +377,10 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * allocator: the first time memory is freed, the library starts a thread of
  * its own, "stackheap-purge", that gives back what is due in every thread's
  * heap and sleeps, with no timeout, once nothing is left (every signal is
- * blocked in it; it never delays exit; a child of fork starts its own when
- * it needs one).  STACKHEAP_BACKGROUND=0 turns it off, for programs that
+ * blocked in it; it never delays exit; a child of fork starts none, since
+ * creating a thread there can wait forever on a lock another thread of the
+ * parent held, and purges at its slow paths).  STACKHEAP_BACKGROUND=0 turns
+ * it off, for programs that
  * must stay single-threaded (unshare(CLONE_NEWUSER) refuses a process with
  * two threads): then memory goes back at the allocator's next slow path.
  * What an idle program keeps: for each thread, each size class's last page

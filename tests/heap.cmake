@@ -20,13 +20,7 @@ foreach(t test_heap_api test_heap_threads test_heap_fork test_heap_shrink test_h
     SH_WITH_ASAN=$<BOOL:${SH_WITH_ASAN}> SH_WITH_TSAN=$<BOOL:${SH_WITH_TSAN}>)
 endforeach()
 set_tests_properties(test_heap_threads test_heap_shrink test_heap_idle PROPERTIES TIMEOUT 300)
-# A child of a process with threads starts stackheap's purge thread when it
-# frees memory; ThreadSanitizer refuses new threads after such a fork unless
-# told it may (it then does not check the child).
-if(SH_WITH_TSAN)
-  set_tests_properties(test_heap_fork test_heap_idle PROPERTIES
-    ENVIRONMENT "TSAN_OPTIONS=die_after_fork=0")
-endif()
+
 
 # Fault injection: every mmap, mremap, madvise and munmap call of a workload
 # over every block kind fails in turn (STACKHEAP_FAULT, src/os.c); each run

@@ -28,7 +28,11 @@
  *
  * The thread has every signal blocked, a 64 KiB stack, and is detached: it
  * never runs a handler of the program's, and exit() ends it wherever it
- * is.  fork: the child has no such thread; its state goes back to NONE.
+ * is.  fork: the child has no such thread and starts none (OFF): the
+ * parent's other threads may have held locks of the C library or of a
+ * sanitizer's runtime at the fork, and pthread_create in the child could
+ * wait on them forever (seen under AddressSanitizer); the child purges at
+ * its slow paths, as with STACKHEAP_BACKGROUND=0.
  */
 #define _GNU_SOURCE
 #include "heap_internal.h"
@@ -110,8 +114,7 @@ void sh_background_start(void)
 
 void sh_background_fork_child(void)
 {
-    if (atomic_load_explicit(&sh_bg_state, memory_order_relaxed) != SH_BG_OFF)
-        atomic_store_explicit(&sh_bg_state, SH_BG_NONE, memory_order_relaxed);
+    atomic_store_explicit(&sh_bg_state, SH_BG_OFF, memory_order_relaxed);
 }
 
 uint64_t sh_background_passes(void)
