@@ -26,14 +26,7 @@
 
 #include "stackheap.h"
 
-#ifndef SH_WITH_ASAN
-#define SH_WITH_ASAN 0
-#endif
-#ifndef SH_WITH_TSAN
-#define SH_WITH_TSAN 0
-#endif
-/* a sanitizer's shadow of every byte touched is resident too, and stays */
-static const bool rss_is_the_heaps_alone = !SH_WITH_ASAN && !SH_WITH_TSAN;
+static const bool rss_is_the_heaps_alone = RSS_IS_THE_HEAPS_ALONE; /* check.h */
 
 #define KIB ((size_t)1 << 10)
 #define MIB ((size_t)1 << 20)

@@ -26,19 +26,10 @@
 
 #include "stackheap.h"
 
-/*
- * In a sanitizer build the RSS also holds the shadow of every byte the test
- * touched (an eighth of 512 MiB for ASan, several times 512 MiB for TSan),
- * which the sanitizer keeps: the figures are printed but the bounds are not
- * checked there.
- */
-#ifndef SH_WITH_ASAN
-#define SH_WITH_ASAN 0
-#endif
-#ifndef SH_WITH_TSAN
-#define SH_WITH_TSAN 0
-#endif
-static const bool rss_is_the_heaps_alone = !SH_WITH_ASAN && !SH_WITH_TSAN;
+/* In a sanitizer build the RSS also holds the shadow of every byte the test
+   touched (an eighth of 512 MiB for ASan, several times 512 MiB for TSan):
+   the figures are printed but the bounds are not checked there. */
+static const bool rss_is_the_heaps_alone = RSS_IS_THE_HEAPS_ALONE;
 
 #define KIB ((size_t)1 << 10)
 #define MIB ((size_t)1 << 20)

@@ -18,8 +18,8 @@
  * with log2(n) shift-and-ands.  The segments are split among SHARDS lists,
  * each with its mutex: a thread allocates from its shard, the one of the
  * CPU it ran on when it first needed one or found its shard's lock busy
- * (then from any other shard whose lock is free, before it maps a new
- * segment), and a block's free, resize or measure takes the lock of its
+ * four times in a row (then from any other shard whose lock is free,
+ * before it maps a new segment), and a block's free, resize or measure takes the lock of its
  * segment's shard
  * (kept in the header, which never changes), so threads that allocate and
  * free span blocks at a high rate meet on one lock only one time in SHARDS
@@ -257,11 +257,19 @@ void *sh_span_alloc(size_t size, bool zeroed)
        apart); then any other shard that is free right now: a new segment
        only when none has room */
     static __thread unsigned home_plus_1; /* 0: none yet */
+    static __thread unsigned busy;        /* allocations in a row that found it busy */
     unsigned home = home_plus_1 != 0 ? home_plus_1 - 1 : sh_os_cpu() % SHARDS;
     span_shard *sh = &spans[home];
-    if (!sh_trylock(&sh->lock)) {
-        home = sh_os_cpu() % SHARDS;
-        sh = &spans[home];
+    if (sh_trylock(&sh->lock)) {
+        busy = 0;
+    } else {
+        /* one busy lock is likely the purge thread's pass: wait; four in a
+           row, another thread that allocates here too: move to this CPU's */
+        if (++busy >= 4) {
+            busy = 0;
+            home = sh_os_cpu() % SHARDS;
+            sh = &spans[home];
+        }
         sh_lock(&sh->lock);
     }
     home_plus_1 = home + 1;
