@@ -7,7 +7,7 @@
 if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   set(SH_HARDEN_PROGRAMS
     overflow_into_freed_neighbour write_after_free_link
-    double_free double_free_last_live_block double_free_remote
+    double_free double_free_last_live_block double_free_remote double_free_borrowed
     free_interior free_metadata large_header_overflow
     usable_size_of_freed realloc_of_freed aslr
     sized_delete_wrong_size aligned_delete_wrong_size sized_delete_right_size
@@ -52,6 +52,11 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     "stackheap: double free: free\\(${A}\\) of a 2048-byte block that is free already")
   sh_harden_test(harden_double_free_remote double_free_remote
     "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already")
+  # a block another thread freed and keeps for reuse (page.c, "borrowing")
+  foreach(who owner borrower third)
+    sh_harden_test(harden_double_free_borrowed_${who} double_free_borrowed
+      "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already \\(kept for reuse by the thread that freed it\\)" ${who})
+  endforeach()
 
   set(INTO "stackheap: invalid free: free\\(${A}\\) points")
   sh_harden_test(harden_free_interior_small free_interior

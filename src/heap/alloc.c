@@ -161,7 +161,8 @@ void sh_heap_free_block(void *p, sh_segment *seg)
     bool suspect;
     sh_block *b = sh_page_block(pg, p, "free", owner, &suspect);
     if (!owner) {
-        sh_page_free_remote(pg, b, suspect);
+        if (suspect || !sh_page_borrow(pg, b))
+            sh_page_free_remote(pg, b, suspect);
         return;
     }
     if (pg->flags & SH_PAGE_FULL)
@@ -279,6 +280,9 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
         h = ready(h);
         return h != NULL ? sh_large_alloc(h, size, align, false) : NULL;
     }
+    /* the page of a block handed out aligned inside is marked: it must be h's own */
+    if (inside && h->borrowed[sh_bin_of(request)].next != NULL)
+        sh_heap_return_borrowed(h, sh_bin_of(request));
     uint8_t *b = sh_heap_alloc(h, request);
     if (b == NULL || !inside)
         return b;

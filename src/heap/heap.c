@@ -248,6 +248,7 @@ static void thread_done(void *arg)
         fc->pool_next = NULL;
     }
     h->pool_next = NULL;
+    sh_heap_return_borrowed(h, SH_BINS);
     heap_abandon(h);
     heap_put(h);
 }

@@ -118,6 +118,10 @@ typedef struct sh_segment {
     uint64_t purge_at;              /* ms: when purge_mask may be decommitted */
     uint32_t page_count;
     uint32_t used_pages;
+    /* its blocks may be borrowed (page.c): it belongs to a thread's default
+       heap, which never frees a page with a live block; a first-class heap's
+       sh_heap_destroy does.  Read by other threads' frees. */
+    _Atomic uint8_t lendable;
     /* the purge lock: held while free_mask, purge_mask or purge_at change,
        and while pages of purge_mask are decommitted, by the owner or by any
        thread that purges (segment.c); last, so that reusing a cached
@@ -164,6 +168,13 @@ typedef struct sh_heap {
     bool dead;                 /* its thread exited: only destroy is valid */
     sh_large *large;           /* large blocks of a first-class heap (large lock) */
     struct sh_heap *pool_next; /* free heaps pool / first-class list of a thread */
+    /* A default heap's borrowed blocks, by bin (page.c, "borrowing"): each a
+       list of free blocks of one page of another heap's, which this thread
+       freed and hands out again before its own.  Not a page: in_use false,
+       free the list, local_free its tail, next the page its blocks belong
+       to, capacity the blocks pushed and used the blocks popped since it
+       was last empty. */
+    sh_page borrowed[SH_BINS];
 } sh_heap;
 
 /* ---- hardening: encoded free lists (integrity.c) ---------------------------
@@ -557,6 +568,19 @@ void *sh_heap_malloc_slow(size_t size, sh_heap *h);
 void sh_page_retire(sh_heap *h, sh_page *pg);
 /* Push b (checked) on pg's thread_free; suspect: from sh_page_block. */
 void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect);
+/* Another heap's block b of pg (checked, not suspect), freed by this
+   thread: kept in its default heap's borrowed list for reuse; false if it
+   may not be (the caller frees it remotely). */
+bool sh_page_borrow(sh_page *pg, sh_block *b);
+/* Give h's borrowed blocks back to their pages (bin: one bin's; SH_BINS: all). */
+void sh_heap_return_borrowed(sh_heap *h, unsigned bin);
+/* The second word of a borrowed block (blocks of 16 bytes or more): with a
+   valid link in its first, it says "free, in a borrowed list", which only
+   free writes (keyed). */
+static inline uintptr_t sh_borrow_tag(const void *b)
+{
+    return sh_swap_halves((uintptr_t)b ^ sh_seal_key) ^ sh_link_key;
+}
 /* The owner freed into a full page: put it back in its bin queue. */
 void sh_page_unfull(sh_heap *h, sh_page *pg);
 void sh_heap_update_direct(sh_heap *h, unsigned bin);

@@ -58,6 +58,8 @@ uint64_t sh_seal(const uint64_t *words, size_t n)
 
 void sh_link_corrupt(const sh_page *pg, const sh_block *b)
 {
+    if (!pg->in_use) /* a heap's borrowed list (page.c): name the block's own page */
+        pg = sh_page_of(sh_segment_of(b), b);
     sh_fatal("heap corruption: a free block (%p) of the %u-byte page at %p was overwritten "
              "(a write after free, or an overflow from the block before it)",
              (const void *)b, pg->block_size, (void *)sh_page_start(pg));
@@ -210,6 +212,8 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
     if (sh_link_valid(b->link)) {
         if (is_free_block(pg, b, owner))
             double_free(what, pg, p, "");
+        if (pg->block_size >= 16 && ((const uintptr_t *)b)[1] == sh_borrow_tag(b))
+            double_free(what, pg, p, " (kept for reuse by the thread that freed it)");
         *suspect = !owner; /* the owner's lists may hold it: it checks them */
     } else if ((const uint8_t *)b != q && b->link != sh_aligned_tag(b, p)) {
         sh_heap_misuse("invalid free", what, p, "points %zu byte(s) into the %u-byte block at %p",

@@ -215,22 +215,105 @@ static void collect_full(sh_heap *h)
     }
 }
 
-void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
+/* Push the list first..last (linked, of pg) on pg's thread_free. */
+static void push_remote(sh_page *pg, sh_block *first, sh_block *last, bool suspect)
 {
-    /* read first: once b is pushed the page may go away (heaps never do) */
+    /* read first: once the blocks are pushed the page may go away (heaps never do) */
     sh_segment *seg = sh_segment_of(pg);
     sh_heap *h = __atomic_load_n(&seg->heap, __ATOMIC_RELAXED);
     uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
     uintptr_t mark = suspect ? SH_TF_SUSPECT : 0;
     do {
         sh_block *head = (sh_block *)(tf & ~SH_TF_BITS);
-        b->link = sh_link_encode(b, head != NULL ? (void *)head : seg);
+        last->link = sh_link_encode(last, head != NULL ? (void *)head : seg);
         /* release: the owner must see b->link; acquire: orders with the owner's CAS */
     } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf,
-                                                    (uintptr_t)b | (tf & SH_TF_BITS) | mark,
+                                                    (uintptr_t)first | (tf & SH_TF_BITS) | mark,
                                                     memory_order_acq_rel, memory_order_relaxed));
     if ((tf & SH_TF_FULL) && h != NULL)
         atomic_store_explicit(&h->full_pending, 1, memory_order_release);
+}
+
+void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
+{
+    push_remote(pg, b, b, suspect);
+}
+
+/*
+ * Borrowing.  A block freed by a thread that does not own its page is kept
+ * by that thread, in its default heap's borrowed list for the block's bin,
+ * and its next malloc of that bin hands it out again: no atomic operation,
+ * and the block is hot in this core's cache (a producer and a consumer that
+ * swap blocks would otherwise move each block, and its page's descriptor,
+ * between cores twice).  The block stays its page's: the page counts it as
+ * handed out all along, so it cannot be freed or purged under the borrower.
+ *
+ * A list holds blocks of one page (its links are the page's ordinary
+ * encoded links, so malloc's fast path pops it like a page: the heap's
+ * direct entry for the bin points at it).  A block of another page, a list
+ * past its cap, the thread's exit, its purge scans and malloc_trim give the
+ * list back to its page with one push.  Only blocks of default heaps'
+ * segments are borrowed: a first-class heap frees its pages at destroy
+ * whatever is live.  Not in check mode, nor for 8-byte blocks.
+ *
+ * Double frees: a borrowed block holds a valid link (its first word) and
+ * sh_borrow_tag (its second), and nothing else writes both: a free that
+ * finds them, by any thread, is a double free (integrity.c), even though no
+ * other thread can see the list the block is on.
+ */
+
+/* Blocks a list may hold: up to BORROW_BYTES of them, at least 4. */
+#define BORROW_BYTES ((size_t)16 << 10)
+#define BORROW_MAX_BLOCK ((size_t)4 << 10)
+
+static void borrowed_return(sh_heap *h, unsigned bin)
+{
+    sh_page *bp = &h->borrowed[bin];
+    if (sh_is_block(bp->free))
+        push_remote(bp->next, bp->free, bp->local_free, false);
+    bp->free = NULL;
+    bp->next = NULL;
+    bp->capacity = 0;
+    bp->used = 0;
+    if (h->direct[bin] == bp)
+        sh_heap_update_direct(h, bin);
+}
+
+void sh_heap_return_borrowed(sh_heap *h, unsigned bin)
+{
+    if (bin < SH_BINS) {
+        borrowed_return(h, bin);
+        return;
+    }
+    for (bin = 2; bin < SH_BINS; bin++)
+        if (h->borrowed[bin].next != NULL)
+            borrowed_return(h, bin);
+}
+
+bool sh_page_borrow(sh_page *pg, sh_block *b)
+{
+    sh_heap *h = sh_tls_default;
+    /* sh_tls_heap is the empty heap in check mode */
+    if (h == NULL || sh_tls_heap != h || pg->block_size > BORROW_MAX_BLOCK || pg->bin < 2 ||
+        !atomic_load_explicit(&sh_segment_of(pg)->lendable, memory_order_relaxed))
+        return false;
+    unsigned bin = pg->bin;
+    sh_page *bp = &h->borrowed[bin];
+    if (bp->next != pg || !sh_is_block(bp->free) ||
+        (uint32_t)(bp->capacity - bp->used) * pg->block_size >= BORROW_BYTES) {
+        borrowed_return(h, bin);
+        bp->next = pg;
+        bp->local_free = b;
+        bp->free = (sh_block *)sh_segment_of(pg); /* an empty list */
+    }
+    if (sh_cfg_harden)
+        ((uintptr_t *)b)[1] = sh_borrow_tag(b);
+    b->link = sh_link_encode(b, bp->free);
+    bp->free = b;
+    bp->capacity++;
+    if (h->direct[bin] != bp)
+        set_direct(h, bin, bp);
+    return true;
 }
 
 /* Give pg, now without live blocks, back to its segment. */
@@ -260,7 +343,7 @@ static void trim_idle_pages(sh_heap *h)
     size_t os_page = sh_os_page_size();
     for (unsigned bin = 1; bin < SH_BINS; bin++) {
         sh_page *pg = h->direct[bin];
-        if (pg == &sh_empty_page || pg->has_aligned ||
+        if (!pg->in_use || pg->has_aligned || /* the empty page, or borrowed blocks */
             (size_t)pg->capacity * pg->block_size <= EXTEND_BYTES)
             continue;
         sh_page_collect(pg);
@@ -285,12 +368,14 @@ static void maybe_purge(sh_heap *h)
     unsigned epoch = atomic_load_explicit(&sh_trim_epoch, memory_order_relaxed);
     if (sh_unlikely(epoch != h->trim_seen)) {
         h->trim_seen = epoch;
+        sh_heap_return_borrowed(h, SH_BINS);
         sh_heap_collect_pages(h, false);
         trim_idle_pages(h);
         sh_segment_purge(h, true);
         return;
     }
     if ((++h->purge_tick & 255) == 0 && sh_now_ms() >= h->purge_check_at) {
+        sh_heap_return_borrowed(h, SH_BINS); /* the owners may purge their pages */
         trim_idle_pages(h);
         sh_segment_purge(h, false);
     }
@@ -322,6 +407,14 @@ static void *bin_alloc(sh_heap *h, unsigned bin)
 {
     sh_page_queue *q = &h->bins[bin];
     sh_page *pg;
+    if (h->borrowed[bin].next != NULL) {
+        pg = &h->borrowed[bin];
+        if (sh_is_block(pg->free)) { /* the direct entry had moved on */
+            set_direct(h, bin, pg);
+            goto pop;
+        }
+        borrowed_return(h, bin); /* emptied by malloc */
+    }
     collect_full(h);
 scan:
     for (pg = q->first; pg != NULL;) {
@@ -356,6 +449,7 @@ found:
     }
     if (h->direct[bin] != pg)
         set_direct(h, bin, pg);
+pop:;
     sh_block *b = pg->free;
     pg->free = sh_link_next(pg, b);
     b->link = 0;
