@@ -385,7 +385,10 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * two threads): then memory goes back at the allocator's next slow path.
  * What an idle program keeps: for each thread, each size class's last page
  * (up to 64 KiB for blocks up to 8 KiB, 1 MiB above), decommitted down to a
- * few KiB at that thread's next slow path.
+ * few KiB at that thread's next slow path; and, for each thread, up to 16
+ * KiB per size class of blocks up to 4 KiB that it freed for other threads
+ * and keeps to hand out again, until its next slow path or its exit (they
+ * keep their pages live; mallinfo2 counts them in uordblks).
  *
  * Unless built with -DSH_OVERRIDE=OFF, libstackheap also exports malloc,
  * free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign,
@@ -426,6 +429,7 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * ("stackheap: double free: free(0x...) of a 48-byte block that is free
  * already") and abort(), as glibc does, before anything is changed:
  *   - a double free (sh_free, sh_realloc, C++ delete) of a block of any size,
+ *     by any thread (a block another thread freed and keeps for reuse too),
  *     as long as the freed block was not written to in between (check mode
  *     finds that case too); sh_usable_size of a freed block;
  *   - a pointer into a block that is not its start (any size; the pointer an

@@ -249,12 +249,17 @@ void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
  * handed out all along, so it cannot be freed or purged under the borrower.
  *
  * A list holds blocks of one page (its links are the page's ordinary
- * encoded links, so malloc's fast path pops it like a page: the heap's
- * direct entry for the bin points at it).  A block of another page, a list
- * past its cap, the thread's exit, its purge scans and malloc_trim give the
- * list back to its page with one push.  Only blocks of default heaps'
- * segments are borrowed: a first-class heap frees its pages at destroy
- * whatever is live.  Not in check mode, nor for 8-byte blocks.
+ * encoded links, so malloc's fast path pops it like a page: once it holds
+ * BORROW_SERVE blocks or half its cap, the heap's direct entry for the bin
+ * points at it).  Blocks join a list only before malloc has taken any from
+ * it: a thread that frees, in turn, the blocks it was handed from its list
+ * (larson) would otherwise keep them circulating as remote frees that
+ * never go home, where its own pages would give it local ones.  A block of
+ * another page than the list's, or of a list malloc has drawn from, is
+ * freed to its page as before.  A list past its cap, the thread's exit, its
+ * purge scans and malloc_trim give the list back to its page with one push.  Only blocks of default
+ * heaps' segments are borrowed: a first-class heap frees its pages at destroy whatever is live. Not
+ * in check mode, nor for 8-byte blocks.
  *
  * Double frees: a borrowed block holds a valid link (its first word) and
  * sh_borrow_tag (its second), and nothing else writes both: a free that
@@ -265,6 +270,8 @@ void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
 /* Blocks a list may hold: up to BORROW_BYTES of them, at least 4. */
 #define BORROW_BYTES ((size_t)16 << 10)
 #define BORROW_MAX_BLOCK ((size_t)4 << 10)
+/* Blocks a list holds before malloc hands them out (see sh_page_borrow). */
+#define BORROW_SERVE 8
 
 static void borrowed_return(sh_heap *h, unsigned bin)
 {
@@ -295,12 +302,15 @@ bool sh_page_borrow(sh_page *pg, sh_block *b)
     sh_heap *h = sh_tls_default;
     /* sh_tls_heap is the empty heap in check mode */
     if (h == NULL || sh_tls_heap != h || pg->block_size > BORROW_MAX_BLOCK || pg->bin < 2 ||
-        !atomic_load_explicit(&sh_segment_of(pg)->lendable, memory_order_relaxed))
+        !atomic_load_explicit(&sh_segment_of(pg)->lendable, memory_order_relaxed) ||
+        atomic_load_explicit(&sh_segment_of(pg)->thread_id, memory_order_relaxed) == 0)
         return false;
     unsigned bin = pg->bin;
     sh_page *bp = &h->borrowed[bin];
-    if (bp->next != pg || !sh_is_block(bp->free) ||
-        (uint32_t)(bp->capacity - bp->used) * pg->block_size >= BORROW_BYTES) {
+    bool empty = !sh_is_block(bp->free);
+    if (!empty && (bp->next != pg || bp->used != 0))
+        return false; /* frees from many pages (larson): the list stays on its page */
+    if (empty || (uint32_t)(bp->capacity - bp->used) * pg->block_size >= BORROW_BYTES) {
         borrowed_return(h, bin);
         bp->next = pg;
         bp->local_free = b;
@@ -310,8 +320,10 @@ bool sh_page_borrow(sh_page *pg, sh_block *b)
         ((uintptr_t *)b)[1] = sh_borrow_tag(b);
     b->link = sh_link_encode(b, bp->free);
     bp->free = b;
-    bp->capacity++;
-    if (h->direct[bin] != bp)
+    uint32_t held = (uint32_t)++bp->capacity - bp->used;
+    /* malloc pops the list once it is worth the slow path that follows
+       when it runs dry (a block at a time would cost one per block) */
+    if (h->direct[bin] != bp && (held >= BORROW_SERVE || held * pg->block_size >= BORROW_BYTES / 2))
         set_direct(h, bin, bp);
     return true;
 }
