@@ -96,6 +96,9 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
   # C++ sized and aligned delete (called by their mangled names, from C)
   sh_harden_test(harden_sized_delete_wrong_size sized_delete_wrong_size
     "stackheap: invalid free: operator delete\\(${A}\\) with size 32, which is not the size it was allocated with \\(its block holds 8 bytes\\)")
+  # on free's fast path (a block of this thread's): too small for its class
+  sh_harden_test(harden_sized_delete_too_small sized_delete_wrong_size
+    "stackheap: invalid free: operator delete\\(${A}\\) with size 40, which is not the size it was allocated with \\(its block holds 112 bytes\\)" 100 40)
   sh_harden_test(harden_aligned_delete_wrong_size aligned_delete_wrong_size
     "stackheap: invalid free: operator delete\\(${A}\\) with size 128, which is not the size it was allocated with \\(its block holds 64 bytes\\)")
   add_test(NAME harden_sized_delete_right_size_is_accepted COMMAND ${CMAKE_COMMAND}

@@ -314,6 +314,9 @@ static bool class_fits(const sh_page *pg, size_t size, size_t align, size_t usab
 
 void sh_free_sized(void *p, size_t size, size_t align, const char *what)
 {
+    /* check mode: the thread id matches no segment, so the fast path declines */
+    if (align == 0 && sh_likely(sh_heap_free_sized_fast(p, size)))
+        return;
     if (p == NULL)
         return;
     if (sh_unlikely(sh_checking())) {

@@ -794,4 +794,26 @@ static inline void sh_heap_free(void *p)
     sh_free_slow(p, seg);
 }
 
+/*
+ * Sized free's fast path (C++'s sized delete, free_sized): sh_heap_free's,
+ * plus release mode's size check where it is two compares.  A carved block
+ * on this thread's page at its grid holds block_size bytes, and every size
+ * its class serves, or realloc keeps in it, lies in [block_size / 2,
+ * block_size] (consecutive classes are less than 2x apart).  False: not
+ * freed, the caller takes the slow path (which names any misuse).
+ */
+static inline bool sh_heap_free_sized_fast(void *p, size_t size)
+{
+    sh_segment *seg = sh_segment_of(p);
+    if (!sh_cfg_harden || !sh_segment_map_has(seg) ||
+        atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != sh_tls_thread_id)
+        return false;
+    sh_page *pg = sh_slice_of(seg, p);
+    if (!sh_on_block_grid(pg, p) || sh_link_valid(((sh_block *)p)->link) || size > pg->block_size ||
+        (size < pg->block_size / 2 && size != 0))
+        return false;
+    sh_page_free_local(seg, pg, p);
+    return true;
+}
+
 #endif /* SH_HEAP_INTERNAL_H */
