@@ -173,7 +173,7 @@ typedef struct sh_heap {
        freed and hands out again before its own.  Not a page: in_use false,
        free the list, local_free its tail, next the page its blocks belong
        to, capacity the blocks pushed and used the blocks popped since it
-       was last empty. */
+       was last empty, reserved the frees left to skip (backing off). */
     sh_page borrowed[SH_BINS];
 } sh_heap;
 

@@ -256,10 +256,11 @@ void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
  * (larson) would otherwise keep them circulating as remote frees that
  * never go home, where its own pages would give it local ones.  A block of
  * another page than the list's, or of a list malloc has drawn from, is
- * freed to its page as before.  A list past its cap, the thread's exit, its
- * purge scans and malloc_trim give the list back to its page with one push.  Only blocks of default
- * heaps' segments are borrowed: a first-class heap frees its pages at destroy whatever is live. Not
- * in check mode, nor for 8-byte blocks.
+ * freed to its page as before; so are the next BORROW_BACKOFF blocks of a
+ * bin whose list filled up without malloc drawing from it.  A list past its cap, the thread's exit,
+ * its purge scans and malloc_trim give the list back to its page with one push.  Only blocks of
+ * default heaps' segments are borrowed: a first-class heap frees its pages at destroy whatever is
+ * live. Not in check mode, nor for 8-byte blocks.
  *
  * Double frees: a borrowed block holds a valid link (its first word) and
  * sh_borrow_tag (its second), and nothing else writes both: a free that
@@ -272,6 +273,11 @@ void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
 #define BORROW_MAX_BLOCK ((size_t)4 << 10)
 /* Blocks a list holds before malloc hands them out (see sh_page_borrow). */
 #define BORROW_SERVE 8
+/* Frees of a bin that go to their pages, not to a list, after a list of
+   that bin filled up with no malloc drawing from it (a thread that only
+   frees others' blocks gains nothing from keeping them: they would come
+   back to their owner later, in a batch, and its pages would grow meanwhile). */
+#define BORROW_BACKOFF 1024
 
 static void borrowed_return(sh_heap *h, unsigned bin)
 {
@@ -307,10 +313,19 @@ bool sh_page_borrow(sh_page *pg, sh_block *b)
         return false;
     unsigned bin = pg->bin;
     sh_page *bp = &h->borrowed[bin];
+    if (bp->reserved != 0) { /* backing off: this thread did not reuse a full list */
+        bp->reserved--;
+        return false;
+    }
     bool empty = !sh_is_block(bp->free);
     if (!empty && (bp->next != pg || bp->used != 0))
         return false; /* frees from many pages (larson): the list stays on its page */
     if (empty || (uint32_t)(bp->capacity - bp->used) * pg->block_size >= BORROW_BYTES) {
+        if (!empty) { /* full, and malloc never drew from it: a consumer, not a swapper */
+            bp->reserved = BORROW_BACKOFF;
+            borrowed_return(h, bin);
+            return false;
+        }
         borrowed_return(h, bin);
         bp->next = pg;
         bp->local_free = b;
