@@ -131,8 +131,41 @@ void *sh_calloc(size_t n, size_t size)
 
 /* ---- free -------------------------------------------------------------------- */
 
+/*
+ * Another thread's small or medium block, the common case of free's slow
+ * path when threads hand blocks over: sh_page_block's checks for a block
+ * start in a page without over-aligned blocks, in line, then borrow it or
+ * push it to its page.  Anything else (a check that fails, a block that
+ * looks freed, an aligned page, this thread's own page) returns false and
+ * takes the full path, which checks again and names the misuse.
+ */
+static inline bool free_remote_quick(void *p, sh_segment *seg)
+{
+    if (!sh_cfg_harden || !sh_segment_map_has(seg) || seg->kind > SH_SEG_MEDIUM ||
+        atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == sh_tls_owner_id)
+        return false;
+    sh_page *pg = sh_page_of(seg, p);
+    if (!pg->in_use || __atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED))
+        return false;
+    uint8_t *start = sh_page_start(pg);
+    if ((uint8_t *)p < start)
+        return false;
+    uint32_t k = sh_block_index(pg->bin, (uint32_t)((uint8_t *)p - start));
+    if (start + (size_t)k * pg->block_size != (uint8_t *)p ||
+        k >= __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) ||
+        sh_link_valid(((sh_block *)p)->link))
+        return false;
+    if (!sh_page_borrow(pg, p))
+        sh_page_free_remote(pg, p, false);
+    return true;
+}
+
 void sh_free_slow(void *p, sh_segment *seg)
 {
+    /* check mode: the slow path below (every free of the public heap comes here) */
+    if (sh_likely(__atomic_load_n(&sh_check_state, __ATOMIC_RELAXED) == SH_CHECK_OFF) &&
+        free_remote_quick(p, seg))
+        return;
     if (p == NULL)
         return;
     if (sh_unlikely(sh_checking())) /* every free comes here in check mode */

@@ -303,20 +303,25 @@ void sh_heap_return_borrowed(sh_heap *h, unsigned bin)
             borrowed_return(h, bin);
 }
 
-bool sh_page_borrow(sh_page *pg, sh_block *b)
+/* Push b on list bp (of b's page). */
+static inline void borrow_push(sh_page *bp, sh_block *b)
 {
-    sh_heap *h = sh_tls_default;
-    /* sh_tls_heap is the empty heap in check mode */
-    if (h == NULL || sh_tls_heap != h || pg->block_size > BORROW_MAX_BLOCK || pg->bin < 2 ||
-        !atomic_load_explicit(&sh_segment_of(pg)->lendable, memory_order_relaxed) ||
-        atomic_load_explicit(&sh_segment_of(pg)->thread_id, memory_order_relaxed) == 0)
-        return false;
-    unsigned bin = pg->bin;
-    sh_page *bp = &h->borrowed[bin];
+    if (sh_cfg_harden)
+        ((uintptr_t *)b)[1] = sh_borrow_tag(b);
+    b->link = sh_link_encode(b, bp->free);
+    bp->free = b;
+    bp->capacity++;
+}
+
+/* sh_page_borrow's other cases: back off, start a list, or give a full one
+   back; and point the direct entry at a list worth popping. */
+static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_block *b)
+{
     if (bp->reserved != 0) { /* backing off: this thread did not reuse a full list */
         bp->reserved--;
         return false;
     }
+    unsigned bin = pg->bin;
     bool empty = !sh_is_block(bp->free);
     if (!empty && (bp->next != pg || bp->used != 0))
         return false; /* frees from many pages (larson): the list stays on its page */
@@ -331,16 +336,35 @@ bool sh_page_borrow(sh_page *pg, sh_block *b)
         bp->local_free = b;
         bp->free = (sh_block *)sh_segment_of(pg); /* an empty list */
     }
-    if (sh_cfg_harden)
-        ((uintptr_t *)b)[1] = sh_borrow_tag(b);
-    b->link = sh_link_encode(b, bp->free);
-    bp->free = b;
-    uint32_t held = (uint32_t)++bp->capacity - bp->used;
+    borrow_push(bp, b);
+    uint32_t held = (uint32_t)bp->capacity - bp->used;
     /* malloc pops the list once it is worth the slow path that follows
        when it runs dry (a block at a time would cost one per block) */
     if (h->direct[bin] != bp && (held >= BORROW_SERVE || held * pg->block_size >= BORROW_BYTES / 2))
         set_direct(h, bin, bp);
     return true;
+}
+
+bool sh_page_borrow(sh_page *pg, sh_block *b)
+{
+    sh_heap *h = sh_tls_default;
+    /* sh_tls_heap is the empty heap in check mode */
+    if (h == NULL || sh_tls_heap != h || pg->block_size > BORROW_MAX_BLOCK || pg->bin < 2 ||
+        !atomic_load_explicit(&sh_segment_of(pg)->lendable, memory_order_relaxed) ||
+        atomic_load_explicit(&sh_segment_of(pg)->thread_id, memory_order_relaxed) == 0)
+        return false;
+    sh_page *bp = &h->borrowed[pg->bin];
+    /* the common case, with no call: one more block on a list malloc has not
+       drawn from, below its cap, and either served already or not due yet
+       (a list with blocks is never backing off) */
+    uint32_t next = (uint32_t)bp->capacity + 1, bytes = next * pg->block_size;
+    if (sh_likely(
+            bp->next == pg && sh_is_block(bp->free) && bp->used == 0 && bytes <= BORROW_BYTES &&
+            (h->direct[pg->bin] == bp || (next < BORROW_SERVE && bytes < BORROW_BYTES / 2)))) {
+        borrow_push(bp, b);
+        return true;
+    }
+    return borrow_slow(h, bp, pg, b);
 }
 
 /* Give pg, now without live blocks, back to its segment. */
