@@ -144,18 +144,23 @@ static inline bool free_remote_quick(void *p, sh_segment *seg)
     if (!sh_cfg_harden || !sh_segment_map_has(seg) || seg->kind > SH_SEG_MEDIUM ||
         atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == sh_tls_owner_id)
         return false;
-    sh_page *pg = sh_page_of(seg, p);
-    if (!pg->in_use || __atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED))
+    /* the page's published copy, not its descriptor (see page_info) */
+    unsigned i = (unsigned)(((uintptr_t)p - (uintptr_t)seg) >> seg->page_shift);
+    uint64_t info = atomic_load_explicit(&seg->page_info[i], memory_order_relaxed);
+    if ((info & (SH_INFO_IN_USE | SH_INFO_ALIGNED)) != SH_INFO_IN_USE)
         return false;
-    uint8_t *start = sh_page_start(pg);
+    uint8_t *start = i == 0 ? (uint8_t *)seg + SH_SEGMENT_HEADER
+                            : (uint8_t *)seg + ((size_t)i << seg->page_shift);
     if ((uint8_t *)p < start)
         return false;
-    uint32_t k = sh_block_index(pg->bin, (uint32_t)((uint8_t *)p - start));
-    if (start + (size_t)k * pg->block_size != (uint8_t *)p ||
-        k >= __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) ||
+    unsigned bin = (unsigned)(info >> SH_INFO_BIN_SHIFT) & 0xFF;
+    uint32_t block_size = (uint32_t)(info >> SH_INFO_SIZE_SHIFT);
+    uint32_t k = sh_block_index(bin, (uint32_t)((uint8_t *)p - start));
+    if (start + (size_t)k * block_size != (uint8_t *)p || k >= (uint16_t)info ||
         sh_link_valid(((sh_block *)p)->link))
         return false;
-    if (!sh_page_borrow(pg, p))
+    sh_page *pg = sh_segment_page(seg, i);
+    if (!sh_page_borrow(pg, p, bin, block_size))
         sh_page_free_remote(pg, p, false);
     return true;
 }
@@ -194,7 +199,7 @@ void sh_heap_free_block(void *p, sh_segment *seg)
     bool suspect;
     sh_block *b = sh_page_block(pg, p, "free", owner, &suspect);
     if (!owner) {
-        if (suspect || !sh_page_borrow(pg, b))
+        if (suspect || !sh_page_borrow(pg, b, pg->bin, pg->block_size))
             sh_page_free_remote(pg, b, suspect);
         return;
     }
@@ -324,6 +329,7 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
         sh_page *pg = sh_page_of(sh_segment_of(b), b);
         /* relaxed: read by threads that free blocks of the page */
         __atomic_store_n(&pg->has_aligned, true, __ATOMIC_RELAXED);
+        sh_page_publish(pg);
         sh_page_set_flags(pg, pg->flags | SH_PAGE_ALIGNED);
         ((sh_block *)b)->link = sh_aligned_tag(b, (void *)p);
     }

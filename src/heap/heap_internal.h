@@ -128,9 +128,20 @@ typedef struct sh_segment {
        segment clears the header around it */
     _Atomic uint32_t purge_lock;
     _Alignas(64) sh_page pages[SH_MAX_PAGES]; /* a descriptor per cache line */
+    /* by page index: what other threads' frees read of a page (sh_page_info),
+       a copy the owner writes when it changes, which is rarely: the
+       descriptors' lines change at every malloc and free of their owner, and
+       a remote free that read them would pull the line across at each one */
+    _Alignas(64) _Atomic uint64_t page_info[SH_MAX_PAGES];
 } sh_segment;
 
 _Static_assert(sizeof(sh_segment) <= SH_SEGMENT_HEADER, "segment header too big");
+
+/* page_info word: capacity, bin, in_use and has_aligned, block_size. */
+#define SH_INFO_BIN_SHIFT 16
+#define SH_INFO_IN_USE ((uint64_t)1 << 24)
+#define SH_INFO_ALIGNED ((uint64_t)1 << 25)
+#define SH_INFO_SIZE_SHIFT 32
 
 /* Header of a large block's own mapping, at (p - 1) & ~SH_SEGMENT_MASK. */
 typedef struct sh_large {
@@ -273,6 +284,19 @@ static inline bool sh_on_block_grid(const sh_page *pg, const void *p)
        malloc hand that block out twice) */
     uint64_t prod = off * pg->divisor;
     return (uint32_t)prod < pg->divisor && (prod >> 32) < pg->capacity;
+}
+
+/* Publish pg's capacity, bin, in_use, has_aligned and block_size in its
+   segment's page_info (owner, after any of them changed). */
+static inline void sh_page_publish(sh_page *pg)
+{
+    sh_segment *seg = (sh_segment *)(((uintptr_t)pg - 1) & ~(uintptr_t)SH_SEGMENT_MASK);
+    unsigned i = pg->index;
+    uint64_t info = (uint64_t)__atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) |
+                    (uint64_t)pg->bin << SH_INFO_BIN_SHIFT | (pg->in_use ? SH_INFO_IN_USE : 0) |
+                    (__atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED) ? SH_INFO_ALIGNED : 0) |
+                    (uint64_t)pg->block_size << SH_INFO_SIZE_SHIFT;
+    atomic_store_explicit(&seg->page_info[i], info, memory_order_relaxed);
 }
 
 /* Set pg's flags (and, hardened, its divisor: 0 while a flag is set). */
@@ -568,10 +592,11 @@ void *sh_heap_malloc_slow(size_t size, sh_heap *h);
 void sh_page_retire(sh_heap *h, sh_page *pg);
 /* Push b (checked) on pg's thread_free; suspect: from sh_page_block. */
 void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect);
-/* Another heap's block b of pg (checked, not suspect), freed by this
+/* Another heap's block b of pg (checked, not suspect; pg's bin and block
+   size given, so that pg's descriptor need not be read), freed by this
    thread: kept in its default heap's borrowed list for reuse; false if it
    may not be (the caller frees it remotely). */
-bool sh_page_borrow(sh_page *pg, sh_block *b);
+bool sh_page_borrow(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size);
 /* Give h's borrowed blocks back to their pages (bin: one bin's; SH_BINS: all). */
 void sh_heap_return_borrowed(sh_heap *h, unsigned bin);
 /* The second word of a borrowed block (blocks of 16 bytes or more): with a

@@ -98,6 +98,7 @@ static void page_extend(sh_page *pg)
     ((sh_block *)b)->link = sh_link_encode(b, sh_segment_of(pg));
     /* relaxed: other threads freeing earlier blocks read it (sh_page_block) */
     __atomic_store_n(&pg->capacity, (uint16_t)(pg->capacity + n), __ATOMIC_RELAXED);
+    sh_page_publish(pg);
 }
 
 void sh_page_init(sh_page *pg, unsigned bin, size_t area)
@@ -315,17 +316,17 @@ static inline void borrow_push(sh_page *bp, sh_block *b)
 
 /* sh_page_borrow's other cases: back off, start a list, or give a full one
    back; and point the direct entry at a list worth popping. */
-static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_block *b)
+static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_block *b, unsigned bin,
+                                    uint32_t block_size)
 {
     if (bp->reserved != 0) { /* backing off: this thread did not reuse a full list */
         bp->reserved--;
         return false;
     }
-    unsigned bin = pg->bin;
     bool empty = !sh_is_block(bp->free);
     if (!empty && (bp->next != pg || bp->used != 0))
         return false; /* frees from many pages (larson): the list stays on its page */
-    if (empty || (uint32_t)(bp->capacity - bp->used) * pg->block_size >= BORROW_BYTES) {
+    if (empty || (uint32_t)(bp->capacity - bp->used) * block_size >= BORROW_BYTES) {
         if (!empty) { /* full, and malloc never drew from it: a consumer, not a swapper */
             bp->reserved = BORROW_BACKOFF;
             borrowed_return(h, bin);
@@ -340,31 +341,32 @@ static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_blo
     uint32_t held = (uint32_t)bp->capacity - bp->used;
     /* malloc pops the list once it is worth the slow path that follows
        when it runs dry (a block at a time would cost one per block) */
-    if (h->direct[bin] != bp && (held >= BORROW_SERVE || held * pg->block_size >= BORROW_BYTES / 2))
+    if (h->direct[bin] != bp && (held >= BORROW_SERVE || held * block_size >= BORROW_BYTES / 2))
         set_direct(h, bin, bp);
     return true;
 }
 
-bool sh_page_borrow(sh_page *pg, sh_block *b)
+bool sh_page_borrow(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
 {
     sh_heap *h = sh_tls_default;
+    sh_segment *seg = sh_segment_of(pg);
     /* sh_tls_heap is the empty heap in check mode */
-    if (h == NULL || sh_tls_heap != h || pg->block_size > BORROW_MAX_BLOCK || pg->bin < 2 ||
-        !atomic_load_explicit(&sh_segment_of(pg)->lendable, memory_order_relaxed) ||
-        atomic_load_explicit(&sh_segment_of(pg)->thread_id, memory_order_relaxed) == 0)
+    if (h == NULL || sh_tls_heap != h || block_size > BORROW_MAX_BLOCK || bin < 2 ||
+        !atomic_load_explicit(&seg->lendable, memory_order_relaxed) ||
+        atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == 0)
         return false;
-    sh_page *bp = &h->borrowed[pg->bin];
+    sh_page *bp = &h->borrowed[bin];
     /* the common case, with no call: one more block on a list malloc has not
        drawn from, below its cap, and either served already or not due yet
        (a list with blocks is never backing off) */
-    uint32_t next = (uint32_t)bp->capacity + 1, bytes = next * pg->block_size;
-    if (sh_likely(
-            bp->next == pg && sh_is_block(bp->free) && bp->used == 0 && bytes <= BORROW_BYTES &&
-            (h->direct[pg->bin] == bp || (next < BORROW_SERVE && bytes < BORROW_BYTES / 2)))) {
+    uint32_t next = (uint32_t)bp->capacity + 1, bytes = next * block_size;
+    if (sh_likely(bp->next == pg && sh_is_block(bp->free) && bp->used == 0 &&
+                  bytes <= BORROW_BYTES &&
+                  (h->direct[bin] == bp || (next < BORROW_SERVE && bytes < BORROW_BYTES / 2)))) {
         borrow_push(bp, b);
         return true;
     }
-    return borrow_slow(h, bp, pg, b);
+    return borrow_slow(h, bp, pg, b, bin, block_size);
 }
 
 /* Give pg, now without live blocks, back to its segment. */
@@ -406,6 +408,7 @@ static void trim_idle_pages(sh_heap *h)
         pg->free = NULL;
         pg->local_free = (sh_block *)sh_segment_of(pg);
         __atomic_store_n(&pg->capacity, 0, __ATOMIC_RELAXED); /* carved again when used */
+        sh_page_publish(pg);
     }
 }
 

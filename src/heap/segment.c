@@ -302,6 +302,7 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
         purge_lock(seg);
         memset(seg, 0, offsetof(sh_segment, purge_lock));
         memset(seg->pages, 0, sizeof seg->pages); /* the pages keep their old bytes */
+        memset((void *)seg->page_info, 0, sizeof seg->page_info);
     } else if ((seg = sh_heap_map(SH_SEGMENT_SIZE, SH_SEGMENT_SIZE, false, 0)) != NULL &&
                !sh_segment_map_reserve(seg)) {
         sh_os_unmap(seg, SH_SEGMENT_SIZE);
@@ -374,6 +375,7 @@ void sh_segment_page_free(sh_heap *h, sh_page *pg)
     uint64_t bit = (uint64_t)1 << pg->index;
     bool was_full = seg->free_mask == 0;
     pg->in_use = false;
+    sh_page_publish(pg);
     pg->free = pg->local_free = NULL;
     sh_page_set_flags(pg, SH_PAGE_SLICE);
     purge_lock(seg);
