@@ -69,6 +69,11 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     "${INTO} 4096 byte\\(s\\) into the 3149696-byte block at ${A}" 3145728 4096)
   sh_harden_test(harden_free_misaligned free_interior
     "${INTO} 1 byte\\(s\\) into the 64-byte block at ${A}" 64 1)
+  # the same, freed by another thread (its lean path falls back to the full checks)
+  sh_harden_test(harden_free_interior_remote free_interior
+    "${INTO} 16 byte\\(s\\) into the 64-byte block at ${A}" 64 16 remote)
+  sh_harden_test(harden_free_interior_medium_remote free_interior
+    "${INTO} 4096 byte\\(s\\) into the 20480-byte block at ${A}" 20000 4096 remote)
   sh_harden_test(harden_free_metadata free_metadata
     "stackheap: invalid free: free\\(${A}\\) points into stackheap's page metadata, not at a block")
   sh_harden_test(harden_large_header_overflow large_header_overflow
