@@ -387,8 +387,9 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * (up to 64 KiB for blocks up to 8 KiB, 1 MiB above), decommitted down to a
  * few KiB at that thread's next slow path; and, for each thread, up to 16
  * KiB per size class of blocks up to 4 KiB that it freed for other threads
- * and keeps to hand out again, until its next slow path or its exit (they
- * keep their pages live; mallinfo2 counts them in uordblks).
+ * and keeps to hand out again, until its next purge scan (a slow path once
+ * the purge delay has passed), malloc_trim or its exit (they keep their
+ * pages live; mallinfo2 counts them in uordblks).
  *
  * Unless built with -DSH_OVERRIDE=OFF, libstackheap also exports malloc,
  * free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign,
