@@ -585,25 +585,44 @@ static void blocks_left_by_exited_threads_share_pages(void)
 
 enum { BORROWED = 64 };
 
+/* A thread that frees BORROWED blocks of another thread's, then allocates
+   as many of `allocate` bytes (0: none), and waits to be told to exit. */
 typedef struct borrow_job {
-    void **theirs;        /* BORROWED blocks of 48 bytes of another thread's */
-    void *mine[BORROWED]; /* what this thread then allocated */
+    void **theirs;
+    size_t allocate;
+    void *mine[BORROWED];
     sem_t freed, may_exit;
+    pthread_t thread;
 } borrow_job;
 
-/* Free another thread's blocks, then allocate as many of the same size;
-   wait for leave to exit (with the ones allocated live, handed back). */
-static void *free_theirs_then_allocate(void *arg)
+static void *free_theirs(void *arg)
 {
     borrow_job *job = arg;
     sh_free(sh_malloc(16)); /* this thread's heap exists before the frees */
     for (int i = 0; i < BORROWED; i++)
         sh_free(job->theirs[i]);
-    for (int i = 0; i < BORROWED; i++)
-        job->mine[i] = sh_malloc(48);
+    for (int i = 0; job->allocate != 0 && i < BORROWED; i++)
+        job->mine[i] = sh_malloc(job->allocate);
     sem_post(&job->freed);
     sem_wait(&job->may_exit);
     return NULL;
+}
+
+/* Start job's thread and wait until it has freed (and allocated). */
+static void borrow_job_start(borrow_job *job)
+{
+    sem_init(&job->freed, 0, 0);
+    sem_init(&job->may_exit, 0, 0);
+    CHECK(pthread_create(&job->thread, NULL, free_theirs, job) == 0);
+    sem_wait(&job->freed);
+}
+
+static void borrow_job_end(borrow_job *job)
+{
+    sem_post(&job->may_exit);
+    pthread_join(job->thread, NULL);
+    sem_destroy(&job->freed);
+    sem_destroy(&job->may_exit);
 }
 
 static size_t in_use_bytes(void)
@@ -616,12 +635,8 @@ static void a_thread_reuses_the_blocks_it_freed_for_another(void)
     void *theirs[BORROWED];
     for (int i = 0; i < BORROWED; i++)
         CHECK((theirs[i] = sh_malloc(48)) != NULL);
-    borrow_job job = {.theirs = theirs};
-    sem_init(&job.freed, 0, 0);
-    sem_init(&job.may_exit, 0, 0);
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, free_theirs_then_allocate, &job) == 0);
-    sem_wait(&job.freed);
+    borrow_job job = {.theirs = theirs, .allocate = 48};
+    borrow_job_start(&job);
     int reused = 0;
     for (int i = 0; i < BORROWED; i++)
         for (int j = 0; j < BORROWED; j++)
@@ -635,19 +650,7 @@ static void a_thread_reuses_the_blocks_it_freed_for_another(void)
         memset(job.mine[i], 0x6B, 48);
     for (int i = 0; i < BORROWED; i++)
         sh_free(job.mine[i]); /* the owner frees its own blocks */
-    sem_post(&job.may_exit);
-    pthread_join(t, NULL);
-}
-
-static void *free_theirs_and_exit(void *arg)
-{
-    borrow_job *job = arg;
-    sh_free(sh_malloc(16));
-    for (int i = 0; i < BORROWED; i++)
-        sh_free(job->theirs[i]);
-    sem_post(&job->freed);
-    sem_wait(&job->may_exit);
-    return NULL;
+    borrow_job_end(&job);
 }
 
 static void blocks_kept_for_reuse_go_back_when_the_thread_exits(void)
@@ -659,15 +662,10 @@ static void blocks_kept_for_reuse_go_back_when_the_thread_exits(void)
     void *theirs[BORROWED];
     for (int i = 0; i < BORROWED; i++)
         CHECK((theirs[i] = sh_malloc(1000)) != NULL);
-    borrow_job job = {.theirs = theirs};
-    sem_init(&job.freed, 0, 0);
-    sem_init(&job.may_exit, 0, 0);
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, free_theirs_and_exit, &job) == 0);
-    sem_wait(&job.freed);
+    borrow_job job = {.theirs = theirs, .allocate = 0};
+    borrow_job_start(&job);
     size_t held = in_use_bytes(); /* the pages still count the borrowed blocks */
-    sem_post(&job.may_exit);
-    pthread_join(t, NULL);
+    borrow_job_end(&job);
     sh_heap_collect(false); /* this thread takes back what arrived on its pages */
     size_t after = in_use_bytes();
     fprintf(stderr,
@@ -684,8 +682,9 @@ static void *free_one(void *arg)
     sh_free(p[0]); /* a first-class heap's block */
     sem_post((sem_t *)p[1]);
     sem_wait((sem_t *)p[2]);
+    void *got[BORROWED];
     for (int i = 0; i < BORROWED; i++) {
-        void *q = sh_malloc(48);
+        void *q = got[i] = sh_malloc(48);
         if (q == p[0]) {
             fprintf(stderr, "  BUG src/heap/page.c sh_page_borrow: a first-class heap's block "
                             "was kept for reuse and handed out after sh_heap_destroy\n");
@@ -693,6 +692,8 @@ static void *free_one(void *arg)
         }
         memset(q, 0x11, 48);
     }
+    for (int i = 0; i < BORROWED; i++)
+        sh_free(got[i]);
     return NULL;
 }
 

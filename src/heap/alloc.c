@@ -149,8 +149,7 @@ static inline bool free_remote_quick(void *p, sh_segment *seg)
     uint64_t info = atomic_load_explicit(&seg->page_info[i], memory_order_relaxed);
     if ((info & (SH_INFO_IN_USE | SH_INFO_ALIGNED)) != SH_INFO_IN_USE)
         return false;
-    uint8_t *start = i == 0 ? (uint8_t *)seg + SH_SEGMENT_HEADER
-                            : (uint8_t *)seg + ((size_t)i << seg->page_shift);
+    uint8_t *start = sh_segment_page_start(seg, i);
     if ((uint8_t *)p < start)
         return false;
     unsigned bin = (unsigned)(info >> SH_INFO_BIN_SHIFT) & 0xFF;
@@ -318,9 +317,13 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
         h = ready(h);
         return h != NULL ? sh_large_alloc(h, size, align, false) : NULL;
     }
-    /* the page of a block handed out aligned inside is marked: it must be h's own */
-    if (inside && h->borrowed[sh_bin_of(request)].next != NULL)
-        sh_heap_return_borrowed(h, sh_bin_of(request));
+    /* the page of a block handed out aligned inside is marked: it must be h's
+       own (inside: request <= SH_MEDIUM_MAX, so it has a bin) */
+    if (inside) {
+        unsigned bin = sh_bin_of(request);
+        if (h->borrowed[bin].next != NULL)
+            sh_heap_return_borrowed(h, bin);
+    }
     uint8_t *b = sh_heap_alloc(h, request);
     if (b == NULL || !inside)
         return b;

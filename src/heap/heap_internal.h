@@ -128,7 +128,7 @@ typedef struct sh_segment {
        segment clears the header around it */
     _Atomic uint32_t purge_lock;
     _Alignas(64) sh_page pages[SH_MAX_PAGES]; /* a descriptor per cache line */
-    /* by page index: what other threads' frees read of a page (sh_page_info),
+    /* by page index: what other threads' frees read of a page (sh_page_publish),
        a copy the owner writes when it changes, which is rarely: the
        descriptors' lines change at every malloc and free of their owner, and
        a remote free that read them would pull the line across at each one */
@@ -284,19 +284,6 @@ static inline bool sh_on_block_grid(const sh_page *pg, const void *p)
        malloc hand that block out twice) */
     uint64_t prod = off * pg->divisor;
     return (uint32_t)prod < pg->divisor && (prod >> 32) < pg->capacity;
-}
-
-/* Publish pg's capacity, bin, in_use, has_aligned and block_size in its
-   segment's page_info (owner, after any of them changed). */
-static inline void sh_page_publish(sh_page *pg)
-{
-    sh_segment *seg = (sh_segment *)(((uintptr_t)pg - 1) & ~(uintptr_t)SH_SEGMENT_MASK);
-    unsigned i = pg->index;
-    uint64_t info = (uint64_t)__atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) |
-                    (uint64_t)pg->bin << SH_INFO_BIN_SHIFT | (pg->in_use ? SH_INFO_IN_USE : 0) |
-                    (__atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED) ? SH_INFO_ALIGNED : 0) |
-                    (uint64_t)pg->block_size << SH_INFO_SIZE_SHIFT;
-    atomic_store_explicit(&seg->page_info[i], info, memory_order_relaxed);
 }
 
 /* Set pg's flags (and, hardened, its divisor: 0 while a flag is set). */
@@ -512,11 +499,28 @@ static inline struct sh_heap *sh_page_heap(const sh_page *pg)
 }
 
 /* First block of pg: page 0 starts after the segment header. */
+/* First block of page i of seg: page 0 starts after the segment header. */
+static inline uint8_t *sh_segment_page_start(const sh_segment *seg, unsigned i)
+{
+    return i == 0 ? (uint8_t *)seg + SH_SEGMENT_HEADER
+                  : (uint8_t *)seg + ((size_t)i << seg->page_shift);
+}
+
+/* First block of pg. */
 static inline uint8_t *sh_page_start(const sh_page *pg)
 {
-    sh_segment *seg = sh_segment_of(pg);
-    return pg->index == 0 ? (uint8_t *)seg + SH_SEGMENT_HEADER
-                          : (uint8_t *)seg + ((size_t)pg->index << seg->page_shift);
+    return sh_segment_page_start(sh_segment_of(pg), pg->index);
+}
+
+/* Publish pg's capacity, bin, in_use, has_aligned and block_size in its
+   segment's page_info (owner, after any of them changed). */
+static inline void sh_page_publish(sh_page *pg)
+{
+    uint64_t info = (uint64_t)__atomic_load_n(&pg->capacity, __ATOMIC_RELAXED) |
+                    (uint64_t)pg->bin << SH_INFO_BIN_SHIFT | (pg->in_use ? SH_INFO_IN_USE : 0) |
+                    (__atomic_load_n(&pg->has_aligned, __ATOMIC_RELAXED) ? SH_INFO_ALIGNED : 0) |
+                    (uint64_t)pg->block_size << SH_INFO_SIZE_SHIFT;
+    atomic_store_explicit(&sh_segment_of(pg)->page_info[pg->index], info, memory_order_relaxed);
 }
 
 /* The start of the block of pg that holds p (p in pg's block area). */
@@ -797,24 +801,33 @@ SH_NOINLINE void sh_free_slow(void *p, sh_segment *seg);
 
 /*
  * free's fast path: a block of this thread's, on its page's grid, in a page
- * with no special case, that does not look freed already.  NULL needs no
- * test of its own: (NULL - 1) falls in the last region of the segment map,
- * which is never set, so it goes slow.
+ * with no special case, that does not look freed already (sh_free_fast_page
+ * returns its page, else NULL).  NULL needs no test of its own: (NULL - 1)
+ * falls in the last region of the segment map, which is never set, so it
+ * goes slow.
  */
-static inline void sh_heap_free(void *p)
+static inline sh_page *sh_free_fast_page(const void *p, sh_segment *seg)
 {
-    sh_segment *seg = sh_segment_of(p);
     /* relaxed: only this thread ever stores its own id into a segment */
     if (sh_likely(sh_segment_map_has(seg) &&
                   atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
                       sh_tls_thread_id)) {
         sh_page *pg = sh_slice_of(seg, p);
         if (sh_likely(sh_cfg_harden
-                          ? sh_on_block_grid(pg, p) && !sh_link_valid(((sh_block *)p)->link)
-                          : pg->flags == 0)) {
-            sh_page_free_local(seg, pg, p);
-            return;
-        }
+                          ? sh_on_block_grid(pg, p) && !sh_link_valid(((const sh_block *)p)->link)
+                          : pg->flags == 0))
+            return pg;
+    }
+    return NULL;
+}
+
+static inline void sh_heap_free(void *p)
+{
+    sh_segment *seg = sh_segment_of(p);
+    sh_page *pg = sh_free_fast_page(p, seg);
+    if (sh_likely(pg != NULL)) {
+        sh_page_free_local(seg, pg, p);
+        return;
     }
     sh_free_slow(p, seg);
 }
@@ -829,13 +842,11 @@ static inline void sh_heap_free(void *p)
  */
 static inline bool sh_heap_free_sized_fast(void *p, size_t size)
 {
-    sh_segment *seg = sh_segment_of(p);
-    if (!sh_cfg_harden || !sh_segment_map_has(seg) ||
-        atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != sh_tls_thread_id)
+    if (!sh_cfg_harden) /* no size check: sh_free's fast path as it is */
         return false;
-    sh_page *pg = sh_slice_of(seg, p);
-    if (!sh_on_block_grid(pg, p) || sh_link_valid(((sh_block *)p)->link) || size > pg->block_size ||
-        (size < pg->block_size / 2 && size != 0))
+    sh_segment *seg = sh_segment_of(p);
+    sh_page *pg = sh_free_fast_page(p, seg);
+    if (pg == NULL || size > pg->block_size || (size < pg->block_size / 2 && size != 0))
         return false;
     sh_page_free_local(seg, pg, p);
     return true;

@@ -258,10 +258,11 @@ void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
  * never go home, where its own pages would give it local ones.  A block of
  * another page than the list's, or of a list malloc has drawn from, is
  * freed to its page as before; so are the next BORROW_BACKOFF blocks of a
- * bin whose list filled up without malloc drawing from it.  A list past its cap, the thread's exit,
- * its purge scans and malloc_trim give the list back to its page with one push.  Only blocks of
- * default heaps' segments are borrowed: a first-class heap frees its pages at destroy whatever is
- * live. Not in check mode, nor for 8-byte blocks.
+ * bin whose list filled up without malloc drawing from it.  A list past its
+ * cap, the thread's exit, its purge scans and malloc_trim give the list
+ * back to its page with one push.  Only blocks of default heaps' segments
+ * are borrowed: a first-class heap frees its pages at destroy whatever is
+ * live.  Not in check mode, nor for 8-byte blocks.
  *
  * Double frees: a borrowed block holds a valid link (its first word) and
  * sh_borrow_tag (its second), and nothing else writes both: a free that
