@@ -373,7 +373,9 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * own heap without locks; any thread may free any block.  Memory comes from
  * the OS on demand and goes back to it when unused (after
  * STACKHEAP_PURGE_DELAY milliseconds, 250 by default, or at once through
- * sh_heap_collect(true)), whether or not the program goes on calling the
+ * sh_heap_collect(true); free memory in a segment the program keeps freeing
+ * into waits until one delay after the last such free, at most 8 delays),
+ * whether or not the program goes on calling the
  * allocator: the first time memory is freed, the library starts a thread of
  * its own, "stackheap-purge", that gives back what is due in every thread's
  * heap and sleeps, with no timeout, once nothing is left (every signal is
@@ -482,7 +484,10 @@ SH_API SH_MALLOC_LIKE void *sh_calloc(size_t n, size_t size);
  * Resize p to size bytes, keeping its contents up to the smaller size.
  * p NULL: sh_malloc(size).  size 0 (p not NULL): frees p, returns NULL (as
  * glibc does).  On failure returns NULL + ENOMEM and p is untouched.  May
- * return p itself; large blocks grow in place or move without copying.  p
+ * return p itself; large blocks grow in place or move without copying.  A
+ * block of 8 KiB to 128 KiB that must move to grow takes half again the room
+ * it had (usable size up to 1.5 times, at most 128 KiB), so a buffer grown by
+ * appends is copied a few times per doubling, not at every size class.  p
  * must be a live block: anything else aborts as sh_free does.
  */
 SH_API void *sh_realloc(void *p, size_t size);

@@ -432,6 +432,33 @@ static void realloc_grows_and_shrinks_keeping_the_contents(void)
     sh_free(p);
 }
 
+/* A buffer grown a few bytes at a time through the medium sizes (8 KiB to
+   128 KiB) moves about once per size class crossed at most: when realloc
+   must move a medium block, it takes half again the room the block had, so
+   an append loop copies a few times per doubling, not at each of the four
+   size classes of every doubling (16 moves here). */
+static void realloc_growing_a_medium_buffer_moves_a_few_times_per_doubling(void)
+{
+    size_t size = 8 * KIB;
+    unsigned char *p = sh_malloc(size);
+    CHECK(p != NULL);
+    fill(p, size, 7);
+    unsigned moves = 0;
+    while (size + 64 <= 128 * KIB) {
+        unsigned char *q = sh_realloc(p, size + 64);
+        CHECK(q != NULL);
+        moves += q != p;
+        p = q;
+        size += 64;
+        fill(p, size, 7); /* the same pattern: its first bytes are already there */
+    }
+    CHECK(holds(p, size, 7));
+    printf("     8 KiB to 128 KiB, 64 bytes at a time: %u moves\n", moves);
+    CHECK(moves >= 4); /* it did move: 8 KiB blocks are not 128 KiB ones */
+    CHECK(moves <= 8);
+    sh_free(p);
+}
+
 static void realloc_of_null_allocates(void)
 {
     size_t sizes[] = {0, 1, 100, 50 * KIB, 1 * MIB};
@@ -1087,6 +1114,7 @@ int main(void)
     RUN(calloc_of_an_absurd_size_fails_with_enomem);
 
     RUN(realloc_grows_and_shrinks_keeping_the_contents);
+    RUN(realloc_growing_a_medium_buffer_moves_a_few_times_per_doubling);
     RUN(realloc_of_null_allocates);
     RUN(realloc_to_zero_frees_and_returns_null);
     RUN(realloc_to_an_absurd_size_fails_and_keeps_the_block);

@@ -254,7 +254,16 @@ void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size)
         if (size <= usable && size >= usable / 2)
             return p; /* fits, and not worth a smaller class */
     }
-    void *q = sh_heap_alloc(into, size);
+    /* a medium block that must move to grow takes half again its room: an
+       append loop otherwise copies at each of the 4 classes of a doubling
+       (wl_realloc -q copied 860 MB, 659 MB after this; jemalloc 674 MB) */
+    size_t request = size;
+    if (size > usable && usable >= SH_SMALL_MAX && size < SH_MEDIUM_MAX) {
+        size_t grown = usable + usable / 2;
+        if (grown > size)
+            request = grown < SH_MEDIUM_MAX ? grown : SH_MEDIUM_MAX;
+    }
+    void *q = sh_heap_alloc(into, request);
     if (q == NULL)
         return NULL; /* p is untouched */
     memcpy(q, p, usable < size ? usable : size);

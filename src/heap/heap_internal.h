@@ -116,6 +116,7 @@ typedef struct sh_segment {
     uint64_t free_mask;             /* pages not in use */
     uint64_t purge_mask;            /* free pages whose memory is still committed */
     uint64_t purge_at;              /* ms: when purge_mask may be decommitted */
+    uint64_t purge_since;           /* ms: when purge_mask last went from empty to not */
     uint32_t page_count;
     uint32_t used_pages;
     /* its blocks may be borrowed (page.c): it belongs to a thread's default
@@ -186,6 +187,9 @@ typedef struct sh_heap {
        to, capacity the blocks pushed and used the blocks popped since it
        was last empty, reserved the frees left to skip (backing off). */
     sh_page borrowed[SH_BINS];
+    /* by bin: the bin's only page if the last purge scan found it empty and
+       it has not emptied again since (page.c, trim_idle_pages), else NULL */
+    const sh_page *idle_seen[SH_BINS];
 } sh_heap;
 
 /* ---- hardening: encoded free lists (integrity.c) ---------------------------
@@ -404,6 +408,19 @@ extern sh_heap sh_empty_heap;
 
 /* Options, read once at start-up. */
 extern uint64_t sh_purge_delay_ms;
+
+/* Free memory a program keeps churning stays: a unit (a segment's free pages)
+   whose memory first became free at `since` and was freed again at `now` goes
+   back one purge delay after that last free, but at most SH_PURGE_HOLD delays
+   after the first.  A program that keeps freeing and reusing pages would
+   otherwise fault them in again after every delay; one that stops freeing
+   gets them back a delay later. */
+#define SH_PURGE_HOLD 8
+static inline uint64_t sh_purge_deadline(uint64_t since, uint64_t now)
+{
+    uint64_t at = now + sh_purge_delay_ms, cap = since + SH_PURGE_HOLD * sh_purge_delay_ms;
+    return at < cap ? at : cap;
+}
 
 /* ---- segment map (segment_map.c) ---------------------------------------------
  *

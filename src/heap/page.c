@@ -385,24 +385,33 @@ static void page_release(sh_heap *h, sh_page *pg)
 
 /*
  * A bin's only page stays with the heap when it empties (retire), with all
- * the memory its blocks ever used committed.  At each purge scan an empty
- * direct page gives that memory back and is carved again from its start
- * when next used: a program that went idle after a peak keeps a few KiB per
- * size class, not a whole page, and a busy one pays a few page faults per
- * scan at most.  No block of a page with used == 0 is live, so no other
- * thread can free into it.
+ * the memory its blocks ever used committed.  A purge scan that finds such
+ * a direct page empty, and found it empty at the scan before with no retire
+ * in between (every use of an empty page ends in one: so unused for that
+ * interval, half a purge delay or more), gives that memory back; the page is
+ * carved again from its start when next used.  A program that went idle
+ * after a peak keeps a few KiB per size class, not a whole page, and one
+ * that keeps using the page does not fault it in again after every scan.
+ * force (malloc_trim): any empty direct page.  No block of a page with
+ * used == 0 is live, so no other thread can free into it.
  */
-static void trim_idle_pages(sh_heap *h)
+static void trim_idle_pages(sh_heap *h, bool force)
 {
     size_t os_page = sh_os_page_size();
     for (unsigned bin = 1; bin < SH_BINS; bin++) {
         sh_page *pg = h->direct[bin];
+        const sh_page *seen = h->idle_seen[bin];
+        h->idle_seen[bin] = NULL;
         if (!pg->in_use || pg->has_aligned || /* the empty page, or borrowed blocks */
             (size_t)pg->capacity * pg->block_size <= EXTEND_BYTES)
             continue;
         sh_page_collect(pg);
         if (pg->used != 0)
             continue;
+        if (!force && seen != pg) {
+            h->idle_seen[bin] = pg; /* trimmed at the next scan if not used by then */
+            continue;
+        }
         uint8_t *start = sh_page_start(pg); /* OS-page aligned */
         size_t carved = (size_t)pg->capacity * pg->block_size;
         sh_os_decommit(start, (carved + os_page - 1) & ~(os_page - 1));
@@ -425,13 +434,13 @@ static void maybe_purge(sh_heap *h)
         h->trim_seen = epoch;
         sh_heap_return_borrowed(h, SH_BINS);
         sh_heap_collect_pages(h, false);
-        trim_idle_pages(h);
+        trim_idle_pages(h, true);
         sh_segment_purge(h, true);
         return;
     }
     if ((++h->purge_tick & 255) == 0 && sh_now_ms() >= h->purge_check_at) {
         sh_heap_return_borrowed(h, SH_BINS); /* the owners may purge their pages */
-        trim_idle_pages(h);
+        trim_idle_pages(h, false);
         sh_segment_purge(h, false);
     }
 }
@@ -454,6 +463,8 @@ void sh_page_retire(sh_heap *h, sh_page *pg)
     sh_page_queue *q = &h->bins[pg->bin];
     if ((pg->flags & SH_PAGE_FULL) || q->first != pg || q->last != pg)
         page_release(h, pg);
+    else
+        h->idle_seen[pg->bin] = NULL; /* in use since the last scan */
     maybe_purge(h);
 }
 

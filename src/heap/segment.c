@@ -381,8 +381,10 @@ void sh_segment_page_free(sh_heap *h, sh_page *pg)
     purge_lock(seg);
     seg->free_mask |= bit;
     seg->purge_mask |= bit;
+    uint64_t now = sh_now_ms();
     if (seg->purge_at == 0)
-        seg->purge_at = sh_now_ms() + sh_purge_delay_ms;
+        seg->purge_since = now;
+    seg->purge_at = sh_purge_deadline(seg->purge_since, now);
     purge_unlock(seg);
     seg->used_pages--;
     if (was_full && h->segments[seg->kind] != seg) {

@@ -54,9 +54,10 @@ typedef struct span_seg {
     uint32_t page_shift;
     struct span_seg *next; /* all span segments, newest first */
     uint64_t used, start, dirty;
-    uint64_t purge_at; /* ms: the earliest freed_at + delay of a free dirty slice; 0: none */
-    uint64_t seal;     /* sh_seal of the fields that decide which memory is handed out */
-    uint64_t shard;    /* its list, set when mapped */
+    uint64_t purge_at;         /* ms: when free dirty slices may be decommitted; 0: none */
+    uint64_t purge_since;      /* ms: when the first of them was freed (sh_purge_deadline) */
+    uint64_t seal;             /* sh_seal of the fields that decide which memory is handed out */
+    uint64_t shard;            /* its list, set when mapped */
     uint64_t freed_at[SLICES]; /* ms: when each free slice was freed */
 } span_seg;
 
@@ -154,14 +155,21 @@ static void zero(void *p, size_t n)
 static bool purge_one(span_seg *prev, span_seg **link, span_seg *s, bool force, uint64_t now)
 {
     check(s, s, "free");
+    /* a slice goes when it has been free one delay and its segment is due:
+       quiet for a delay, or holding free slices for SH_PURGE_HOLD delays */
+    bool quiet = now >= s->purge_at;
     uint64_t due = 0, next = 0;
     for (uint64_t m = s->dirty & ~s->used; m != 0; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctzll(m);
         uint64_t at = s->freed_at[i] + sh_purge_delay_ms;
-        if (force || at <= now)
+        if (force || (quiet && at <= now))
             due |= (uint64_t)1 << i;
-        else if (next == 0 || at < next)
-            next = at;
+        else {
+            if (at < s->purge_at)
+                at = s->purge_at;
+            if (next == 0 || at < next)
+                next = at;
+        }
     }
     if (s->used == 0 && next == 0) {
         __atomic_store_n(link, s->next, __ATOMIC_RELAXED); /* a shard's segs is peeked unlocked */
@@ -173,6 +181,8 @@ static bool purge_one(span_seg *prev, span_seg **link, span_seg *s, bool force, 
     }
     for_runs(s, due, sh_os_decommit); /* never the header: it is not dirty */
     s->dirty &= ~due;
+    if (due != 0)
+        s->purge_since = now;
     s->purge_at = next;
     return false;
 }
@@ -350,9 +360,10 @@ static void release(span_seg *s, uint64_t m)
     uint64_t now = sh_now_ms();
     for (uint64_t b = m; b != 0; b &= b - 1)
         s->freed_at[__builtin_ctzll(b)] = now;
-    uint64_t at = now + sh_purge_delay_ms;
-    if (s->purge_at == 0 || at < s->purge_at)
-        s->purge_at = at;
+    if (s->purge_at == 0)
+        s->purge_since = now;
+    uint64_t at = sh_purge_deadline(s->purge_since, now);
+    s->purge_at = at;
     span_shard *sh = shard_of(s);
     if (at < sh->check_at)
         sh->check_at = at;
