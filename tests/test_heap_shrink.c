@@ -258,6 +258,86 @@ static void a_page_in_steady_use_keeps_its_memory_between_purge_scans(void)
     CHECK(faults < (long)(2 * pages)); /* the first touch, and a little more */
 }
 
+/* ---- free memory a program keeps freeing into waits, up to 8 delays ----------- */
+
+#define HOLD_CHILD_MODE "--purge-hold-child"
+#define HOLD_DELAY_MS 100
+#define HOLD_DELAYS 8 /* SH_PURGE_HOLD */
+
+/* Pages of [p, p + n) resident now (mincore; p page aligned). */
+static size_t resident_pages(const void *p, size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), count = n / page, resident = 0;
+    unsigned char vec[1024];
+    if (count > sizeof vec || mincore((void *)(uintptr_t)p, n, vec) != 0)
+        return SIZE_MAX;
+    for (size_t i = 0; i < count; i++)
+        resident += vec[i] & 1;
+    return resident;
+}
+
+/* In the re-executed child (STACKHEAP_PURGE_DELAY=100): a freed 1 MiB block
+   of a span segment stays resident while the program keeps freeing other
+   blocks of that segment (a 1.5 MiB one, again and again), and goes back
+   once 8 delays have passed all the same.  Exit status 0 if so. */
+static int purge_hold_child(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = MIB / page;
+    unsigned char *x = sh_malloc(MIB), *y = sh_malloc(256 * KIB); /* spans, y after x */
+    if (x == NULL || y == NULL)
+        return 2;
+    memset(x, 1, MIB);
+    sh_free(x);
+    double start = now_s(), held = -1, gone = -1;
+    while (now_s() - start < 3.0) {
+        unsigned char *z = sh_malloc(1536 * KIB); /* too big for x's slices */
+        if (z == NULL)
+            return 2;
+        z[0] = 1;
+        sh_free(z);
+        size_t r = resident_pages(x, MIB);
+        if (r == SIZE_MAX)
+            return 2;
+        if (r >= pages * 9 / 10)
+            held = now_s() - start;
+        else if (r <= pages / 10) {
+            gone = now_s() - start;
+            break;
+        }
+    }
+    sh_free(y);
+    printf("     STACKHEAP_PURGE_DELAY=%d, frees into the segment all along: a freed 1 MiB "
+           "block resident until %.3f s, back to the OS at %.3f s\n",
+           HOLD_DELAY_MS, held, gone);
+    if (held < 4 * HOLD_DELAY_MS / 1000.0)
+        return 3; /* given back while the program kept freeing into its segment */
+    if (gone < 0 || gone > (HOLD_DELAYS + 4) * HOLD_DELAY_MS / 1000.0)
+        return 4; /* kept past the cap */
+    return 0;
+}
+
+static void free_memory_waits_while_its_segment_is_freed_into_up_to_8_delays(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char value[16];
+        snprintf(value, sizeof value, "%d", HOLD_DELAY_MS);
+        setenv("STACKHEAP_PURGE_DELAY", value, 1);
+        execl("/proc/self/exe", "test_heap_shrink", HOLD_CHILD_MODE, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 3)
+        fprintf(stderr, "  the block went back within 4 delays of frees into its segment\n");
+    if (WEXITSTATUS(status) == 4)
+        fprintf(stderr, "  the block was not given back within %d delays\n", HOLD_DELAYS + 4);
+    CHECK_EQ_U(WEXITSTATUS(status), 0);
+}
+
 /* calloc of a large block served from a cached mapping zeroes only the bytes
    asked for, without committing them: the cached mapping here was never
    touched, and before this was fixed calloc cleared all 8 MiB of it. */
@@ -346,6 +426,8 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], DELAY_CHILD_MODE) == 0)
         return purge_delay_child();
+    if (argc == 2 && strcmp(argv[1], HOLD_CHILD_MODE) == 0)
+        return purge_hold_child();
     RUN(calloc_from_the_large_cache_commits_only_what_it_must);
     RUN(a_page_in_steady_use_keeps_its_memory_between_purge_scans);
     RUN(resident_memory_falls_back_after_collect);
@@ -353,5 +435,6 @@ int main(int argc, char **argv)
     RUN(resident_memory_falls_back_within_a_second_of_small_allocations);
     RUN(big_blocks_memory_falls_back_within_a_second);
     RUN(purge_delay_option_sets_how_long_freed_memory_stays);
+    RUN(free_memory_waits_while_its_segment_is_freed_into_up_to_8_delays);
     return check_report();
 }
