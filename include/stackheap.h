@@ -470,6 +470,22 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  * block is 16-aligned (or as asked), sh_usable_size returns the size asked
  * for, and realloc always moves the block.  Under Valgrind the heap
  * describes its blocks to memcheck instead (VALGRIND_MALLOCLIKE_BLOCK).
+ *
+ * Sampled guarding (STACKHEAP_SAMPLE=N in the environment; off by default;
+ * not with check mode), in the manner of GWP-ASan: about one malloc in N of
+ * the public heap (up to a page; not aligned allocations) is served from a
+ * page of its own between no-access pages, ending at the page's end (64 such
+ * blocks live at once; more are served by the heap).  A read or write past
+ * its end, before its page, or into it after its free faults at that
+ * instruction: a SIGSEGV handler prints what it was (heap buffer overflow
+ * or underflow, use after free), the address, where it lies in the block,
+ * and the stacks of the access, of the free and of the allocation, then
+ * hands the signal on to the handler it replaced (by default the process
+ * dies of SIGSEGV).  A write into the alignment slack after the block (up
+ * to 15 bytes) or before it within its page, and a double free, are
+ * reported at free, then abort.  The cost when on (docs/BENCHMARKS.md,
+ * "Sampled guarding"): every malloc takes a slow path, and each sampled
+ * block two mprotect calls.
  */
 typedef struct sh_heap sh_heap;
 

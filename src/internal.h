@@ -138,6 +138,18 @@ void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest);
 uint64_t sh_os_now_ms(void);
 /* Make [p, p+size) inaccessible (guard). Returns 0 or an errno value. */
 int sh_os_protect_none(void *p, size_t size);
+/* Address space with no access (PROT_NONE, not committed, not counted as
+   mapped); NULL if the OS refuses. */
+void *sh_os_reserve(size_t size);
+/* Make [p, p + size) readable and writable; 0 or the errno. */
+int sh_os_protect_rw(void *p, size_t size);
+/* Handle SIGSEGV with handler (SA_SIGINFO, on the alternate stack if the
+   thread has one); *previous receives the action it replaces.  False if the
+   OS refuses. */
+struct sigaction;
+bool sh_os_catch_segv(void (*handler)(int, void *, void *), struct sigaction *previous);
+/* Put action back for SIGSEGV. */
+void sh_os_restore_segv(const struct sigaction *action);
 /* Drop the physical pages of [p, p+size); contents read back as zero. */
 void sh_os_decommit(void *p, size_t size);
 /* Bytes sh_os_decommit gave back since the process started. */
@@ -220,6 +232,10 @@ size_t sh_option_stack_size(void);
    quarter second. */
 #define SH_PURGE_DELAY_DEFAULT_MS 250
 uint64_t sh_option_purge_delay_ms(void);
+/* STACKHEAP_SAMPLE=N: about one allocation in N is served from a guarded slot
+   (src/check/sampled.c); 0 (unset): none.  Read once. */
+#define SH_SAMPLE_MAX 1000000000u
+unsigned sh_option_sample(void);
 /* STACKHEAP_BACKGROUND: false when it is "0" (no purge thread; read once). */
 bool sh_option_background(void);
 

@@ -113,6 +113,22 @@ uint64_t sh_option_purge_delay_ms(void)
     return v;
 }
 
+unsigned sh_option_sample(void)
+{
+    const char *env = sh_env("STACKHEAP_SAMPLE");
+    if (env == NULL || *env == '\0')
+        return 0;
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (end == env || *end != '\0' || v > SH_SAMPLE_MAX) {
+        sh_warning("STACKHEAP_SAMPLE='%s' is not a rate (1 to %u: about one allocation in that "
+                   "many is guarded; 0: none); sampling stays off",
+                   env, SH_SAMPLE_MAX);
+        return 0;
+    }
+    return (unsigned)v;
+}
+
 bool sh_option_background(void)
 {
     const char *env = sh_env("STACKHEAP_BACKGROUND");

@@ -389,6 +389,32 @@ int sh_os_protect_none(void *p, size_t size)
     return mprotect(p, size, PROT_NONE) == 0 ? 0 : errno;
 }
 
+void *sh_os_reserve(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int sh_os_protect_rw(void *p, size_t size)
+{
+    return mprotect(p, size, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+}
+
+bool sh_os_catch_segv(void (*handler)(int, void *, void *), struct sigaction *previous)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = (void (*)(int, siginfo_t *, void *))(void (*)(void))handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGSEGV, &sa, previous) == 0;
+}
+
+void sh_os_restore_segv(const struct sigaction *action)
+{
+    sigaction(SIGSEGV, action, NULL);
+}
+
 void sh_os_decommit(void *p, size_t size)
 {
     if (size > 0 && sys_madvise(p, size) == 0)

@@ -23,5 +23,10 @@ void sh_stats_print(void)
         sh_check_print_stats(line, n);
         return;
     }
+    if (sh_sample_rate != 0 && n < sizeof line)
+        n += sh_format(line + n, sizeof line - n,
+                       "stackheap: stats: STACKHEAP_SAMPLE=%u: %zu allocations guarded, %zu at "
+                       "most at once\n",
+                       sh_sample_rate, sh_sampled_count(), sh_sampled_peak());
     sh_os_write(2, line, n);
 }

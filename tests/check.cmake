@@ -4,21 +4,22 @@
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine
-      double_free_big not_from_malloc sized_free aligned_huge)
+      double_free_big not_from_malloc sized_free aligned_huge overflow_read)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
   endforeach()
 
-  # sh_check_test(NAME RC <status|abort> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...] [STDOUT ...])
+  # sh_check_test(NAME RC <status|abort|segv> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...]
+  #               [STDOUT ...] [STDOUT_NOMATCH ...])
   function(sh_check_test name)
-    cmake_parse_arguments(T "" "RC" "COMMAND;ENV;MATCH;NOMATCH;STDOUT" ${ARGN})
-    foreach(v COMMAND ENV MATCH NOMATCH STDOUT)
+    cmake_parse_arguments(T "" "RC" "COMMAND;ENV;MATCH;NOMATCH;STDOUT;STDOUT_NOMATCH" ${ARGN})
+    foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH)
       string(REPLACE ";" "|SEP|" T_${v} "${T_${v}}")
     endforeach()
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DCOMMAND=${T_COMMAND}" "-DENV=${T_ENV}"
       "-DRC=${T_RC}" "-DMATCH=${T_MATCH}" "-DNOMATCH=${T_NOMATCH}" "-DSTDOUT=${T_STDOUT}"
-      -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+      "-DSTDOUT_NOMATCH=${T_STDOUT_NOMATCH}" -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
     set_tests_properties(${name} PROPERTIES TIMEOUT 120)
   endfunction()
 
@@ -217,5 +218,38 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
       COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check/real.sh $<TARGET_FILE:stackheap_tool> ${prog}
               ${CMAKE_CURRENT_BINARY_DIR}/check_real_${prog})
     set_tests_properties(check_real_${prog} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+    add_test(NAME sampled_real_${prog}
+      COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check/real.sh $<TARGET_FILE:stackheap_tool> ${prog}
+              ${CMAKE_CURRENT_BINARY_DIR}/sampled_real_${prog} sample)
+    set_tests_properties(sampled_real_${prog} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
   endforeach()
+
+  # Sampled guarding in release mode (STACKHEAP_SAMPLE=N, src/check/sampled.c):
+  # with N=1 every allocation that fits a slot is guarded, and the bug is
+  # caught where it happens (a fault) or at free (the alignment slack).
+  set(SAMPLE_ENV STACKHEAP_SAMPLE=1 LD_PRELOAD=$<TARGET_FILE:stackheap>)
+  sh_check_test(sampled_overflow_faults_at_the_read RC segv
+    COMMAND $<TARGET_FILE:check_overflow_read>
+    ENV ${SAMPLE_ENV}
+    MATCH "stackheap: sampled: heap buffer overflow: read at 0x[0-9a-f]+, 0 bytes past the end of a 32-byte block at 0x[0-9a-f]+ \\(thread [0-9]+\\), at:[^#]*${FRAME} sum [^ ]*overflow_read.c:10[^#]*${FRAME} main [^ ]*overflow_read.c:19"
+          "the block was allocated by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*overflow_read.c:16"
+    STDOUT_NOMATCH "overflow_read:")
+  sh_check_test(sampled_use_after_free_faults_at_the_write RC segv
+    COMMAND $<TARGET_FILE:check_use_after_free>
+    ENV ${SAMPLE_ENV}
+    MATCH "stackheap: sampled: use after free: write at 0x[0-9a-f]+, byte 3 of a 32-byte block at 0x[0-9a-f]+ freed already \\(thread [0-9]+\\), at:[^#]*${FRAME} set_flag [^ ]*use_after_free.c:[0-9]+[^#]*${FRAME} main [^ ]*use_after_free.c:22"
+          "the block was freed by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*use_after_free.c:21"
+          "and allocated by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*use_after_free.c:20"
+    STDOUT_NOMATCH "use_after_free: done")
+  sh_check_test(sampled_overflow_into_the_slack_is_found_at_free RC abort
+    COMMAND $<TARGET_FILE:check_overrun> after
+    ENV ${SAMPLE_ENV}
+    MATCH "stackheap: sampled: heap buffer overflow: 0 bytes past the end of a 24-byte block at 0x[0-9a-f]+ was written; found by free\\(0x[0-9a-f]+\\) \\(thread [0-9]+\\), at:[^#]*${FRAME} main [^ ]*overrun.c:[0-9]+"
+          "the block was allocated by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*overrun.c:21")
+  sh_check_test(sampled_double_free_is_reported RC abort
+    COMMAND $<TARGET_FILE:check_double_free>
+    ENV ${SAMPLE_ENV}
+    MATCH "stackheap: sampled: double free: free\\(0x[0-9a-f]+\\) of a 48-byte block freed already \\(thread [0-9]+\\), at:[^#]*${FRAME} release_record [^ ]*double_free.c:7[^#]*${FRAME} main [^ ]*double_free.c:14"
+          "the block was freed by thread [0-9]+ at:[^#]*${FRAME} release_record [^ ]*double_free.c:7[^#]*${FRAME} main [^ ]*double_free.c:13"
+          "and allocated by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*double_free.c:12")
 endif()

@@ -174,6 +174,8 @@ void sh_free_slow(void *p, sh_segment *seg)
         return;
     if (sh_unlikely(sh_checking())) /* every free comes here in check mode */
         sh_check_free(p, __builtin_return_address(0));
+    else if (sh_unlikely(!sh_segment_map_has(seg) && sh_sampled_owns(p)))
+        sh_sampled_free(p, "free", __builtin_return_address(0)); /* the program's call site */
     else
         sh_heap_free_block(p, seg);
     sh_background_poll(); /* a large or span block's free may have wanted it */
@@ -182,7 +184,10 @@ void sh_free_slow(void *p, sh_segment *seg)
 void sh_heap_free_block(void *p, sh_segment *seg)
 {
     if (!sh_segment_map_has(seg)) {
-        foreign(p, "free"); /* not stackheap's: from before it was loaded, or the loader's */
+        if (sh_sampled_owns(p))
+            sh_sampled_free(p, "free", NULL); /* from realloc, or a sized free */
+        else
+            foreign(p, "free"); /* not stackheap's: from before it was loaded, or the loader's */
         return;
     }
     if (seg->kind == SH_SEG_LARGE) {
@@ -234,8 +239,12 @@ void *sh_heap_realloc_in(sh_heap *h, void *p, size_t size)
     sh_segment *seg = sh_segment_of(p);
     size_t usable;
     if (!sh_segment_map_has(seg)) {
-        foreign(p, "realloc");
-        usable = foreign_readable(p); /* copied out; sh_free leaves it alone */
+        if (sh_sampled_owns(p)) {
+            usable = sh_sampled_usable(p, "realloc"); /* moves; sh_free frees it */
+        } else {
+            foreign(p, "realloc");
+            usable = foreign_readable(p); /* copied out; sh_free leaves it alone */
+        }
     } else if (seg->kind == SH_SEG_LARGE) {
         sh_large *l = (sh_large *)seg;
         usable = sh_large_usable(l, p, "realloc"); /* checks p and the header */
@@ -320,12 +329,14 @@ void *sh_heap_alloc_aligned(sh_heap *h, size_t size, size_t align)
         errno = ENOMEM;
         return NULL;
     }
+    /* the thread's heap, not the empty one: a block sampled into the guarded
+       pool (sampled.c) must not be handed out aligned inside */
+    if ((h = ready(h)) == NULL)
+        return NULL;
     bool inside;
     size_t request = aligned_request(size, align, &inside);
-    if (request == 0) {
-        h = ready(h);
-        return h != NULL ? sh_large_alloc(h, size, align, false) : NULL;
-    }
+    if (request == 0)
+        return sh_large_alloc(h, size, align, false);
     /* the page of a block handed out aligned inside is marked: it must be h's
        own (inside: request <= SH_MEDIUM_MAX, so it has a bin) */
     if (inside) {
@@ -426,6 +437,8 @@ size_t sh_usable_size(const void *p)
     if (sh_unlikely(sh_checking()))
         return sh_check_usable(p, __builtin_return_address(0));
     if (!sh_segment_map_has(sh_segment_of(p))) {
+        if (sh_sampled_owns(p))
+            return sh_sampled_usable(p, "malloc_usable_size");
         foreign(p, "malloc_usable_size");
         return 0;
     }

@@ -69,6 +69,8 @@ static void global_init(void)
         sh_small_bin_first[b] = (uint8_t)i;
     }
     sh_purge_delay_ms = sh_option_purge_delay_ms();
+    if (!sh_checking()) /* check mode guards every block already */
+        sh_sample_rate = sh_option_sample();
     sh_background_init();
     const char *stats = sh_env("STACKHEAP_STATS");
     if (stats != NULL && *stats != '\0' && strcmp(stats, "0") != 0)
@@ -133,6 +135,7 @@ static void fork_prepare(void)
     sh_large_lock_for_fork(0);
     sh_span_lock_for_fork(0);
     sh_os_lock_for_fork(0);
+    sh_sampled_lock_for_fork(0);
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(0);
     sh_tls_forking = true; /* the program's handlers still to run may allocate */
@@ -143,6 +146,7 @@ static void fork_parent(void)
     sh_tls_forking = false;
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(1);
+    sh_sampled_lock_for_fork(1);
     sh_os_lock_for_fork(1);
     sh_span_lock_for_fork(1);
     sh_large_lock_for_fork(1);
@@ -155,6 +159,7 @@ static void fork_child(void)
     sh_tls_forking = false;
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(2);
+    sh_sampled_lock_for_fork(2);
     sh_os_lock_for_fork(2);
     sh_span_lock_for_fork(2);
     sh_large_lock_for_fork(2);
@@ -195,8 +200,9 @@ SH_NOINLINE sh_heap *sh_heap_thread_init(void)
     h->thread_id = sh_tls_owner_id;
     h->is_default = true;
     sh_tls_default = h;
-    if (!sh_checking()) { /* check mode: the fast paths never see the heap */
-        sh_tls_heap = h;
+    if (!sh_checking()) {        /* check mode: the fast paths never see the heap */
+        if (sh_sample_rate == 0) /* sampling: every malloc counts down (sampled.c) */
+            sh_tls_heap = h;
         sh_tls_thread_id = sh_tls_owner_id;
     }
     /* both may allocate: the heap is ready for that now */

@@ -385,6 +385,34 @@ static inline bool sh_checking(void)
     return s == SH_CHECK_ON;
 }
 
+/* ---- sampled guarding (src/check/sampled.c) ------------------------------------
+ *
+ * STACKHEAP_SAMPLE=N (not in check mode): a thread's public heap stays the
+ * empty heap, so every malloc reaches sh_heap_malloc_slow, which counts
+ * sh_tls_sample_countdown down and asks sh_sampled_alloc when it runs out.
+ */
+extern unsigned sh_sample_rate; /* N; 0: off */
+extern __thread int32_t sh_tls_sample_countdown __attribute__((tls_model("initial-exec")));
+extern uintptr_t sh_sampled_lo, sh_sampled_hi; /* the guarded pool; equal: none yet */
+/* A guarded block of size bytes for the program's call at ra (fp: the frame
+   to walk its stack from), or NULL (the heap serves it: a countdown not yet
+   out, a block above a page, every slot live).  Draws the next countdown. */
+void *sh_sampled_alloc(size_t size, void *ra, void *fp);
+static inline bool sh_sampled_owns(const void *p)
+{
+    /* acquire: hi is stored before lo (release), once */
+    uintptr_t lo = __atomic_load_n(&sh_sampled_lo, __ATOMIC_ACQUIRE);
+    return lo != 0 && (uintptr_t)p - lo < __atomic_load_n(&sh_sampled_hi, __ATOMIC_RELAXED) - lo;
+}
+/* Free, or measure, p (sh_sampled_owns(p)): anything but a live sampled
+   block's start is reported as a misuse of `what`, and aborts. */
+void sh_sampled_free(void *p, const char *what, void *ra);
+size_t sh_sampled_usable(const void *p, const char *what);
+void sh_sampled_lock_for_fork(int phase);
+/* Sampled blocks handed out, ever, and the most live at once (stats). */
+size_t sh_sampled_count(void);
+size_t sh_sampled_peak(void);
+
 /* src/check/: the check layer.  Blocks carry a header and guard bytes, frees
    are validated and quarantined, leaks are reported at exit.  h NULL: the
    calling thread's default heap.  ra: the caller's return address. */

@@ -523,17 +523,33 @@ pop:;
     return b;
 }
 
-void *sh_heap_malloc_slow(size_t size, sh_heap *h)
+/*
+ * A malloc of the public heap while it is still the empty heap: the
+ * thread's first, or every one in check mode and with sampling on.  Entered
+ * by tail calls from malloc, so ra is the program's call site and, the
+ * frame set up here being the first since the program's, the frame pointer
+ * saved in it is the program's.
+ */
+static SH_NOINLINE void *empty_heap_malloc(size_t size, void *ra)
 {
-    if (h == &sh_empty_heap) {
-        if (sh_checking()) /* every malloc of the public heap comes here in check mode */
-            return sh_check_alloc(NULL, size, 0, false, __builtin_return_address(0));
-        h = sh_heap_thread_init();
-        if (h == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
+    if (sh_checking()) /* every malloc of the public heap comes here in check mode */
+        return sh_check_alloc(NULL, size, 0, false, ra);
+    sh_heap *h = sh_tls_default;
+    if (sh_unlikely(h == NULL) && (h = sh_heap_thread_init()) == NULL) {
+        errno = ENOMEM;
+        return NULL;
     }
+    if (sh_sample_rate != 0 && sh_unlikely(--sh_tls_sample_countdown <= 0)) {
+        void *p = sh_sampled_alloc(size, ra, __builtin_frame_address(0));
+        if (p != NULL)
+            return p;
+    }
+    return sh_heap_alloc(h, size);
+}
+
+/* h's slow path: a block from its queues, a new page, or a large block. */
+static SH_NOINLINE void *heap_malloc(size_t size, sh_heap *h)
+{
     if (size == 0)
         size = 1;
     if (size > SH_MEDIUM_MAX)
@@ -542,6 +558,14 @@ void *sh_heap_malloc_slow(size_t size, sh_heap *h)
     if (p == NULL)
         errno = ENOMEM;
     return p;
+}
+
+/* Two tail calls and nothing else: sampling brings every malloc here. */
+void *sh_heap_malloc_slow(size_t size, sh_heap *h)
+{
+    if (h == &sh_empty_heap)
+        return empty_heap_malloc(size, __builtin_return_address(0));
+    return heap_malloc(size, h);
 }
 
 void sh_heap_collect_pages(sh_heap *h, bool force)

@@ -1,11 +1,13 @@
 #!/bin/sh
-# real.sh TOOL PROGRAM WORKDIR -- run a real program under `stackheap run
-# --check`: its output must be what it prints without stackheap, and the
-# report must hold no double free, invalid free, overrun or use after free
-# (leaks are the program's business: perl, for one, does not free at exit).
-# Exit 77 (skipped) when the program is not installed.
+# real.sh TOOL PROGRAM WORKDIR [MODE] -- run a real program under `stackheap
+# run --check` (MODE check, the default) or in release mode with every
+# allocation that fits a guarded slot sampled (MODE sample:
+# STACKHEAP_SAMPLE=1): its output must be what it prints without stackheap,
+# and the report must hold no double free, invalid free, overrun or use
+# after free (leaks are the program's business: perl, for one, does not free
+# at exit).  Exit 77 (skipped) when the program is not installed.
 set -u
-TOOL=$1 PROG=$2 WORK=$3
+TOOL=$1 PROG=$2 WORK=$3 MODE=${4:-check}
 mkdir -p "$WORK"
 case $PROG in
 python) command -v python3 >/dev/null || exit 77
@@ -23,17 +25,27 @@ sort)   command -v sort >/dev/null || exit 77
 *) echo "real.sh: unknown program $PROG" >&2; exit 2 ;;
 esac
 env -u LD_PRELOAD "$@" > "$WORK/want.txt" 2>&1 || { echo "$PROG fails without stackheap" >&2; exit 1; }
-"$TOOL" run --check -- "$@" > "$WORK/got.txt" 2> "$WORK/report.txt"
+case $MODE in
+check)  "$TOOL" run --check -- "$@" > "$WORK/got.txt" 2> "$WORK/report.txt" ;;
+sample) STACKHEAP_SAMPLE=1 "$TOOL" run --stats -- "$@" > "$WORK/got.txt" 2> "$WORK/report.txt" ;;
+*) echo "real.sh: unknown mode $MODE" >&2; exit 2 ;;
+esac
 rc=$?
 cat "$WORK/report.txt" >&2
-if [ $rc -ne 0 ]; then echo "FAIL: $PROG exited with $rc under check mode" >&2; exit 1; fi
+if [ $rc -ne 0 ]; then echo "FAIL: $PROG exited with $rc in $MODE mode" >&2; exit 1; fi
 if ! cmp -s "$WORK/want.txt" "$WORK/got.txt"; then
-    echo "FAIL: $PROG printed something else under check mode" >&2
+    echo "FAIL: $PROG printed something else in $MODE mode" >&2
     diff "$WORK/want.txt" "$WORK/got.txt" | head -20 >&2
     exit 1
 fi
-if grep -E "double free|invalid free|heap overrun|heap underrun|use after free" "$WORK/report.txt" >/dev/null; then
-    echo "FAIL: false finding in $PROG's check report" >&2
+if grep -E "double free|invalid free|heap overrun|heap underrun|use after free|heap buffer|stackheap: sampled" "$WORK/report.txt" >/dev/null; then
+    echo "FAIL: false finding in $PROG's report ($MODE mode)" >&2
     exit 1
 fi
-echo "ok: $PROG under check mode: same output ($(wc -c < "$WORK/got.txt") bytes), no memory errors reported"
+# sort (coreutils) closes stderr at exit, before the statistics are printed:
+# the guarded count is checked on the others
+if [ "$MODE" = sample ] && [ "$PROG" != sort ] && ! grep -E "STACKHEAP_SAMPLE=1: [1-9][0-9]* allocations guarded" "$WORK/report.txt" >/dev/null; then
+    echo "FAIL: no allocation of $PROG was guarded in sample mode" >&2
+    exit 1
+fi
+echo "ok: $PROG in $MODE mode: same output ($(wc -c < "$WORK/got.txt") bytes), no memory errors reported"
