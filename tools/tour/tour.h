@@ -1,0 +1,66 @@
+/*
+ * tour.h -- what the chapters of `stackheap tour` share: the output helpers,
+ * and one function per section.
+ *
+ * The tour shows the library working on this machine, one section per
+ * feature, in the order of the list in tour.c.  A section creates what it
+ * needs, prints plain aligned text with every figure measured as it prints,
+ * releases everything it made, and returns 0, or 1 when a figure contradicts
+ * what its text claims (tour_failed says which); the tour goes on after a
+ * failed section and exits 1 at the end.
+ */
+#ifndef SH_TOUR_H
+#define SH_TOUR_H
+
+#include "stackheap.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+/* ---- output helpers (tour.c) -------------------------------------------- */
+
+/* Print the next section's number and title, underlined. */
+void tour_heading(const char *title);
+
+/* "512 B", "64 KiB", "1.50 MiB" into buf: exact when a whole number of units. */
+const char *tour_size(char *buf, size_t n, size_t bytes);
+
+/* Print an unexpected result; returns 1, the section's result. */
+int tour_failed(const char *what);
+
+/* ---- stacks (tour.c) ------------------------------------------------------ */
+
+/* s's counters now (all zero for a NULL stack). */
+sh_stack_stats tour_stack_stats(const sh_stack *s);
+
+/* A new stack with a name; NULL, with a message, if the OS refused. */
+sh_stack *tour_new_stack(size_t capacity, const char *name);
+
+/* Where s's data starts: a zero-byte allocation on an empty stack. */
+uintptr_t tour_stack_base(sh_stack *s);
+
+/* ---- the sections, in the order they run (tour.c lists them) ------------- */
+
+int tour_create(void);       /* stack.c */
+int tour_frames(void);       /* stack.c */
+int tour_auto_release(void); /* stack.c */
+int tour_high_water(void);   /* stack.c */
+int tour_resize(void);       /* stack.c */
+int tour_overflow(void);     /* overflow.c */
+int tour_speed(void);        /* speed.c */
+int tour_check_mode(void);   /* check_mode.c */
+
+/* ---- entry points of the command-line tool -------------------------------- */
+
+/* `stackheap tour`: every section; returns the exit status (0, or 1). */
+int tour_run(void);
+
+/* `stackheap __demo NAME`: one of the small buggy programs that the check-mode
+   section runs in a child, in check mode (check_mode.c).  Returns its exit
+   status, 2 for an unknown name. */
+int tour_demo(const char *name);
+
+#endif /* SH_TOUR_H */
