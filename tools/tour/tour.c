@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Sections are numbered in the order they run: the position in this list. */
 typedef int section_fn(void);
@@ -23,6 +24,8 @@ static section_fn *const sections[] = {
 
 /* The number tour_heading printed last (0 before the first section). */
 static int section_number;
+
+tour_figures tour_measured;
 
 int tour_run(void)
 {
@@ -68,6 +71,13 @@ int tour_failed(const char *what)
 {
     printf("  UNEXPECTED: %s\n", what);
     return 1;
+}
+
+double tour_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 /* ---- stacks --------------------------------------------------------------- */

@@ -31,6 +31,20 @@ const char *tour_size(char *buf, size_t n, size_t bytes);
 /* Print an unexpected result; returns 1, the section's result. */
 int tour_failed(const char *what);
 
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+double tour_now_ns(void);
+
+/* ---- figures the closing table shows (tour.c holds them) ------------------- */
+
+/* Filled by the sections as they measure; 0 (or "") for what did not run. */
+typedef struct tour_figures {
+    /* speed.c: ns per allocation, its release included */
+    double stack_ns, heap_ns, system_ns;
+    char system_name[96]; /* the row's label for system_ns */
+} tour_figures;
+
+extern tour_figures tour_measured;
+
 /* ---- stacks (tour.c) ------------------------------------------------------ */
 
 /* s's counters now (all zero for a NULL stack). */
