@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "tour.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,9 +35,13 @@ int tour_run(void)
     int bad = 0;
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         bad |= sections[i]();
-    printf("\n%s\n", bad ? "The tour found UNEXPECTED results (see above)."
-                         : "End of the tour: every stack made here has been deleted, and the\n"
-                           "only leak was the demonstration's, in its own process.");
+    if (bad)
+        printf("\nThe tour found UNEXPECTED results (see above).\n");
+    else if (tour_measured.leak_bytes > 0)
+        printf("\nEnd of the tour: every stack made here has been deleted, and the\n"
+               "only leak was the demonstration's, in its own process.\n");
+    else
+        printf("\nEnd of the tour: every stack made here has been deleted.\n");
     return bad ? 1 : 0;
 }
 
@@ -78,6 +83,14 @@ double tour_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+bool tour_malloc_is_stackheap(void)
+{
+    void *ours = dlsym(RTLD_DEFAULT, "sh_malloc"), *theirs = dlsym(RTLD_DEFAULT, "malloc");
+    Dl_info a, b;
+    return ours != NULL && theirs != NULL && dladdr(ours, &a) != 0 && dladdr(theirs, &b) != 0 &&
+           strcmp(a.dli_fname, b.dli_fname) == 0;
 }
 
 /* ---- stacks --------------------------------------------------------------- */

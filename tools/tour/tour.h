@@ -14,6 +14,7 @@
 
 #include "stackheap.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,11 @@ int tour_failed(const char *what);
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 double tour_now_ns(void);
 
+/* True when this process's malloc is stackheap's (the library was built with
+   SH_OVERRIDE, which sanitizer builds turn off): then check mode sees plain
+   malloc and free, and mallinfo2 reports stackheap's heap. */
+bool tour_malloc_is_stackheap(void);
+
 /* ---- figures the closing table shows (tour.c holds them) ------------------- */
 
 /* Filled by the sections as they measure; 0 (or "") for what did not run. */
@@ -41,6 +47,8 @@ typedef struct tour_figures {
     /* speed.c: ns per allocation, its release included */
     double stack_ns, heap_ns, system_ns;
     char system_name[96]; /* the row's label for system_ns */
+    /* check_mode.c: bytes check mode found definitely lost by the leak demo */
+    size_t leak_bytes;
 } tour_figures;
 
 extern tour_figures tour_measured;
