@@ -134,3 +134,11 @@ if(NOT SH_SANITIZE)
   set_tests_properties(lifecycle_mlockall_current_within_user_limit PROPERTIES
     PASS_REGULAR_EXPRESSION "mlockall_current: locked" TIMEOUT 60)
 endif()
+
+# ---- the tour ---------------------------------------------------------------------------
+# `stackheap tour` (what `make run` shows) checks each figure it measures against
+# what its text says, and exits 1 with "UNEXPECTED: ..." when one contradicts it.
+# Its speed figures are printed, never compared: the machine may be busy.
+add_test(NAME tour_figures_agree_with_their_text COMMAND stackheap_tool tour)
+set_tests_properties(tour_figures_agree_with_their_text PROPERTIES TIMEOUT 120
+  FAIL_REGULAR_EXPRESSION "UNEXPECTED")
