@@ -19,8 +19,18 @@
 typedef int section_fn(void);
 
 static section_fn *const sections[] = {
-    tour_create, tour_frames,   tour_auto_release, tour_high_water,
-    tour_resize, tour_overflow, tour_speed,        tour_check_mode,
+    /* the stack */
+    tour_create,
+    tour_frames,
+    tour_auto_release,
+    tour_high_water,
+    tour_resize,
+    tour_overflow,
+    /* the heap */
+    tour_lifetime,
+    /* both */
+    tour_speed,
+    tour_check_mode,
 };
 
 /* The number tour_heading printed last (0 before the first section). */

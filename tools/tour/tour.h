@@ -47,6 +47,9 @@ typedef struct tour_figures {
     /* speed.c: ns per allocation, its release included */
     double stack_ns, heap_ns, system_ns;
     char system_name[96]; /* the row's label for system_ns */
+    /* lifetime.c: the record's size, and whether the heap block kept it */
+    size_t record_bytes;
+    bool record_outlived;
     /* check_mode.c: bytes check mode found definitely lost by the leak demo */
     size_t leak_bytes;
 } tour_figures;
@@ -72,6 +75,7 @@ int tour_auto_release(void); /* stack.c */
 int tour_high_water(void);   /* stack.c */
 int tour_resize(void);       /* stack.c */
 int tour_overflow(void);     /* overflow.c */
+int tour_lifetime(void);     /* lifetime.c */
 int tour_speed(void);        /* speed.c */
 int tour_check_mode(void);   /* check_mode.c */
 
