@@ -138,7 +138,12 @@ endif()
 # ---- the tour ---------------------------------------------------------------------------
 # `stackheap tour` (what `make run` shows) checks each figure it measures against
 # what its text says, and exits 1 with "UNEXPECTED: ..." when one contradicts it.
-# Its speed figures are printed, never compared: the machine may be busy.
-add_test(NAME tour_figures_agree_with_their_text COMMAND stackheap_tool tour)
-set_tests_properties(tour_figures_agree_with_their_text PROPERTIES TIMEOUT 120
-  FAIL_REGULAR_EXPRESSION "UNEXPECTED")
+# Its speed figures are printed, never compared: the machine may be busy.  Not
+# under ThreadSanitizer, which would keep a shadow several times the size of the
+# 256 MiB of heap the tour writes (AddressSanitizer's, an eighth of it, leaves
+# the tour's bound on what goes back to the OS met: about 89% of the growth).
+if(NOT SH_SANITIZE MATCHES "thread")
+  add_test(NAME tour_figures_agree_with_their_text COMMAND stackheap_tool tour)
+  set_tests_properties(tour_figures_agree_with_their_text PROPERTIES TIMEOUT 120
+    FAIL_REGULAR_EXPRESSION "UNEXPECTED")
+endif()

@@ -11,9 +11,11 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Sections are numbered in the order they run: the position in this list. */
 typedef int section_fn(void);
@@ -28,6 +30,7 @@ static section_fn *const sections[] = {
     tour_overflow,
     /* the heap */
     tour_lifetime,
+    tour_grow_shrink,
     /* both */
     tour_speed,
     tour_check_mode,
@@ -93,6 +96,21 @@ double tour_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+size_t tour_rss(void)
+{
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unsigned long size = 0, resident = 0;
+    buf[n > 0 ? n : 0] = '\0';
+    if (sscanf(buf, "%lu %lu", &size, &resident) != 2) /* on a string: no allocation */
+        return 0;
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 bool tour_malloc_is_stackheap(void)

@@ -35,6 +35,10 @@ int tour_failed(const char *what);
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 double tour_now_ns(void);
 
+/* This process's resident set in bytes, from /proc/self/statm (0 if
+   unreadable).  Read with open and read: it never allocates. */
+size_t tour_rss(void);
+
 /* True when this process's malloc is stackheap's (the library was built with
    SH_OVERRIDE, which sanitizer builds turn off): then check mode sees plain
    malloc and free, and mallinfo2 reports stackheap's heap. */
@@ -50,6 +54,10 @@ typedef struct tour_figures {
     /* lifetime.c: the record's size, and whether the heap block kept it */
     size_t record_bytes;
     bool record_outlived;
+    /* grow_shrink.c: how much RSS grew at the peak, how much of it went back
+       while the program slept, and after how long */
+    size_t heap_peak_growth, heap_given_back;
+    double heap_idle_ms;
     /* check_mode.c: bytes check mode found definitely lost by the leak demo */
     size_t leak_bytes;
 } tour_figures;
@@ -76,6 +84,7 @@ int tour_high_water(void);   /* stack.c */
 int tour_resize(void);       /* stack.c */
 int tour_overflow(void);     /* overflow.c */
 int tour_lifetime(void);     /* lifetime.c */
+int tour_grow_shrink(void);  /* grow_shrink.c */
 int tour_speed(void);        /* speed.c */
 int tour_check_mode(void);   /* check_mode.c */
 
