@@ -31,6 +31,7 @@ static section_fn *const sections[] = {
     /* the heap */
     tour_lifetime,
     tour_grow_shrink,
+    tour_threads,
     /* both */
     tour_speed,
     tour_check_mode,

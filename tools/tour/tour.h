@@ -58,6 +58,9 @@ typedef struct tour_figures {
        while the program slept, and after how long */
     size_t heap_peak_growth, heap_given_back;
     double heap_idle_ms;
+    /* threads.c: of the blocks thread B freed for thread A, how many A's heap
+       handed out again */
+    int cross_thread_reused, cross_thread_blocks;
     /* check_mode.c: bytes check mode found definitely lost by the leak demo */
     size_t leak_bytes;
 } tour_figures;
@@ -85,6 +88,7 @@ int tour_resize(void);       /* stack.c */
 int tour_overflow(void);     /* overflow.c */
 int tour_lifetime(void);     /* lifetime.c */
 int tour_grow_shrink(void);  /* grow_shrink.c */
+int tour_threads(void);      /* threads.c */
 int tour_speed(void);        /* speed.c */
 int tour_check_mode(void);   /* check_mode.c */
 
