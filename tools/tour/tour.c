@@ -32,6 +32,7 @@ static section_fn *const sections[] = {
     tour_lifetime,
     tour_grow_shrink,
     tour_threads,
+    tour_first_class,
     /* both */
     tour_speed,
     tour_check_mode,

@@ -61,6 +61,10 @@ typedef struct tour_figures {
     /* threads.c: of the blocks thread B freed for thread A, how many A's heap
        handed out again */
     int cross_thread_reused, cross_thread_blocks;
+    /* first_class.c: one sh_heap_destroy of that many blocks, and freeing
+       them one by one, in ms */
+    double destroy_ms, free_each_ms;
+    int first_class_blocks;
     /* check_mode.c: bytes check mode found definitely lost by the leak demo */
     size_t leak_bytes;
 } tour_figures;
@@ -89,6 +93,7 @@ int tour_overflow(void);     /* overflow.c */
 int tour_lifetime(void);     /* lifetime.c */
 int tour_grow_shrink(void);  /* grow_shrink.c */
 int tour_threads(void);      /* threads.c */
+int tour_first_class(void);  /* first_class.c */
 int tour_speed(void);        /* speed.c */
 int tour_check_mode(void);   /* check_mode.c */
 
