@@ -1,7 +1,8 @@
 /*
- * check_mode.c -- the tour's check-mode chapter: two small buggy programs
- * (`stackheap __demo leak`, `stackheap __demo double-free`) run in check
- * mode, their reports shown as they come.
+ * check_mode.c -- the tour's section on manual management: a heap block
+ * lives until freed, and check mode finds the one a program forgot.  Two
+ * small buggy programs (`stackheap __demo leak`, `stackheap __demo
+ * double-free`) run in check mode, their reports shown as they come.
  *
  * The programs are this tool itself, executed again from /proc/self/exe with
  * STACKHEAP_CHECK=1, so the reports name this file's functions and lines.
@@ -101,12 +102,13 @@ static void print_indented(const char *text)
 
 int tour_check_mode(void)
 {
-    tour_heading("Check mode: a leak found, a double free caught");
-    printf("  The seed warns: \"if memory is not freed, it can lead to memory leaks\".\n"
-           "  `stackheap run --check -- PROGRAM` (or STACKHEAP_CHECK=1) runs any program\n"
-           "  on stackheap's check mode, which turns that warning into a report.  Two\n"
-           "  small buggy programs, run here in check mode (build with -g for line\n"
-           "  numbers):\n\n");
+    tour_heading("Manual management: a forgotten free, found by check mode");
+    printf("  A heap block lives until it is freed, as the sections above showed, so\n"
+           "  freeing it is the program's job; the seed warns: \"if memory is not\n"
+           "  freed, it can lead to memory leaks\".  `stackheap run --check -- PROGRAM`\n"
+           "  (or STACKHEAP_CHECK=1) runs any program on stackheap's check mode, which\n"
+           "  turns that warning into a report.  Two small buggy programs, run here in\n"
+           "  check mode (build with -g for line numbers):\n\n");
     if (!tour_malloc_is_stackheap()) {
         printf("  Not in this build: its malloc is not stackheap's (SH_OVERRIDE is off, as\n"
                "  in sanitizer builds, whose runtime owns malloc), so a program's malloc\n"

@@ -33,9 +33,9 @@ static section_fn *const sections[] = {
     tour_grow_shrink,
     tour_threads,
     tour_first_class,
+    tour_check_mode,
     /* both */
     tour_speed,
-    tour_check_mode,
 };
 
 /* The number tour_heading printed last (0 before the first section). */

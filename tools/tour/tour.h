@@ -94,8 +94,8 @@ int tour_lifetime(void);     /* lifetime.c */
 int tour_grow_shrink(void);  /* grow_shrink.c */
 int tour_threads(void);      /* threads.c */
 int tour_first_class(void);  /* first_class.c */
-int tour_speed(void);        /* speed.c */
 int tour_check_mode(void);   /* check_mode.c */
+int tour_speed(void);        /* speed.c */
 
 /* ---- entry points of the command-line tool -------------------------------- */
 
