@@ -34,8 +34,10 @@
 /* Room for every sample from the peak on, whatever came before. */
 #define LATE_SAMPLES ((LONGEST_DELAY_WAITED_MS + IDLE_BUDGET_MS) / SAMPLE_MS + 8)
 #define MAX_SAMPLES (LATE_SAMPLES + 160) /* 8 s of growing: beyond it, the chart stops there */
-#define BAR_WIDTH 48
-#define PAGE 4096 /* one write per page makes the page resident */
+#define BAR_WIDTH 36
+#define LABEL_WIDTH 19  /* the widest label: a row is 61 columns before it */
+#define GROWING_ROWS 16 /* while allocating, rows drawn at most (about) */
+#define PAGE 4096       /* one write per page makes the page resident */
 
 /* The kinds of blocks, by the way the heap keeps them (docs/DESIGN.md). */
 typedef struct kind {
@@ -47,7 +49,7 @@ typedef struct kind {
 static const kind kinds[] = {
     {"small", 64, (size_t)1 << 20, "many to a page of one size class"},
     {"medium", 16 * KiB, 4096, "a few to a page of one size class"},
-    {"span", 512 * KiB, 128, "a run of 64 KiB slices in a shared segment"},
+    {"span", 512 * KiB, 128, "64 KiB slices of a shared segment"},
     {"large", 8 * MiB, 8, "a mapping of its own"},
 };
 enum { KINDS = sizeof kinds / sizeof kinds[0] };
@@ -113,62 +115,53 @@ static bool purge_thread_on(void)
     return env == NULL || strcmp(env, "0") != 0;
 }
 
-/* "1,048,576" */
-static const char *grouped(char *buf, size_t n, size_t v)
-{
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%zu", v), o = 0;
-    for (int i = 0; i < len && o + 2 < (int)n; i++) {
-        if (i > 0 && (len - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
 static double mib(size_t bytes)
 {
     return (double)bytes / (double)MiB;
 }
 
-/* The label of a row whose phase (or kind) differs from the row before. */
+/* The label of a row whose phase (or kind) differs from the row before:
+   at most LABEL_WIDTH columns, so that a row fits in 80. */
 static const char *label(const sample *s)
 {
-    static char buf[48];
+    static char buf[LABEL_WIDTH + 1];
     switch ((phase)s->phase) {
     case BEFORE:
         return "before";
     case ALLOCATING:
-        snprintf(buf, sizeof buf, "allocating %s blocks", kinds[s->kind].name);
+        snprintf(buf, sizeof buf, "%s blocks", kinds[s->kind].name);
         return buf;
     case PEAK:
-        return "every block allocated and written";
+        return "peak: all written";
     case FREEING:
         return "freeing";
     case FREED:
-        return "every block freed";
+        return "all freed";
     case IDLE:
-        return "idle: no allocator call";
+        return "asleep, no calls";
     case COLLECTED:
-        return "after sh_heap_collect(true)";
+        return "sh_heap_collect";
     }
     return "";
 }
 
-static void draw_chart(size_t top)
+/* Every ALLOCATING sample in `stride` is drawn, and the first of each kind;
+   every other sample is drawn. */
+static void draw_chart(size_t top, size_t stride)
 {
-    printf("    %7s  %9s\n", "time", "RSS");
-    for (size_t i = 0; i < watch.n; i++) {
+    printf("    %6s  %9s\n", "time", "RSS (MiB)");
+    for (size_t i = 0, growing = 0; i < watch.n; i++) {
         const sample *s = &watch.at[i];
+        bool same = i > 0 && watch.at[i - 1].phase == s->phase && watch.at[i - 1].kind == s->kind;
+        if (s->phase == ALLOCATING && growing++ % stride != 0 && same)
+            continue;
         int bar = top > 0 ? (int)((double)s->rss / (double)top * BAR_WIDTH + 0.5) : 0;
         if (bar > BAR_WIDTH)
             bar = BAR_WIDTH;
-        bool same = i > 0 && watch.at[i - 1].phase == s->phase && watch.at[i - 1].kind == s->kind;
         char bars[BAR_WIDTH + 1];
         memset(bars, '#', (size_t)bar);
         bars[bar] = '\0';
-        printf("    %5.2f s  %5.0f MiB |%-*s|%s%s\n", s->ms / 1000, mib(s->rss), BAR_WIDTH, bars,
+        printf("    %4.2f s  %9.0f |%-*s|%s%s\n", s->ms / 1000, mib(s->rss), BAR_WIDTH, bars,
                same ? "" : " ", same ? "" : label(s));
     }
 }
@@ -195,7 +188,7 @@ int tour_grow_shrink(void)
            "where the heap keeps such a block");
     for (size_t k = 0; k < KINDS; k++)
         printf("    %-7s %10s %11s %8s   %s\n", kinds[k].name,
-               tour_size(b, sizeof b, kinds[k].size), grouped(c, sizeof c, kinds[k].count),
+               tour_size(b, sizeof b, kinds[k].size), tour_count(c, sizeof c, kinds[k].count),
                tour_size((char[32]){0}, 32, kinds[k].size * kinds[k].count), kinds[k].home);
 
     void **blocks = sh_malloc(count * sizeof *blocks);
@@ -240,10 +233,14 @@ int tour_grow_shrink(void)
     bool reached = false;
     if (waits) {
         double deadline = tour_now_ns() + (double)(delay + IDLE_BUDGET_MS) * 1e6;
-        while (!reached && tour_now_ns() < deadline && watch.n < MAX_SAMPLES) {
+        while (tour_now_ns() < deadline && watch.n < MAX_SAMPLES) {
             sleep_ms(SAMPLE_MS);
             take_sample(IDLE, 0);
-            reached = watch.at[watch.n - 1].rss <= goal;
+            size_t now = watch.at[watch.n - 1].rss, prev = watch.at[watch.n - 2].rss;
+            reached = reached || now <= goal;
+            /* past the goal, sample on while RSS still falls: a purge pass may be under way */
+            if (reached && prev < now + MiB)
+                break;
         }
     } else {
         sh_heap_collect(true);
@@ -252,17 +249,25 @@ int tour_grow_shrink(void)
     }
     const sample *last = &watch.at[watch.n - 1];
 
-    printf("\n  Resident memory (RSS: this process's pages in RAM, from /proc/self/statm)\n"
-           "  every %d ms; from the last free on, the tour makes no allocator call:\n\n",
+    size_t growing = 0;
+    for (size_t i = 0; i < watch.n; i++)
+        growing += watch.at[i].phase == ALLOCATING;
+    size_t stride = (growing + GROWING_ROWS - 1) / GROWING_ROWS;
+    stride = stride > 0 ? stride : 1;
+    printf("\n  Resident memory (RSS: this process's pages in RAM, from /proc/self/statm),\n"
+           "  sampled every %d ms; from the last free on, the tour makes no allocator call.\n",
            SAMPLE_MS);
-    draw_chart(peak > last->rss ? peak : last->rss);
+    if (stride > 1)
+        printf("  While the blocks are allocated, one sample in %zu is drawn.\n", stride);
+    printf("\n");
+    draw_chart(peak > last->rss ? peak : last->rss, stride);
     size_t back = peak > last->rss ? peak - last->rss : 0;
     printf("\n    %-24s %7.1f MiB\n", "before", mib(before));
     printf("    %-24s %7.1f MiB   %.1f MiB more\n", "at the peak", mib(peak), mib(growth));
     printf("    %-24s %7.1f MiB   %s\n", "just after the frees", mib(just_freed),
-           just_freed > before + growth / 2 ? "most of it kept for reuse, for the purge delay"
-                                            : "most of it given back at the frees");
-    printf("    %-24s %7.1f MiB   %.1f MiB given back (%.1f%% of the growth)\n",
+           just_freed > before + growth / 2 ? "most kept, in case it is reused"
+                                            : "most given back at the frees");
+    printf("    %-24s %7.1f MiB   %.1f MiB back to the OS (%.1f%%)\n",
            waits ? "after sleeping" : "after the collect", mib(last->rss), mib(back),
            growth > 0 ? 100.0 * (double)back / (double)growth : 0.0);
     /* How it went back; when it did not, the failure below says so instead. */

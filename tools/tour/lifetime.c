@@ -67,20 +67,20 @@ int tour_lifetime(void)
            "  and returns both addresses.  What its caller finds:\n\n",
            sizeof RECORD, sizeof RECORD, RECORD);
     size_t at = (size_t)(m.on_stack - base), next_at = (size_t)((uintptr_t)next - base);
-    printf("    %-16s at base + %zu, in make_record()'s frame (%zu B in use, %zu frame%s)\n",
+    printf("    %-16s at base + %zu, in make_record()'s frame: %zu B in use, %zu frame%s\n",
            "the stack block", at, m.in_use_inside, m.frames_inside,
            m.frames_inside == 1 ? "" : "s");
     if (after.in_use == before && after.frames == 0)
-        printf("    %-16s gone at the return: %zu B in use, no frame, the top at base + %zu\n", "",
+        printf("    %-16s gone at the return: %zu B in use, the top back at base + %zu\n", "",
                after.in_use, after.in_use);
     else
         printf("    %-16s STILL IN USE after the return: %zu B, %zu frames\n", "", after.in_use,
                after.frames);
-    printf("    %-16s the caller's next sh_stack_alloc returns base + %zu: %s\n", "", next_at,
+    printf("    %-16s the caller's next block is at base + %zu: %s\n", "", next_at,
            next_at == at ? "the same bytes" : "ANOTHER PLACE");
     printf("    %-16s at %p\n", "the heap block", (void *)m.on_heap);
     printf("    %-16s %s\n", "",
-           intact ? "still holds \"" RECORD "\" after the return" : "CHANGED after the return");
+           intact ? "holds \"" RECORD "\" after the return" : "CHANGED after the return");
     printf("    %-16s and stays until the caller frees it (the tour does so now)\n", "");
     sh_free(m.on_heap);
     sh_stack_delete(s);

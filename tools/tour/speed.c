@@ -151,9 +151,9 @@ static double median(double *v, size_t n)
 /* One row: what, ns per allocation, and its time as a multiple of the stack's. */
 static void speed_row(const char *what, double ns, double stack_ns)
 {
-    printf("  %-42s %6.2f ns", what, ns);
+    printf("  %-40s %7.2f ns", what, ns);
     if (stack_ns > 0 && ns != stack_ns)
-        printf("   %5.1fx the stack's time", ns / stack_ns);
+        printf("  %5.1fx the stack's time", ns / stack_ns);
     printf("\n");
 }
 
@@ -204,7 +204,7 @@ int tour_speed(void)
     if (have_system)
         speed_row(system_name, tour_measured.system_ns, stack_ns);
     else
-        printf("  %-42s (not found: no row rather than stackheap's heap twice)\n",
+        printf("  %-40s (not found: no row rather than stackheap's heap twice)\n",
                "the C library's malloc");
     printf("\n  A stack allocation is a bump of one pointer, and a pop releases a whole\n"
            "  level at once; a heap finds a free block of the size class and takes each\n"

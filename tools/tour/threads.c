@@ -74,7 +74,7 @@ static void count_row(const char *step, size_t now, size_t prev, const char *not
     if (delta != 0)
         snprintf(d, sizeof d, "%+.1f KiB", (double)delta / KiB);
     if (xt.counted)
-        snprintf(line, sizeof line, "    %-33s %10s %12s  %s", step, tour_size(b, sizeof b, now), d,
+        snprintf(line, sizeof line, "    %-33s %10s %11s  %s", step, tour_size(b, sizeof b, now), d,
                  note);
     else
         snprintf(line, sizeof line, "    %-33s %s", step, note);
@@ -104,7 +104,7 @@ int tour_threads(void)
         return tour_failed("pthread_create failed");
     }
     if (xt.counted)
-        printf("    %-33s %10s %12s\n", "step", "in use", "change");
+        printf("    %-33s %10s %11s\n", "step", "in use", "change");
     size_t start = in_use();
     count_row("before", start, start, "");
     size_t made = 0;
@@ -124,7 +124,7 @@ int tour_threads(void)
     sem_destroy(&xt.go);
     size_t joined = in_use();
     count_row("B: sh_free of each of A's blocks", xt.in_use_after_free, allocated,
-              xt.counted && xt.in_use_after_free >= allocated ? "still counted (see below)" : "");
+              xt.counted && xt.in_use_after_free >= allocated ? "still counted" : "");
 
     /* A allocates as many again: its heap takes back the blocks B freed. */
     void *again[BLOCKS];
@@ -136,7 +136,7 @@ int tour_threads(void)
     }
     size_t reallocated = in_use();
     char note[64];
-    snprintf(note, sizeof note, "%d blocks B freed", reused);
+    snprintf(note, sizeof note, "%d of B's frees", reused);
     snprintf(step, sizeof step, "A: %d x sh_malloc(%d) again", BLOCKS, BLOCK_SIZE);
     count_row(step, reallocated, joined, note);
     for (int i = 0; i < BLOCKS; i++)
@@ -159,10 +159,10 @@ int tour_threads(void)
            "  thread's heap).  A free from another thread takes no lock: the block goes\n"
            "  on a list of its page that only the page's owner, A, empties (B keeps up\n"
            "  to 16 KiB of them to reuse itself, and gives those back when it exits).\n"
-           "  A's next %d allocations of that size took %d of them back.%s\n",
+           "  A's next %d allocations of that size took %d of them back.\n%s",
            xt.b_own, tour_size(b1, sizeof b1, nearest), BLOCKS, reused,
            xt.counted && xt.in_use_after_free >= allocated
-               ? "  Until A took them back,\n  they still counted as in use."
+               ? "  Until A took them back, they still counted as in use.\n"
                : "");
 
     tour_measured.cross_thread_reused = reused;

@@ -87,6 +87,19 @@ const char *tour_size(char *buf, size_t n, size_t bytes)
     return buf;
 }
 
+const char *tour_count(char *buf, size_t n, size_t v)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%zu", v), o = 0;
+    for (int i = 0; i < len && o + 2 < (int)n; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 int tour_failed(const char *what)
 {
     printf("  UNEXPECTED: %s\n", what);

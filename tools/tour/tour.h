@@ -29,6 +29,9 @@ void tour_heading(const char *title);
 /* "512 B", "64 KiB", "1.50 MiB" into buf: exact when a whole number of units. */
 const char *tour_size(char *buf, size_t n, size_t bytes);
 
+/* "1,048,576" into buf. */
+const char *tour_count(char *buf, size_t n, size_t v);
+
 /* Print an unexpected result; returns 1, the section's result. */
 int tour_failed(const char *what);
 
