@@ -29,7 +29,8 @@ typedef struct allocator {
     void (*release)(void *p);
 } allocator;
 
-static bool find_system_malloc(allocator *a, char *name, size_t cap)
+static bool find_system_malloc(allocator *a, char *name, size_t cap, char *version,
+                               size_t version_cap)
 {
     void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     if (libc == NULL)
@@ -44,9 +45,8 @@ static bool find_system_malloc(allocator *a, char *name, size_t cap)
     /* POSIX lets dlsym's result be a function pointer; C says nothing: copy the bits */
     memcpy(&a->alloc, &alloc, sizeof a->alloc);
     memcpy(&a->release, &release, sizeof a->release);
-    char version[32] = "";
-    if (confstr(_CS_GNU_LIBC_VERSION, version, sizeof version) == 0) /* "glibc 2.36" */
-        snprintf(version, sizeof version, "libc");
+    if (confstr(_CS_GNU_LIBC_VERSION, version, version_cap) == 0) /* "glibc 2.36" */
+        snprintf(version, version_cap, "libc");
     const char *file = strrchr(theirs.dli_fname, '/');
     snprintf(name, cap, "%s malloc, free (%s)", version,
              file != NULL ? file + 1 : theirs.dli_fname);
@@ -177,7 +177,9 @@ int tour_speed(void)
     }
     allocator heap = {sh_malloc, sh_free}, system;
     char system_name[96];
-    bool have_system = find_system_malloc(&system, system_name, sizeof system_name);
+    bool have_system =
+        find_system_malloc(&system, system_name, sizeof system_name, tour_measured.system_version,
+                           sizeof tour_measured.system_version);
     double st[SPEED_RUNS], hp[SPEED_RUNS], sy[SPEED_RUNS];
     time_stack(s, sizes); /* warm up: commit the pages, fill the heaps' caches */
     time_heap(&heap, sizes);
@@ -188,11 +190,11 @@ int tour_speed(void)
         hp[r] = time_heap(&heap, sizes);
         sy[r] = have_system ? time_heap(&system, sizes) : 0;
     }
+    tour_measured.speed_depth = SPEED_DEPTH;
+    tour_measured.speed_per_level = SPEED_PER_FRAME;
     tour_measured.stack_ns = median(st, SPEED_RUNS);
     tour_measured.heap_ns = median(hp, SPEED_RUNS);
     tour_measured.system_ns = have_system ? median(sy, SPEED_RUNS) : 0;
-    if (have_system)
-        snprintf(tour_measured.system_name, sizeof tour_measured.system_name, "%s", system_name);
     printf("  %zu allocations of 8..256 B per run (fixed seed), in a recursion %d deep\n"
            "  with %d blocks per level, released by one pop per level, or by a free of\n"
            "  each block in reverse order.  Median of %d runs, interleaved; time per\n"

@@ -164,6 +164,8 @@ int tour_auto_release(void)
     printf("    %-34s %6zu B, %zu frames open\n", "in use after the break", after_loop.in_use,
            after_loop.frames);
     sh_stack_delete(s);
+    if (after.in_use == before && after.frames == 0)
+        tour_measured.scope_released = inside - before;
     if (inside != 1536 || after.in_use != before || after.frames != 0)
         return tour_failed("SH_SCOPE did not release on return");
     if (turns != 4 || in_loop < 1000 || in_loop >= 1000 + SH_STACK_ALIGN ||

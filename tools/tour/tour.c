@@ -36,7 +36,16 @@ static section_fn *const sections[] = {
     tour_check_mode,
     /* both */
     tour_speed,
+    tour_table,
 };
+
+int tour_section_number(int (*fn)(void))
+{
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        if (sections[i] == fn)
+            return (int)i + 1;
+    return 0;
+}
 
 /* The number tour_heading printed last (0 before the first section). */
 static int section_number;
@@ -53,10 +62,10 @@ int tour_run(void)
     if (bad)
         printf("\nThe tour found UNEXPECTED results (see above).\n");
     else if (tour_measured.leak_bytes > 0)
-        printf("\nEnd of the tour: every stack made here has been deleted, and the\n"
-               "only leak was the demonstration's, in its own process.\n");
+        printf("\nEnd of the tour: every stack, heap and block made here has been released,\n"
+               "and the only leak was the demonstration's, in its own process.\n");
     else
-        printf("\nEnd of the tour: every stack made here has been deleted.\n");
+        printf("\nEnd of the tour: every stack, heap and block made here has been released.\n");
     return bad ? 1 : 0;
 }
 

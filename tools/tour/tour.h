@@ -51,9 +51,15 @@ bool tour_malloc_is_stackheap(void);
 
 /* Filled by the sections as they measure; 0 (or "") for what did not run. */
 typedef struct tour_figures {
-    /* speed.c: ns per allocation, its release included */
+    /* stack.c: bytes an SH_SCOPE released when its function returned */
+    size_t scope_released;
+    /* overflow.c: a request the stack refused (NULL, ENOMEM), and its capacity */
+    size_t overflow_request, overflow_capacity;
+    /* speed.c: ns per allocation, its release included, in a recursion
+       speed_depth deep with speed_per_level blocks a level */
     double stack_ns, heap_ns, system_ns;
-    char system_name[96]; /* the row's label for system_ns */
+    int speed_depth, speed_per_level;
+    char system_version[32]; /* whose system_ns is: "glibc 2.36" */
     /* lifetime.c: the record's size, and whether the heap block kept it */
     size_t record_bytes;
     bool record_outlived;
@@ -99,6 +105,10 @@ int tour_threads(void);      /* threads.c */
 int tour_first_class(void);  /* first_class.c */
 int tour_check_mode(void);   /* check_mode.c */
 int tour_speed(void);        /* speed.c */
+int tour_table(void);        /* table.c */
+
+/* The number of section fn in the tour (its place in the list), 0 if none. */
+int tour_section_number(int (*fn)(void));
 
 /* ---- entry points of the command-line tool -------------------------------- */
 
