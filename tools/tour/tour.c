@@ -2,9 +2,15 @@
  * tour.c -- `stackheap tour`: the order of the sections, and the helpers
  * they print with (tour.h says what a section promises).
  *
+ * The stack's sections come first, then the heap's, then the two side by
+ * side (speed, and the seed's table, which reads the figures the others
+ * keep in tour_measured).
+ *
  * Rules every section keeps: it never aborts (the one demonstration of
  * SH_OVERFLOW_ABORT runs in a forked child), it frees everything it
- * allocates, and the whole tour takes well under two seconds.
+ * allocates, and the whole tour stays within a few seconds (3-4 s on a busy
+ * 2-core machine, most of it the page faults of the heap's 256 MiB and the
+ * wait for the purge thread to give them back).
  */
 #define _GNU_SOURCE
 #include "tour.h"
