@@ -36,7 +36,7 @@ bench: build
 	QUICK="$(QUICK)" SH_BENCH_ONLY="$(SH_BENCH_ONLY)" sh bench/run.sh $(BUILD)
 
 format:
-	clang-format -i include/*.h src/*.c src/*.h src/heap/*.c src/heap/*.h tests/*.c tools/*.c bench/*.c bench/*.h bench/workloads/*.c bench/workloads/*.h
+	clang-format -i include/*.h src/*.c src/*.h src/heap/*.c src/heap/*.h tests/*.c tools/*.c tools/tour/*.c tools/tour/*.h bench/*.c bench/*.h bench/workloads/*.c bench/workloads/*.h
 
 clean:
 	rm -rf $(BUILD)

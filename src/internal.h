@@ -5,7 +5,7 @@
  *   os.c       the only file that talks to the kernel (mmap, mprotect, write...)
  *   message.c  formatting without malloc, warnings, sh_fatal
  *   options.c  environment options, read lazily and without allocating
- *   tools.c    marking memory for AddressSanitizer and Valgrind
+ *   annotate.c marking memory for AddressSanitizer and Valgrind (sh_tools_*)
  *   stack.c    the stack's slow paths (fast paths are inline in stackheap.h)
  *   heap/      the heap: segments, pages, per-thread heaps, large blocks, malloc
  *   override.c the standard names (malloc, free, ...) mapped onto sh_ functions
@@ -255,7 +255,9 @@ void sh_check_open_frames(const char *stack, size_t depth, size_t bytes, uint32_
 void sh_check_popped_write(const char *stack, size_t n, size_t first, size_t last, uint32_t popped,
                            uint32_t now);
 
-/* ---- tools.c: AddressSanitizer and Valgrind ------------------------------- */
+/* ---- annotate.c: AddressSanitizer and Valgrind ---------------------------- */
+/* Named sh_tools_ after the tools they talk to and the switch they obey
+   (STACKHEAP_TOOLS). */
 
 /* True when the heap must describe its blocks to Valgrind's memcheck: running
    under Valgrind, STACKHEAP_TOOLS not 0, and not an ASan build. */

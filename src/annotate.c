@@ -1,12 +1,14 @@
 /*
- * tools.c -- telling AddressSanitizer and Valgrind which memory is live.
+ * annotate.c -- telling AddressSanitizer and Valgrind which memory is live.
  *
  * When stackheap is built with ASan, memory that is released or was never
  * handed out is poisoned, so touching it is reported as use-after-poison.
  * When <valgrind/memcheck.h> was available at build time and the process
  * runs under Valgrind, the same regions are marked no-access / undefined.
  * Otherwise every function here compiles to nothing and sh_tools_active()
- * is false, so the inline fast paths never need to call in.
+ * is false, so the inline fast paths never need to call in.  (The functions
+ * are sh_tools_*: "tools" is what ASan and Valgrind are called throughout,
+ * STACKHEAP_TOOLS included; the file is not, beside the CLI's tools/.)
  */
 #include "internal.h"
 

@@ -1,6 +1,6 @@
 /*
- * test_tools.c -- stackheap tells AddressSanitizer and Valgrind which stack
- * memory is live (src/tools.c).
+ * test_annotate.c -- stackheap tells AddressSanitizer and Valgrind which stack
+ * memory is live (src/annotate.c).
  *
  * Specification tested here:
  *   - with no tool, allocation takes the inline fast path (fast_end is the end
@@ -189,7 +189,7 @@ static int mode_clean(void)
         sh_stack_delete(t);
         if (!marked) {
             puts("FAIL clean: running under Valgrind but stackheap does not mark memory "
-                 "(was <valgrind/memcheck.h> found when src/tools.c was compiled?)");
+                 "(was <valgrind/memcheck.h> found when src/annotate.c was compiled?)");
             return 7;
         }
     }
@@ -236,8 +236,8 @@ typedef struct run_result {
 /* Run this program with `mode`, capturing stdout and stderr. */
 static bool run_mode(const char *mode, run_result *r)
 {
-    char out_path[] = "/tmp/test_tools_out_XXXXXX";
-    char err_path[] = "/tmp/test_tools_err_XXXXXX";
+    char out_path[] = "/tmp/test_annotate_out_XXXXXX";
+    char err_path[] = "/tmp/test_annotate_err_XXXXXX";
     int out = mkstemp(out_path), err = mkstemp(err_path);
     if (out < 0 || err < 0)
         return false;
@@ -249,7 +249,7 @@ static bool run_mode(const char *mode, run_result *r)
     if (pid == 0) {
         dup2(out, 1);
         dup2(err, 2);
-        char *argv[] = {"test_tools", (char *)mode, NULL};
+        char *argv[] = {"test_annotate", (char *)mode, NULL};
         execv("/proc/self/exe", argv);
         _exit(127);
     }
@@ -318,7 +318,7 @@ int main(int argc, char **argv)
             if (strcmp(argv[1], modes[i].name) == 0)
                 return modes[i].fn();
         }
-        fprintf(stderr, "test_tools: unknown mode '%s'\n", argv[1]);
+        fprintf(stderr, "test_annotate: unknown mode '%s'\n", argv[1]);
         return 2;
     }
     RUN(memory_is_marked_only_when_a_tool_needs_it);
