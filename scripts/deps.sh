@@ -3,7 +3,9 @@
 # running as root on Debian, installs the missing ones with apt-get.
 # Required: a C compiler, cmake, make, pkg-config (the install test uses it).
 # Optional: valgrind (its memcheck.h header lets stackheap mark memory for
-# Valgrind; the Valgrind test is skipped, and says so, without it).
+# Valgrind; the Valgrind test is skipped, and says so, without it); chromium
+# (the heap profiler's HTML report is loaded in it headless; that test is
+# skipped, and says so, without it).
 set -u
 missing=""
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
@@ -12,6 +14,7 @@ command -v make >/dev/null 2>&1 || missing="$missing make"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 optional=""
 [ -f /usr/include/valgrind/memcheck.h ] || optional="$optional valgrind"
+command -v chromium >/dev/null 2>&1 || optional="$optional chromium"
 
 if [ -n "$missing$optional" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -31,4 +34,6 @@ for tool in cc cmake make pkg-config; do
 done
 [ -f /usr/include/valgrind/memcheck.h ] ||
   echo "deps: note: valgrind is not installed; Valgrind marking is compiled out and its test is skipped" >&2
+command -v chromium >/dev/null 2>&1 ||
+  echo "deps: note: chromium is not installed; the profiler's HTML test is skipped" >&2
 exit $status

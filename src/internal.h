@@ -186,6 +186,9 @@ size_t sh_os_read_file(const char *path, char *buf, size_t cap);
 int sh_os_open_read(const char *path);
 /* Open path for appending (created 0644); -1 on failure. */
 int sh_os_open_log(const char *path);
+/* Create (or truncate) path for writing, 0644; -1 on failure. */
+int sh_os_create(const char *path);
+long sh_os_pid(void);
 /* read(2) retrying on EINTR; 0 at end of file or on error. */
 size_t sh_os_read(int fd, char *buf, size_t cap);
 void sh_os_close(int fd);

@@ -565,6 +565,16 @@ int sh_os_open_log(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
+int sh_os_create(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+long sh_os_pid(void)
+{
+    return (long)getpid();
+}
+
 size_t sh_os_read(int fd, char *buf, size_t cap)
 {
     for (;;) {

@@ -44,7 +44,16 @@ int run_usage(FILE *to)
                 "  --continue            after a bad free, go on (ignoring the call) instead of\n"
                 "                        aborting\n"
                 "  --quarantine SIZE     bytes of freed blocks held back to catch writes after\n"
-                "                        free, shared by the threads (default 16M)\n");
+                "                        free, shared by the threads (default 16M)\n"
+                "  --profile[=MODE]      profile the heap: at exit, print the top sites (peak,\n"
+                "                        calls, temporary, leaked) and write PREFIX.html and\n"
+                "                        collapsed stacks (PREFIX.{peak,alloc,leak}.collapsed);\n"
+                "                        MODE exact (default: every call recorded) or sampled\n"
+                "                        (one sample per --profile-sample bytes on average)\n"
+                "  --profile-out PREFIX  where the profile goes (default\n"
+                "                        stackheap-profile.PID)\n"
+                "  --profile-sample SIZE sampled mode's mean bytes between samples (default\n"
+                "                        512K)\n");
     return 2;
 }
 
@@ -118,6 +127,38 @@ static const char *unreachable(const char *path)
     return elf && !interp ? "is statically linked" : NULL;
 }
 
+/* --profile[=MODE], --profile-out PREFIX, --profile-sample SIZE at argv[*i]:
+   1 if it was one (*i moved past its value; -1 on an error, said), else 0. */
+static int profile_option(char **argv, int *i, int argc)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--profile") == 0 || strncmp(a, "--profile=", 10) == 0) {
+        const char *mode = a[9] == '=' ? a + 10 : "exact";
+        if (strcmp(mode, "exact") != 0 && strcmp(mode, "sampled") != 0) {
+            fprintf(stderr, "stackheap run: --profile is exact or sampled (got '%s')\n", mode);
+            *i = -1;
+        } else if (set("STACKHEAP_PROFILE", mode) != 0) {
+            *i = -1;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--profile-out") != 0 && strcmp(a, "--profile-sample") != 0)
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "stackheap run: %s needs a value\n", a);
+        run_usage(stderr);
+        *i = -1;
+        return 1;
+    }
+    const char *name =
+        strcmp(a, "--profile-out") == 0 ? "STACKHEAP_PROFILE_OUT" : "STACKHEAP_PROFILE_SAMPLE";
+    if (set(name, argv[*i + 1]) != 0)
+        *i = -1;
+    else
+        (*i)++;
+    return 1;
+}
+
 /* argv[0] is "run". */
 int run_command(int argc, char **argv)
 {
@@ -141,6 +182,9 @@ int run_command(int argc, char **argv)
                 return 2;
         } else if (strcmp(a, "--continue") == 0) {
             if (set("STACKHEAP_CHECK_ABORT", "0") != 0)
+                return 2;
+        } else if (profile_option(argv, &i, argc) != 0) {
+            if (i < 0)
                 return 2;
         } else if (strcmp(a, "--error-exitcode") == 0 || strcmp(a, "--log-file") == 0 ||
                    strcmp(a, "--quarantine") == 0) {

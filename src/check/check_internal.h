@@ -92,6 +92,10 @@ bool ck_place_of(uintptr_t addr, ck_place *out);
 void ck_trace_tables(uintptr_t lo[2], uintptr_t hi[2]);
 /* Print trace id, one frame a line, each line starting with indent. */
 void ck_trace_print(uint32_t id, const char *indent);
+/* The function and "file:line" of a return address pc (of the call before
+   it), NUL-terminated; true if the line is known, else file holds
+   "(object+0xoffset)" and fn may be "" (unknown).  May start addr2line. */
+bool ck_trace_symbol(void *pc, char *fn, size_t fn_cap, char *file, size_t file_cap);
 void ck_trace_init(void);
 /* True if p is on the calling thread's stack. */
 bool ck_on_this_stack(const void *p);

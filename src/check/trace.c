@@ -492,36 +492,44 @@ static bool read_line(int fd, char *buf, size_t cap)
     return true;
 }
 
-/* One frame: "#i 0x... in function file:line" or "(object+0xoffset)". */
-static void print_frame(unsigned i, void *pcv, const char *indent)
+bool ck_trace_symbol(void *pcv, char *fn, size_t fn_cap, char *file, size_t file_cap)
 {
+    if (!sym.tried)
+        sym_start();
     uintptr_t pc = (uintptr_t)pcv;
     object obj = {{0}, 0};
     bool found = object_of(pc, &obj);
-    char fn[256] = "", file[512] = "";
+    fn[0] = file[0] = '\0';
     int r = found ? resolver(&obj) : -1;
     if (r >= 0) {
         char q[32];
         size_t n = sh_format(q, sizeof q, "0x%zx\n", (size_t)(pc - 1 - obj.bias));
         sh_os_write(sym.to[r], q, n);
-        if (!read_line(sym.from[r], fn, sizeof fn) || !read_line(sym.from[r], file, sizeof file))
+        if (!read_line(sym.from[r], fn, fn_cap) || !read_line(sym.from[r], file, file_cap))
             fn[0] = file[0] = '\0';
     }
     if (fn[0] == '\0' || strcmp(fn, "??") == 0) {
         Dl_info info;
         if (dladdr(pcv, &info) != 0 && info.dli_sname != NULL)
-            sh_format(fn, sizeof fn, "%s", info.dli_sname);
+            sh_format(fn, fn_cap, "%s", info.dli_sname);
         else
             fn[0] = '\0';
     }
-    bool has_line = file[0] != '\0' && strncmp(file, "??", 2) != 0;
-    const char *base = strrchr(obj.path, '/');
-    base = base != NULL ? base + 1 : obj.path;
-    ck_printf("%s#%u %p in %s ", indent, i, pcv, fn[0] != '\0' ? fn : "??");
-    if (has_line)
-        ck_printf("%s\n", file);
-    else
-        ck_printf("(%s+0x%zx)\n", found ? base : "?", (size_t)(pc - obj.bias));
+    if (file[0] == '\0' || strncmp(file, "??", 2) == 0) {
+        const char *base = strrchr(obj.path, '/');
+        base = base != NULL ? base + 1 : obj.path;
+        sh_format(file, file_cap, "(%s+0x%zx)", found ? base : "?", (size_t)(pc - obj.bias));
+        return false;
+    }
+    return true;
+}
+
+/* One frame: "#i 0x... in function file:line" or "(object+0xoffset)". */
+static void print_frame(unsigned i, void *pcv, const char *indent)
+{
+    char fn[256], file[512];
+    ck_trace_symbol(pcv, fn, sizeof fn, file, sizeof file);
+    ck_printf("%s#%u %p in %s %s\n", indent, i, pcv, fn[0] != '\0' ? fn : "??", file);
 }
 
 void ck_trace_print(uint32_t id, const char *indent)

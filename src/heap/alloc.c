@@ -119,6 +119,8 @@ void *sh_calloc(size_t n, size_t size)
     }
     if (sh_unlikely(sh_checking()))
         return sh_check_alloc(NULL, bytes, 0, true, __builtin_return_address(0));
+    if (sh_unlikely(sh_prof_mode != SH_PROF_OFF))
+        return sh_prof_alloc(bytes, 0, true, __builtin_return_address(0));
     if (bytes > SH_MEDIUM_MAX) { /* fresh mappings are zero already: no memset */
         sh_heap *h = ready(sh_tls_heap);
         return h != NULL ? sh_large_alloc(h, bytes, 16, true) : NULL;
@@ -141,7 +143,9 @@ void *sh_calloc(size_t n, size_t size)
  */
 static inline bool free_remote_quick(void *p, sh_segment *seg)
 {
-    if (!sh_cfg_harden || !sh_segment_map_has(seg) || seg->kind > SH_SEG_MEDIUM ||
+    /* an exact profile records every free: sh_heap_free_block */
+    if (!sh_cfg_harden || sh_prof_mode == SH_PROF_EXACT || !sh_segment_map_has(seg) ||
+        seg->kind > SH_SEG_MEDIUM ||
         atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == sh_tls_owner_id)
         return false;
     /* the page's published copy, not its descriptor (see page_info) */
@@ -183,6 +187,11 @@ void sh_free_slow(void *p, sh_segment *seg)
 
 void sh_heap_free_block(void *p, sh_segment *seg)
 {
+    if (sh_unlikely(sh_prof_mode != SH_PROF_OFF)) { /* recorded: forget it */
+        void *block = sh_prof_forget(p);
+        if (block != p) /* a sampled block: its heap block is before it */
+            seg = sh_segment_of(p = block);
+    }
     if (!sh_segment_map_has(seg)) {
         if (sh_sampled_owns(p))
             sh_sampled_free(p, "free", NULL); /* from realloc, or a sized free */
@@ -284,6 +293,8 @@ void *sh_realloc(void *p, size_t size)
 {
     if (sh_unlikely(sh_checking()))
         return sh_check_realloc(NULL, p, size, __builtin_return_address(0));
+    if (sh_unlikely(sh_prof_mode != SH_PROF_OFF))
+        return sh_prof_realloc(p, size, __builtin_return_address(0));
     return sh_heap_realloc_in(NULL, p, size);
 }
 
@@ -385,6 +396,11 @@ void sh_free_sized(void *p, size_t size, size_t align, const char *what)
         sh_check_free_sized(p, size, align, what, __builtin_return_address(0));
         return;
     }
+    size_t sampled;
+    if (sh_unlikely(sh_prof_mode == SH_PROF_SAMPLED) && sh_prof_usable(p, &sampled)) {
+        sh_free(p); /* its heap block is not at p: no size check */
+        return;
+    }
     sh_segment *seg = sh_segment_of(p);
     if (sh_cfg_harden && sh_segment_map_has(seg)) {
         if (align > 1 && ((uintptr_t)p & (align - 1)) != 0)
@@ -412,6 +428,8 @@ void *sh_aligned_alloc(size_t align, size_t size)
     }
     if (sh_unlikely(sh_checking()))
         return sh_check_alloc(NULL, size, align, false, __builtin_return_address(0));
+    if (sh_unlikely(sh_prof_mode != SH_PROF_OFF))
+        return sh_prof_alloc(size, align, false, __builtin_return_address(0));
     return sh_heap_alloc_aligned(sh_tls_heap, size, align);
 }
 
@@ -423,6 +441,8 @@ int sh_posix_memalign(void **out, size_t align, size_t size)
     }
     void *p = sh_unlikely(sh_checking())
                   ? sh_check_alloc(NULL, size, align, false, __builtin_return_address(0))
+              : sh_unlikely(sh_prof_mode != SH_PROF_OFF)
+                  ? sh_prof_alloc(size, align, false, __builtin_return_address(0))
                   : sh_heap_alloc_aligned(sh_tls_heap, size, align);
     if (p == NULL)
         return errno = ENOMEM;
@@ -436,6 +456,9 @@ size_t sh_usable_size(const void *p)
         return 0;
     if (sh_unlikely(sh_checking()))
         return sh_check_usable(p, __builtin_return_address(0));
+    size_t sampled;
+    if (sh_unlikely(sh_prof_mode == SH_PROF_SAMPLED) && sh_prof_usable(p, &sampled))
+        return sampled;
     if (!sh_segment_map_has(sh_segment_of(p))) {
         if (sh_sampled_owns(p))
             return sh_sampled_usable(p, "malloc_usable_size");

@@ -71,6 +71,12 @@ static void global_init(void)
     sh_purge_delay_ms = sh_option_purge_delay_ms();
     if (!sh_checking()) /* check mode guards every block already */
         sh_sample_rate = sh_option_sample();
+    if (!sh_checking())
+        sh_prof_init();
+    if (sh_prof_mode != SH_PROF_OFF && sh_sample_rate != 0) {
+        sh_warning("STACKHEAP_SAMPLE is off while STACKHEAP_PROFILE is on");
+        sh_sample_rate = 0;
+    }
     sh_background_init();
     const char *stats = sh_env("STACKHEAP_STATS");
     if (stats != NULL && *stats != '\0' && strcmp(stats, "0") != 0)
@@ -136,6 +142,7 @@ static void fork_prepare(void)
     sh_span_lock_for_fork(0);
     sh_os_lock_for_fork(0);
     sh_sampled_lock_for_fork(0);
+    sh_prof_lock_for_fork(0);
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(0);
     sh_tls_forking = true; /* the program's handlers still to run may allocate */
@@ -147,6 +154,7 @@ static void fork_parent(void)
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(1);
     sh_sampled_lock_for_fork(1);
+    sh_prof_lock_for_fork(1);
     sh_os_lock_for_fork(1);
     sh_span_lock_for_fork(1);
     sh_large_lock_for_fork(1);
@@ -160,6 +168,7 @@ static void fork_child(void)
     if (sh_check_state == SH_CHECK_ON)
         sh_check_lock_for_fork(2);
     sh_sampled_lock_for_fork(2);
+    sh_prof_lock_for_fork(2);
     sh_os_lock_for_fork(2);
     sh_span_lock_for_fork(2);
     sh_large_lock_for_fork(2);
@@ -200,10 +209,12 @@ SH_NOINLINE sh_heap *sh_heap_thread_init(void)
     h->thread_id = sh_tls_owner_id;
     h->is_default = true;
     sh_tls_default = h;
-    if (!sh_checking()) {        /* check mode: the fast paths never see the heap */
-        if (sh_sample_rate == 0) /* sampling: every malloc counts down (sampled.c) */
+    if (!sh_checking()) { /* check mode: the fast paths never see the heap */
+        /* sampling and profiling: every malloc counts down (sampled.c, profile.c) */
+        if (sh_sample_rate == 0 && sh_prof_mode == SH_PROF_OFF)
             sh_tls_heap = h;
-        sh_tls_thread_id = sh_tls_owner_id;
+        if (sh_prof_mode != SH_PROF_EXACT) /* exact profile: every free is recorded */
+            sh_tls_thread_id = sh_tls_owner_id;
     }
     /* both may allocate: the heap is ready for that now */
     pthread_setspecific(global.key, h);

@@ -413,6 +413,38 @@ void sh_sampled_lock_for_fork(int phase);
 size_t sh_sampled_count(void);
 size_t sh_sampled_peak(void);
 
+/* ---- the heap profiler (src/check/profile.c) ----------------------------------
+ *
+ * STACKHEAP_PROFILE=exact|sampled (not in check mode).  Both keep a thread's
+ * public heap the empty heap, so every malloc reaches empty_heap_malloc,
+ * which hands it to sh_prof_malloc.  Exact: sh_tls_thread_id also stays
+ * SH_NO_THREAD, so every free reaches sh_heap_free_block (the slow path),
+ * which asks sh_prof_forget.  Sampled: frees keep their fast path; a sampled block is
+ * handed out 16 bytes into its heap block, off its page's grid, so only its
+ * free fails the fast path's grid test and reaches sh_prof_forget.  The other
+ * entry points (calloc, realloc, aligned, usable size) test sh_prof_mode.
+ */
+enum { SH_PROF_OFF = 0, SH_PROF_EXACT = 1, SH_PROF_SAMPLED = 2 };
+extern int sh_prof_mode;
+/* sampled: bytes this thread allocates before its next sample; its last
+   recorded block while no other allocation has come since (temporaries) */
+extern __thread int64_t sh_tls_prof_left __attribute__((tls_model("initial-exec")));
+extern __thread void *sh_tls_prof_last __attribute__((tls_model("initial-exec")));
+/* Read the options and start the profiler (global_init, once). */
+void sh_prof_init(void);
+/* malloc's slow path in profile mode: a block of h for the program's call at
+   ra (fp: the frame to walk its stack from), recorded or counted down. */
+void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp);
+/* calloc (zero), aligned_alloc and posix_memalign (align > 0) in profile mode. */
+void *sh_prof_alloc(size_t size, size_t align, bool zero, void *ra);
+/* free's slow path in profile mode (sh_heap_free_block): forget p if it was
+   recorded; the heap block to free (p, or a sampled block's, before it). */
+void *sh_prof_forget(void *p);
+void *sh_prof_realloc(void *p, size_t size, void *ra);
+/* malloc_usable_size of a sampled block: true and *n set, else false. */
+bool sh_prof_usable(const void *p, size_t *n);
+void sh_prof_lock_for_fork(int phase);
+
 /* src/check/: the check layer.  Blocks carry a header and guard bytes, frees
    are validated and quarantined, leaks are reported at exit.  h NULL: the
    calling thread's default heap.  ra: the caller's return address. */

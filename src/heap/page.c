@@ -539,6 +539,13 @@ static SH_NOINLINE void *empty_heap_malloc(size_t size, void *ra)
         errno = ENOMEM;
         return NULL;
     }
+    if (sh_prof_mode != SH_PROF_OFF) { /* sampled: count the bytes down here, in line */
+        if (sh_prof_mode == SH_PROF_SAMPLED && (sh_tls_prof_left -= (int64_t)size) > 0) {
+            sh_tls_prof_last = NULL; /* no temporary: another allocation came between */
+            return sh_heap_alloc(h, size);
+        }
+        return sh_prof_malloc(h, size, ra, __builtin_frame_address(0));
+    }
     if (sh_sample_rate != 0 && sh_unlikely(--sh_tls_sample_countdown <= 0)) {
         void *p = sh_sampled_alloc(size, ra, __builtin_frame_address(0));
         if (p != NULL)

@@ -1,0 +1,940 @@
+/*
+ * profile.c -- the heap profiler (STACKHEAP_PROFILE, `stackheap run
+ * --profile`): where a program's memory goes, by call stack, with no
+ * recompiling.  At exit it writes a text summary on stderr (peak, most
+ * calls, most temporary, leaked), collapsed stacks for flamegraph.pl and
+ * speedscope, and a self-contained HTML report (profile_html.c).
+ *
+ * Two modes (the routing is described in heap_internal.h):
+ *   - exact: every allocation and every free is recorded;
+ *   - sampled: one allocation per STACKHEAP_PROFILE_SAMPLE bytes on average
+ *     (512 KiB), on an exponential schedule of bytes as tcmalloc's: a thread
+ *     counts the bytes it allocates down from a draw of Exp(mean N), and
+ *     the allocation that takes the count to zero is sampled.  A block of s
+ *     bytes is so sampled with probability q = 1 - exp(-s/N), and recorded
+ *     with weight 1/q (calls) and s/q (bytes): every figure is an unbiased
+ *     estimate.  A sampled block is handed out 16 bytes into a heap block
+ *     of s + 16 bytes; off its page's grid, its free fails the fast path's
+ *     grid test and reaches sh_prof_forget, while every other free keeps the
+ *     fast path (a counting filter keeps the table look-up off the slow
+ *     path's other frees).
+ *
+ * Data, and its invariants:
+ *   - sites: one record per call stack (trace.c's id; 0: no stack), so the
+ *     "hash table keyed by trace id" is trace.c's, and a site is an array
+ *     slot; its counters are relaxed atomics (each is a sum).
+ *   - live: the blocks recorded and not yet freed (exact: all of them;
+ *     sampled: the sampled ones), address -> (site, bytes represented), in
+ *     64 stripes, each an open-addressing table under its own lock.
+ *   - the peak: `live_bytes` is the sum of the live table's bytes; when it
+ *     passes `peak_bytes`, `peak_epoch` grows.  A site whose `stamp` is
+ *     behind `peak_epoch` has not changed since the last peak, so its live
+ *     bytes then are its live bytes now: that is copied to `at_peak` before
+ *     its next change, and at exit.  No snapshot of every site is taken at
+ *     a peak, and with one thread the per-site peak is exact; with several,
+ *     calls in flight while the peak is passed may be counted either side.
+ *   - temporary: an allocation freed by the thread that made it before it
+ *     made any other (heaptrack's definition).
+ *   - leaked: still live at exit (reachable or not: this is not check
+ *     mode's scan).
+ *   - the timeline: a sample of (time, heap, RSS) each time the bytes
+ *     allocated pass the next step (64 KiB at first); when the 1024 slots
+ *     are full every other sample goes and the step doubles.
+ *
+ * Symbols: at exit, in the process, with trace.c's addr2line children (one
+ * per object): the process still has every object mapped (dlopen'ed ones
+ * too, which a tool run after exit could not see), and each distinct return
+ * address is resolved once.
+ */
+#define _GNU_SOURCE
+#include "profile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sh_prof_mode;
+__thread int64_t sh_tls_prof_left __attribute__((tls_model("initial-exec")));
+__thread void *sh_tls_prof_last __attribute__((tls_model("initial-exec")));
+static __thread uint32_t last_site __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
+static __thread int busy __attribute__((tls_model("initial-exec")));
+
+#define SITES (1u << 16) /* trace.c hands out ids below this */
+#define STRIPES 64
+#define SAMPLES 1024
+#define FILTER (1u << 16)
+#define OFFSET 16 /* a sampled block's pointer, into its heap block */
+
+typedef struct site {
+    _Atomic uint64_t calls, allocated, temporary, live_blocks;
+    _Atomic int64_t live, at_peak;
+    _Atomic uint64_t stamp;
+} site;
+
+typedef struct live_entry {
+    uintptr_t addr; /* 0: empty */
+    uint64_t bytes; /* represented (sampled: the weight) */
+    uint32_t site;
+    uint32_t calls; /* represented allocations (sampled: 1/q rounded) */
+} live_entry;
+
+typedef struct stripe {
+    pthread_mutex_t lock;
+    live_entry *e;
+    size_t cap, n;
+    char pad[64];
+} stripe;
+
+static struct {
+    site *sites;
+    stripe stripe[STRIPES];
+    _Atomic uint16_t *filter; /* sampled: live sampled blocks by hash(addr), a count each */
+    _Atomic int64_t live_bytes;
+    _Atomic uint64_t peak_bytes, peak_epoch, allocated, calls, temporary;
+    _Atomic bool stopped;
+    uint64_t mean; /* sampled: N */
+    uint64_t start_ms;
+    char out[512]; /* the output prefix */
+    long pid;      /* the process that started the profile */
+    pthread_mutex_t timeline_lock;
+    _Atomic uint64_t next_sample_at; /* bytes allocated */
+    uint64_t step;
+    prof_sample sample[SAMPLES];
+    uint32_t samples;
+    uint64_t peak_rss;
+} prof = {.timeline_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- small numerics (no libm in the library) ----------------------------------- */
+
+/* ln(u) for u in (0, 1]: u = m 2^e with m in [1, 2), ln m by atanh's series. */
+static double ln_unit(double u)
+{
+    int e = 0;
+    while (u < 1.0) {
+        u *= 2.0;
+        e--;
+    }
+    double t = (u - 1.0) / (u + 1.0), t2 = t * t;
+    double s = t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
+    return 2.0 * s + e * 0.69314718055994531;
+}
+
+/* exp(-x) for x >= 0: 2^-k exp(-r), r in [0, ln 2). */
+static double exp_neg(double x)
+{
+    if (x > 700)
+        return 0;
+    int k = (int)(x / 0.69314718055994531);
+    double r = x - k * 0.69314718055994531, term = 1, sum = 1;
+    for (int i = 1; i < 14; i++) {
+        term *= -r / i;
+        sum += term;
+    }
+    while (k-- > 0)
+        sum *= 0.5;
+    return sum;
+}
+
+/* Bytes to the next sample: Exp(mean N), at least 1. */
+static int64_t draw_interval(void)
+{
+    if (rng == 0) {
+        sh_os_random(&rng, sizeof rng);
+        rng |= 1;
+    }
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    double u = ((rng >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
+    double d = -ln_unit(u) * (double)prof.mean;
+    return d < 1 ? 1 : d > 1e15 ? (int64_t)1e15 : (int64_t)d;
+}
+
+/* ---- the timeline -------------------------------------------------------------- */
+
+static uint64_t rss_now(void)
+{
+    char buf[128];
+    size_t n = sh_os_read_file("/proc/self/statm", buf, sizeof buf - 1);
+    buf[n] = '\0';
+    const char *s = buf;
+    while (*s != '\0' && *s != ' ')
+        s++;
+    uint64_t pages = 0;
+    for (s++; *s >= '0' && *s <= '9'; s++)
+        pages = pages * 10 + (uint64_t)(*s - '0');
+    return pages * sh_os_page_size();
+}
+
+static void take_sample(void)
+{
+    if (!sh_trylock(&prof.timeline_lock))
+        return; /* another thread is taking one */
+    uint64_t done = atomic_load_explicit(&prof.allocated, memory_order_relaxed);
+    if (done >= atomic_load_explicit(&prof.next_sample_at, memory_order_relaxed)) {
+        if (prof.samples == SAMPLES) { /* keep every other, sample half as often */
+            for (uint32_t i = 0; i < SAMPLES / 2; i++)
+                prof.sample[i] = prof.sample[2 * i + 1];
+            prof.samples = SAMPLES / 2;
+            prof.step *= 2;
+        }
+        prof_sample *s = &prof.sample[prof.samples++];
+        s->ms = sh_now_ms() - prof.start_ms;
+        int64_t live = atomic_load_explicit(&prof.live_bytes, memory_order_relaxed);
+        s->heap = live > 0 ? (uint64_t)live : 0;
+        s->rss = rss_now();
+        if (s->rss > prof.peak_rss)
+            prof.peak_rss = s->rss;
+        atomic_store_explicit(&prof.next_sample_at, done + prof.step, memory_order_relaxed);
+    }
+    sh_unlock(&prof.timeline_lock);
+}
+
+/* ---- sites and the peak ---------------------------------------------------------- */
+
+/* Bring s's at_peak up to date before its live bytes change (see the top). */
+static void site_touch(site *s)
+{
+    uint64_t epoch = atomic_load_explicit(&prof.peak_epoch, memory_order_relaxed);
+    if (atomic_load_explicit(&s->stamp, memory_order_relaxed) != epoch) {
+        atomic_store_explicit(&s->at_peak, atomic_load_explicit(&s->live, memory_order_relaxed),
+                              memory_order_relaxed);
+        atomic_store_explicit(&s->stamp, epoch, memory_order_relaxed);
+    }
+}
+
+static void count_alloc(uint32_t id, uint64_t bytes, uint64_t calls)
+{
+    site *s = &prof.sites[id];
+    site_touch(s);
+    atomic_fetch_add_explicit(&s->calls, calls, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->allocated, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live_blocks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live, (int64_t)bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&prof.calls, calls, memory_order_relaxed);
+    uint64_t done = atomic_fetch_add_explicit(&prof.allocated, bytes, memory_order_relaxed) + bytes;
+    int64_t live =
+        atomic_fetch_add_explicit(&prof.live_bytes, (int64_t)bytes, memory_order_relaxed) +
+        (int64_t)bytes;
+    uint64_t peak = atomic_load_explicit(&prof.peak_bytes, memory_order_relaxed);
+    while (live > 0 && (uint64_t)live > peak)
+        if (atomic_compare_exchange_weak_explicit(&prof.peak_bytes, &peak, (uint64_t)live,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            atomic_fetch_add_explicit(&prof.peak_epoch, 1, memory_order_relaxed);
+            break;
+        }
+    if (done >= atomic_load_explicit(&prof.next_sample_at, memory_order_relaxed))
+        take_sample();
+}
+
+static void count_free(const live_entry *e, bool temporary)
+{
+    site *s = &prof.sites[e->site];
+    site_touch(s);
+    atomic_fetch_sub_explicit(&s->live, (int64_t)e->bytes, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->live_blocks, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&prof.live_bytes, (int64_t)e->bytes, memory_order_relaxed);
+    if (temporary) {
+        atomic_fetch_add_explicit(&s->temporary, e->calls, memory_order_relaxed);
+        atomic_fetch_add_explicit(&prof.temporary, e->calls, memory_order_relaxed);
+    }
+}
+
+/* ---- the live table ------------------------------------------------------------------ */
+
+static uint64_t addr_hash(uintptr_t a)
+{
+    uint64_t h = (uint64_t)(a >> 4) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+/* Double t's table (its lock held); false if the OS refused. */
+static bool stripe_grow(stripe *t)
+{
+    size_t cap = t->cap == 0 ? 1024 : t->cap * 2;
+    live_entry *e = sh_os_map(cap * sizeof *e);
+    if (e == NULL)
+        return false;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->e[i].addr == 0)
+            continue;
+        size_t j = addr_hash(t->e[i].addr) & (cap - 1);
+        while (e[j].addr != 0)
+            j = (j + 1) & (cap - 1);
+        e[j] = t->e[i];
+    }
+    if (t->e != NULL)
+        sh_os_unmap(t->e, t->cap * sizeof *e);
+    t->e = e;
+    t->cap = cap;
+    return true;
+}
+
+static bool live_put(uintptr_t a, uint32_t id, uint64_t bytes, uint32_t calls)
+{
+    uint64_t h = addr_hash(a);
+    stripe *t = &prof.stripe[h >> 58];
+    sh_lock(&t->lock);
+    if ((t->n + 1) * 2 > t->cap && !stripe_grow(t)) {
+        sh_unlock(&t->lock);
+        return false;
+    }
+    size_t i = h & (t->cap - 1);
+    while (t->e[i].addr != 0 && t->e[i].addr != a)
+        i = (i + 1) & (t->cap - 1);
+    if (t->e[i].addr == 0)
+        t->n++;
+    t->e[i] = (live_entry){a, bytes, id, calls};
+    sh_unlock(&t->lock);
+    return true;
+}
+
+/* Remove a's entry into *out; false if a is not in the table. */
+static bool live_take(uintptr_t a, live_entry *out)
+{
+    uint64_t h = addr_hash(a);
+    stripe *t = &prof.stripe[h >> 58];
+    sh_lock(&t->lock);
+    if (t->cap == 0) {
+        sh_unlock(&t->lock);
+        return false;
+    }
+    size_t mask = t->cap - 1, i = h & mask;
+    while (t->e[i].addr != 0 && t->e[i].addr != a)
+        i = (i + 1) & mask;
+    if (t->e[i].addr == 0) {
+        sh_unlock(&t->lock);
+        return false;
+    }
+    *out = t->e[i];
+    /* backward-shift deletion: every entry stays reachable from its home slot */
+    for (size_t j = (i + 1) & mask; t->e[j].addr != 0; j = (j + 1) & mask) {
+        size_t home = addr_hash(t->e[j].addr) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            t->e[i] = t->e[j];
+            i = j;
+        }
+    }
+    t->e[i].addr = 0;
+    t->n--;
+    sh_unlock(&t->lock);
+    return true;
+}
+
+static _Atomic uint16_t *filter_slot(uintptr_t a)
+{
+    return &prof.filter[addr_hash(a) & (FILTER - 1)];
+}
+
+/* ---- recording ------------------------------------------------------------------------ */
+
+static bool recording(void)
+{
+    return busy == 0 && ck_busy == 0 && !atomic_load_explicit(&prof.stopped, memory_order_relaxed);
+}
+
+/* Record p (bytes, calls represented) for the call at ra. */
+static void record(void *p, uint64_t bytes, uint32_t calls, void *ra, void **fp)
+{
+    busy++;
+    uint32_t id = ck_trace_capture(ra, fp);
+    if (id >= SITES)
+        id = 0;
+    if (live_put((uintptr_t)p, id, bytes, calls))
+        count_alloc(id, bytes, calls);
+    sh_tls_prof_last = p;
+    last_site = id;
+    busy--;
+}
+
+static sh_heap *default_heap(void)
+{
+    sh_heap *h = sh_tls_default;
+    if (sh_unlikely(h == NULL) && (h = sh_heap_thread_init()) == NULL)
+        errno = ENOMEM;
+    return h;
+}
+
+/* A block of h as the entry point asked: align > 16 (aligned_alloc), zero (calloc). */
+static void *raw_alloc(sh_heap *h, size_t size, size_t align, bool zero)
+{
+    if (align > 16)
+        return sh_heap_alloc_aligned(h, size, align);
+    if (zero && size > SH_MEDIUM_MAX)
+        return sh_large_alloc(h, size, 16, true);
+    void *p = sh_heap_alloc(h, size);
+    if (p != NULL && zero)
+        memset(p, 0, size);
+    return p;
+}
+
+/* Sampled mode: a sampled block of size bytes (OFFSET into its heap block). */
+static void *sampled_alloc(sh_heap *h, size_t size, bool zero, void *ra, void **fp)
+{
+    size_t n = size == 0 ? 1 : size, total;
+    if (__builtin_add_overflow(n, (size_t)OFFSET, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint8_t *base = raw_alloc(h, total, 0, zero);
+    if (base == NULL)
+        return NULL;
+    uint8_t *p = base + OFFSET;
+    double q = 1.0 - exp_neg((double)n / (double)prof.mean);
+    if (q < 1e-12)
+        q = 1e-12;
+    double calls = 1.0 / q + 0.5;
+    atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
+    record(p, (uint64_t)((double)n / q + 0.5), calls > 4e9 ? 4000000000u : (uint32_t)calls, ra, fp);
+    return p;
+}
+
+/* Sampled mode: the thread's countdown has reached 0 or below; true if this
+   allocation is sampled.  A thread's first countdown (no draw yet) starts
+   here, with the bytes counted so far taken off it. */
+static bool ran_out(void)
+{
+    bool first = rng == 0;
+    int64_t counted = sh_tls_prof_left; /* <= 0 */
+    sh_tls_prof_left = draw_interval();
+    if (!first)
+        return true;
+    if ((sh_tls_prof_left += counted) > 0)
+        return false;
+    sh_tls_prof_left = draw_interval();
+    return true;
+}
+
+static bool sample_now(size_t size)
+{
+    return (sh_tls_prof_left -= (int64_t)size) <= 0 && ran_out();
+}
+
+/* malloc's countdown ran out already (page.c counted size down). */
+void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp)
+{
+    if (sh_prof_mode == SH_PROF_SAMPLED) {
+        if (!recording() || !ran_out()) {
+            sh_tls_prof_last = NULL;
+            return sh_heap_alloc(h, size);
+        }
+        return sampled_alloc(h, size, false, ra, fp);
+    }
+    void *p = sh_heap_alloc(h, size);
+    if (p != NULL && recording())
+        record(p, size, 1, ra, fp);
+    return p;
+}
+
+void *sh_prof_alloc(size_t size, size_t align, bool zero, void *ra)
+{
+    sh_heap *h = default_heap();
+    if (h == NULL)
+        return NULL;
+    void **fp = __builtin_frame_address(0);
+    if (sh_prof_mode == SH_PROF_SAMPLED) {
+        /* blocks aligned beyond 16 are not sampled: OFFSET would unalign them */
+        if (align > 16 || !recording() || !sample_now(size)) {
+            sh_tls_prof_last = NULL;
+            return raw_alloc(h, size, align, zero);
+        }
+        return sampled_alloc(h, size, zero, ra, fp);
+    }
+    void *p = raw_alloc(h, size, align, zero);
+    if (p != NULL && recording())
+        record(p, size, 1, ra, fp);
+    return p;
+}
+
+/* Forget p if it was recorded; true (and *e) if it was. */
+static bool forget(void *p, live_entry *e)
+{
+    if (sh_prof_mode == SH_PROF_SAMPLED) {
+        _Atomic uint16_t *f = filter_slot((uintptr_t)p);
+        if (atomic_load_explicit(f, memory_order_relaxed) == 0 || !live_take((uintptr_t)p, e))
+            return false;
+        atomic_fetch_sub_explicit(f, 1, memory_order_relaxed);
+    } else if (!live_take((uintptr_t)p, e)) {
+        return false;
+    }
+    bool temporary = sh_tls_prof_last == p && last_site == e->site;
+    if (temporary)
+        sh_tls_prof_last = NULL;
+    count_free(e, temporary);
+    return true;
+}
+
+void *sh_prof_forget(void *p)
+{
+    live_entry e;
+    if (!forget(p, &e) || sh_prof_mode != SH_PROF_SAMPLED)
+        return p;
+    return (uint8_t *)p - OFFSET;
+}
+
+bool sh_prof_usable(const void *p, size_t *n)
+{
+    if (sh_prof_mode != SH_PROF_SAMPLED ||
+        atomic_load_explicit(filter_slot((uintptr_t)p), memory_order_relaxed) == 0)
+        return false;
+    const uint8_t *base = (const uint8_t *)p - OFFSET;
+    sh_segment *seg = sh_segment_of(base);
+    if (!sh_segment_map_has(seg) || sh_block_base(p) != base)
+        return false;
+    *n = sh_block_usable(base, "malloc_usable_size") - OFFSET;
+    return true;
+}
+
+void *sh_prof_realloc(void *p, size_t size, void *ra)
+{
+    if (p == NULL)
+        return sh_prof_alloc(size, 0, false, ra);
+    if (size == 0) {
+        sh_free(p);
+        return NULL;
+    }
+    sh_heap *h = default_heap();
+    if (h == NULL)
+        return NULL;
+    void **fp = __builtin_frame_address(0);
+    size_t old;
+    bool sampled = sh_prof_usable(p, &old);
+    if (sh_prof_mode == SH_PROF_SAMPLED && (sampled || (recording() && sample_now(size)))) {
+        /* into or out of a sampled block: a move */
+        if (!sampled)
+            old = sh_usable_size(p);
+        void *q = recording() ? sampled_alloc(h, size, false, ra, fp) : raw_alloc(h, size, 0, 0);
+        if (q == NULL)
+            return NULL;
+        memcpy(q, p, old < size ? old : size);
+        sh_free(p);
+        return q;
+    }
+    if (sh_prof_mode == SH_PROF_SAMPLED) {
+        sh_tls_prof_last = NULL;
+        return sh_heap_realloc_in(h, p, size);
+    }
+    live_entry e;
+    bool known = forget(p, &e);
+    /* h, not the empty heap: the new block is recorded here, not again in malloc */
+    void *q = sh_heap_realloc_in(h, p, size);
+    if (q == NULL) {
+        if (known) /* p is still live: put it back */
+            record(p, e.bytes, 1, ra, fp);
+        return NULL;
+    }
+    if (recording())
+        record(q, size, 1, ra, fp);
+    return q;
+}
+
+void sh_prof_lock_for_fork(int phase)
+{
+    if (sh_prof_mode == SH_PROF_OFF)
+        return;
+    for (unsigned i = 0; i < STRIPES; i++) {
+        if (phase == 0)
+            sh_lock(&prof.stripe[i].lock);
+        else if (phase == 1)
+            sh_unlock(&prof.stripe[i].lock);
+        else
+            pthread_mutex_init(&prof.stripe[i].lock, NULL);
+    }
+    if (phase == 0)
+        sh_lock(&prof.timeline_lock);
+    else if (phase == 1)
+        sh_unlock(&prof.timeline_lock);
+    else
+        pthread_mutex_init(&prof.timeline_lock, NULL);
+    ck_trace_lock_for_fork(phase);
+}
+
+/* ---- the writer ----------------------------------------------------------------------- */
+
+void prof_flush(prof_writer *w)
+{
+    if (w->fd >= 0 && w->n > 0)
+        sh_os_write(w->fd, w->buf, w->n);
+    w->n = 0;
+}
+
+void prof_put(prof_writer *w, const char *s, size_t n)
+{
+    while (n > 0) {
+        if (w->n == sizeof w->buf)
+            prof_flush(w);
+        size_t k = sizeof w->buf - w->n < n ? sizeof w->buf - w->n : n;
+        memcpy(w->buf + w->n, s, k);
+        w->n += k;
+        s += k;
+        n -= k;
+    }
+}
+
+void prof_puts(prof_writer *w, const char *s)
+{
+    prof_put(w, s, strlen(s));
+}
+
+void prof_printf(prof_writer *w, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = sh_vformat(line, sizeof line, fmt, ap);
+    va_end(ap);
+    prof_put(w, line, n);
+}
+
+void prof_json_string(prof_writer *w, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            prof_printf(w, "\\%c", c);
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&')
+            prof_printf(w, "\\u%04x", c);
+        else
+            prof_put(w, s, 1);
+    }
+}
+
+/* ---- at exit: the report ---------------------------------------------------------------- */
+
+/* Memory for the report, from the OS (a bump arena; never freed: the process is exiting). */
+static struct {
+    uint8_t *base;
+    size_t used, cap;
+} arena;
+
+static void *arena_take(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (arena.base == NULL || arena.used + n > arena.cap) {
+        size_t cap = n > ((size_t)16 << 20) ? n : (size_t)16 << 20;
+        uint8_t *b = sh_os_map(cap);
+        if (b == NULL)
+            return NULL;
+        arena.base = b;
+        arena.cap = cap;
+        arena.used = 0;
+    }
+    void *p = arena.base + arena.used;
+    arena.used += n;
+    return p;
+}
+
+/* The distinct return addresses, symbolised once each. */
+static struct {
+    uintptr_t *pc; /* open addressing, 0: empty */
+    uint32_t *index;
+    size_t cap;
+    const char **name;
+    uint32_t n, max;
+    /* the full "fn file:line" of each frame, for the text summary */
+    const char **fn, **line;
+} frames;
+
+static uint32_t frame_of(void *pcv)
+{
+    uintptr_t pc = (uintptr_t)pcv;
+    size_t i = addr_hash(pc) & (frames.cap - 1);
+    while (frames.pc[i] != 0 && frames.pc[i] != pc)
+        i = (i + 1) & (frames.cap - 1);
+    if (frames.pc[i] == pc)
+        return frames.index[i];
+    if (frames.n == frames.max)
+        return 0;
+    char fn[256], file[512];
+    ck_trace_symbol(pcv, fn, sizeof fn, file, sizeof file);
+    if (fn[0] == '\0')
+        sh_format(fn, sizeof fn, "0x%zx", (size_t)pc);
+    for (char *c = fn; *c != '\0'; c++)
+        if (*c == ';')
+            *c = ':';                             /* the collapsed format's separator */
+    char *disc = strstr(file, " (discriminator"); /* addr2line's, not part of the line */
+    if (disc != NULL)
+        *disc = '\0';
+    const char *base = strrchr(file, '/');
+    base = base != NULL && file[0] != '(' ? base + 1 : file;
+    size_t fl = strlen(fn), bl = strlen(base), ll = strlen(file);
+    char *name = arena_take(fl + bl + 4), *f = arena_take(fl + 1), *l = arena_take(ll + 1);
+    if (name == NULL || f == NULL || l == NULL)
+        return 0;
+    sh_format(name, fl + bl + 4, "%s (%s)", fn, base);
+    memcpy(f, fn, fl + 1);
+    memcpy(l, file, ll + 1);
+    uint32_t k = frames.n++;
+    frames.name[k] = name;
+    frames.fn[k] = f;
+    frames.line[k] = l;
+    frames.pc[i] = pc;
+    frames.index[i] = k;
+    return k;
+}
+
+static bool frames_init(uint32_t max)
+{
+    frames.cap = 1;
+    while (frames.cap < 2 * (size_t)max)
+        frames.cap *= 2;
+    frames.pc = arena_take(frames.cap * sizeof(uintptr_t));
+    frames.index = arena_take(frames.cap * sizeof(uint32_t));
+    frames.name = arena_take((max + 1) * sizeof(char *));
+    frames.fn = arena_take((max + 1) * sizeof(char *));
+    frames.line = arena_take((max + 1) * sizeof(char *));
+    if (!frames.pc || !frames.index || !frames.name || !frames.fn || !frames.line)
+        return false;
+    memset(frames.pc, 0, frames.cap * sizeof(uintptr_t));
+    frames.max = max;
+    frames.name[0] = "(no stack recorded)";
+    frames.fn[0] = "(no stack recorded)";
+    frames.line[0] = "";
+    frames.n = 1;
+    return true;
+}
+
+static uint32_t site_ids[SITES]; /* the report's sites: their trace ids */
+
+static prof_writer writer;
+
+static void write_collapsed(const prof_report *r, const char *path, int metric)
+{
+    prof_writer *w = &writer;
+    w->fd = sh_os_create(path);
+    w->n = 0;
+    if (w->fd < 0) {
+        sh_warning("profile: cannot create %s", path);
+        return;
+    }
+    for (uint32_t i = 0; i < r->sites; i++) {
+        const prof_site_out *s = &r->site[i];
+        uint64_t v = metric == 0 ? s->peak : metric == 1 ? s->allocated : s->leaked;
+        if (v == 0)
+            continue;
+        for (uint32_t d = 0; d < s->depth; d++) {
+            if (d > 0)
+                prof_put(w, ";", 1);
+            prof_puts(w, r->name[s->frame[d]]);
+        }
+        prof_printf(w, " %llu\n", (unsigned long long)v);
+    }
+    prof_flush(w);
+    sh_os_close(w->fd);
+}
+
+/* The top `n` sites by key (0 peak, 1 calls, 2 temporary, 3 leaked), largest first. */
+static uint32_t top(const prof_report *r, int key, uint32_t *out, uint32_t n)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < r->sites; i++) {
+        const prof_site_out *s = &r->site[i];
+        uint64_t v = key == 0 ? s->peak : key == 1 ? s->calls : key == 2 ? s->temporary : s->leaked;
+        if (v == 0)
+            continue;
+        uint32_t j = k < n ? k++ : n;
+        for (; j > 0; j--) {
+            const prof_site_out *o = &r->site[out[j - 1]];
+            uint64_t ov = key == 0   ? o->peak
+                          : key == 1 ? o->calls
+                          : key == 2 ? o->temporary
+                                     : o->leaked;
+            if (ov >= v)
+                break;
+            if (j < n)
+                out[j] = out[j - 1];
+        }
+        if (j < n)
+            out[j] = i;
+    }
+    return k;
+}
+
+static void print_site(prof_writer *w, const prof_site_out *s)
+{
+    for (uint32_t d = s->depth, i = 0; d-- > 0 && i < 8; i++)
+        prof_printf(w, "      #%u %s %s\n", i, frames.fn[s->frame[d]], frames.line[s->frame[d]]);
+}
+
+static void write_summary(const prof_report *r, const char *files)
+{
+    prof_writer *w = &writer;
+    w->fd = 2;
+    w->n = 0;
+    char a[32], b[32], c[32], d[32];
+    bool est = strcmp(r->mode, "sampled") == 0;
+    prof_printf(w,
+                "stackheap: profile (%s%s): %llu allocations%s, %llu temporary, peak heap %llu "
+                "bytes (%s), peak RSS %s, %llu bytes (%s) in %llu blocks leaked, %s allocated "
+                "in all, %llu ms\n",
+                r->mode, est ? ", estimates" : "", (unsigned long long)r->calls,
+                est ? " (estimated)" : "", (unsigned long long)r->temporary,
+                (unsigned long long)r->peak, sh_format_bytes(a, sizeof a, r->peak),
+                sh_format_bytes(b, sizeof b, r->peak_rss), (unsigned long long)r->leaked,
+                sh_format_bytes(c, sizeof c, r->leaked), (unsigned long long)r->leaked_blocks,
+                sh_format_bytes(d, sizeof d, r->allocated), (unsigned long long)r->ms);
+    static const char *const title[] = {
+        "PEAK MEMORY CONSUMERS", "MOST CALLS TO ALLOCATION FUNCTIONS", "MOST TEMPORARY ALLOCATIONS",
+        "MEMORY LEAKED (still allocated at exit)"};
+    uint32_t best[5];
+    for (int key = 0; key < 4; key++) {
+        uint32_t n = top(r, key, best, 5);
+        prof_printf(w, "stackheap: profile: %s\n", title[key]);
+        if (n == 0)
+            prof_puts(w, "    (none)\n");
+        for (uint32_t i = 0; i < n; i++) {
+            const prof_site_out *s = &r->site[best[i]];
+            if (key == 0)
+                prof_printf(w, "  %llu bytes (%s) peak, from %llu calls, at:\n",
+                            (unsigned long long)s->peak, sh_format_bytes(a, sizeof a, s->peak),
+                            (unsigned long long)s->calls);
+            else if (key == 1)
+                prof_printf(w, "  %llu calls, %s allocated, at:\n", (unsigned long long)s->calls,
+                            sh_format_bytes(a, sizeof a, s->allocated));
+            else if (key == 2)
+                prof_printf(w, "  %llu temporary of %llu calls, at:\n",
+                            (unsigned long long)s->temporary, (unsigned long long)s->calls);
+            else
+                prof_printf(w, "  %llu bytes (%s) leaked in %llu blocks, at:\n",
+                            (unsigned long long)s->leaked, sh_format_bytes(a, sizeof a, s->leaked),
+                            (unsigned long long)s->leaked_blocks);
+            print_site(w, s);
+        }
+    }
+    prof_printf(w, "stackheap: profile: wrote %s\n", files);
+    prof_flush(w);
+}
+
+static void at_exit(void)
+{
+    if (atomic_exchange_explicit(&prof.stopped, true, memory_order_relaxed))
+        return;
+    busy++;
+    /* the last sample, and every site's at_peak brought up to date */
+    atomic_store_explicit(&prof.next_sample_at, 0, memory_order_relaxed);
+    take_sample();
+    uint32_t n = 0, max_frames = 0;
+    for (uint32_t id = 0; id < SITES; id++) {
+        site *s = &prof.sites[id];
+        if (atomic_load_explicit(&s->calls, memory_order_relaxed) == 0)
+            continue;
+        site_touch(s);
+        site_ids[n++] = id;
+        const ck_trace *t = ck_trace_get(id);
+        max_frames += t != NULL ? t->depth : 0;
+    }
+    prof_site_out *out = arena_take((size_t)(n + 1) * sizeof *out);
+    if (out == NULL || !frames_init(max_frames + 1)) {
+        sh_warning("profile: the system refused memory for the report");
+        return;
+    }
+    prof_report r = {.mode = sh_prof_mode == SH_PROF_SAMPLED ? "sampled" : "exact",
+                     .sample_bytes = prof.mean,
+                     .site = out,
+                     .sites = n};
+    for (uint32_t i = 0; i < n; i++) {
+        site *s = &prof.sites[site_ids[i]];
+        prof_site_out *o = &out[i];
+        int64_t at_peak = atomic_load_explicit(&s->at_peak, memory_order_relaxed);
+        int64_t live = atomic_load_explicit(&s->live, memory_order_relaxed);
+        o->peak = at_peak > 0 ? (uint64_t)at_peak : 0;
+        o->allocated = atomic_load_explicit(&s->allocated, memory_order_relaxed);
+        o->calls = atomic_load_explicit(&s->calls, memory_order_relaxed);
+        o->temporary = atomic_load_explicit(&s->temporary, memory_order_relaxed);
+        o->leaked = live > 0 ? (uint64_t)live : 0;
+        o->leaked_blocks = atomic_load_explicit(&s->live_blocks, memory_order_relaxed);
+        r.leaked += o->leaked;
+        r.leaked_blocks += o->leaked_blocks;
+        const ck_trace *t = ck_trace_get(site_ids[i]);
+        o->depth = 0;
+        if (t == NULL) {
+            o->frame[o->depth++] = 0;
+            continue;
+        }
+        for (uint32_t d = t->depth; d-- > 0;) /* root first */
+            o->frame[o->depth++] = frame_of(t->pc[d]);
+    }
+    r.name = frames.name;
+    r.names = frames.n;
+    r.sample = prof.sample;
+    r.samples = prof.samples;
+    r.peak = atomic_load_explicit(&prof.peak_bytes, memory_order_relaxed);
+    r.peak_rss = prof.peak_rss;
+    r.allocated = atomic_load_explicit(&prof.allocated, memory_order_relaxed);
+    r.calls = atomic_load_explicit(&prof.calls, memory_order_relaxed);
+    r.temporary = atomic_load_explicit(&prof.temporary, memory_order_relaxed);
+    r.ms = sh_now_ms() - prof.start_ms;
+    char *cmd = arena_take(4096);
+    if (cmd != NULL) {
+        size_t len = sh_os_read_file("/proc/self/cmdline", cmd, 4095);
+        for (size_t i = 0; i + 1 < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        cmd[len] = '\0';
+        r.command = cmd;
+    }
+    char prefix[600], path[700], files[2200];
+    if (sh_os_pid() == prof.pid || prof.out[0] == '\0')
+        sh_format(prefix, sizeof prefix, "%s", prof.out[0] ? prof.out : "stackheap-profile");
+    else /* a child of the profiled process: a name of its own */
+        sh_format(prefix, sizeof prefix, "%s.%ld", prof.out, sh_os_pid());
+    if (prof.out[0] == '\0')
+        sh_format(prefix, sizeof prefix, "stackheap-profile.%ld", sh_os_pid());
+    sh_format(path, sizeof path, "%s.peak.collapsed", prefix);
+    write_collapsed(&r, path, 0);
+    sh_format(path, sizeof path, "%s.alloc.collapsed", prefix);
+    write_collapsed(&r, path, 1);
+    sh_format(path, sizeof path, "%s.leak.collapsed", prefix);
+    write_collapsed(&r, path, 2);
+    sh_format(path, sizeof path, "%s.html", prefix);
+    bool html = prof_write_html(&r, path);
+    sh_format(files, sizeof files, "%s%s, %s.peak.collapsed, %s.alloc.collapsed, %s.leak.collapsed",
+              html ? path : "", html ? "" : "(no HTML)", prefix, prefix, prefix);
+    write_summary(&r, files);
+}
+
+/* ---- start ------------------------------------------------------------------------------ */
+
+void sh_prof_init(void)
+{
+    const char *mode = sh_env("STACKHEAP_PROFILE");
+    if (mode == NULL || *mode == '\0' || strcmp(mode, "0") == 0)
+        return;
+    int m = strcmp(mode, "sampled") == 0                           ? SH_PROF_SAMPLED
+            : strcmp(mode, "exact") == 0 || strcmp(mode, "1") == 0 ? SH_PROF_EXACT
+                                                                   : SH_PROF_OFF;
+    if (m == SH_PROF_OFF) {
+        sh_warning("STACKHEAP_PROFILE='%s' is not 'exact' or 'sampled': no profile", mode);
+        return;
+    }
+    if (m == SH_PROF_SAMPLED && !sh_cfg_harden) {
+        sh_warning("STACKHEAP_PROFILE=sampled needs the hardened build (its grid test routes "
+                   "sampled frees): profiling exactly instead");
+        m = SH_PROF_EXACT;
+    }
+    size_t mean = (size_t)512 << 10;
+    const char *sample = sh_env("STACKHEAP_PROFILE_SAMPLE");
+    if (sample != NULL && *sample != '\0' && (!sh_parse_size(sample, &mean) || mean == 0)) {
+        sh_warning("STACKHEAP_PROFILE_SAMPLE='%s' is not a size: 512K", sample);
+        mean = (size_t)512 << 10;
+    }
+    const char *out = sh_env("STACKHEAP_PROFILE_OUT");
+    if (out != NULL)
+        sh_format(prof.out, sizeof prof.out, "%s", out);
+    prof.sites = sh_os_map(SITES * sizeof(site));
+    prof.filter = sh_os_map(FILTER * sizeof(uint16_t));
+    if (prof.sites == NULL || prof.filter == NULL) {
+        sh_warning("profile: the system refused the profiler's tables: no profile");
+        return;
+    }
+    for (unsigned i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&prof.stripe[i].lock, NULL);
+    prof.mean = mean;
+    prof.step = (size_t)64 << 10;
+    prof.start_ms = sh_now_ms();
+    prof.pid = sh_os_pid();
+    ck_trace_init();
+    atexit(at_exit);
+    sh_prof_mode = m;
+}
