@@ -20,6 +20,10 @@
  * live blocks), trace.c (call stacks: capture, dedup, symbols),
  * report.c (options, output, findings), leak.c (at exit: guards of live
  * blocks, quarantine, the leak scan and its report).
+ *
+ * A finding is written once, through report.c's ck_finding_* calls: its
+ * kind and figures, headline, notes and stacks, in order, so that other
+ * outputs than the text report can be given the same parts.
  */
 #ifndef SH_CHECK_INTERNAL_H
 #define SH_CHECK_INTERNAL_H
@@ -62,6 +66,7 @@ static inline uint8_t *ck_user(const ck_block *b)
 /* ---- trace.c ---------------------------------------------------------------- */
 
 #define CK_FRAMES 16
+#define CK_TRACES (1u << 17) /* distinct stacks kept (more are recorded as id 0) */
 
 typedef struct ck_trace {
     uint32_t hash, depth;
@@ -90,8 +95,20 @@ typedef struct ck_place {
 bool ck_place_of(uintptr_t addr, ck_place *out);
 /* The address ranges of the stack tables (the leak scan skips them). */
 void ck_trace_tables(uintptr_t lo[2], uintptr_t hi[2]);
-/* Print trace id, one frame a line, each line starting with indent. */
-void ck_trace_print(uint32_t id, const char *indent);
+/* One frame of a stack, symbolised: "" and 0 where unknown. */
+typedef struct ck_frame {
+    void *pc;         /* the return address */
+    uintptr_t offset; /* pc - the load bias of its object (pc if no object holds it) */
+    unsigned line;
+    char function[256];
+    char file[512];
+    char module[256]; /* the object's path (the program's from /proc/self/exe) */
+} ck_frame;
+/* Frame i of stack id, symbolised (answers are cached); false past its end.
+   Caller holds the report lock. */
+bool ck_trace_frame(uint32_t id, uint32_t i, ck_frame *out);
+/* "#i 0x... in function file:line", or "(object+0xoffset)" without a line. */
+void ck_frame_print(const ck_frame *f, unsigned i, const char *indent);
 void ck_trace_init(void);
 /* True if p is on the calling thread's stack. */
 bool ck_on_this_stack(const void *p);
@@ -116,7 +133,43 @@ void ck_report_init(bool for_valgrind);
 void ck_report_begin(void);
 void ck_report_end(void);
 void ck_printf(const char *fmt, ...) SH_PRINTF(1, 2);
-/* Count one finding (errors and leaks). */
+/* What check mode finds. */
+typedef enum ck_kind {
+    CK_DEFINITELY_LOST,
+    CK_INDIRECTLY_LOST,
+    CK_STILL_REACHABLE,
+    CK_DOUBLE_FREE,
+    CK_INVALID_FREE,
+    CK_INVALID_POINTER,
+    CK_USE_AFTER_FREE,
+    CK_HEAP_OVERRUN,
+    CK_HEAP_UNDERRUN,
+    CK_OPEN_FRAME,
+    CK_WRITE_AFTER_POP,
+    CK_KINDS
+} ck_kind;
+
+typedef struct ck_finding {
+    ck_kind kind;
+    const void *address; /* the block, or the pointer, it is about (NULL: none) */
+    size_t bytes;        /* the block's size; a leak's bytes */
+    size_t blocks;       /* a leak's blocks (0 for other kinds) */
+    bool quiet;          /* no "stackheap: MESSAGE" line in the text report (a
+                            leak site, under its section's headline) */
+} ck_finding;
+
+/* A finding, in order: begin (takes the report lock; prints "stackheap:
+   MESSAGE" unless quiet), then notes and stacks in the order the text
+   report shows them, then end (releases the lock). */
+void ck_finding_begin(const ck_finding *f, const char *fmt, ...) SH_PRINTF(2, 3);
+/* A line "PREFIX NOTE" of the text report; a detail in the files. */
+void ck_finding_note(const char *prefix, const char *fmt, ...) SH_PRINTF(2, 3);
+/* "  LABEL:" and the frames of trace, indented. */
+void ck_finding_stack(const char *label, uint32_t trace);
+/* The frames of trace only (the caller printed their label). */
+void ck_finding_frames(const char *label, uint32_t trace);
+void ck_finding_end(void);
+/* Count one problem (an error, or a section of leaks). */
 void ck_found(void);
 size_t ck_findings(void);
 /* After an error report: abort, exit with the error exit code, or go on. */

@@ -29,6 +29,7 @@ typedef struct site {
     uint32_t trace;
     uint32_t count;
     size_t bytes;
+    uintptr_t first; /* the lowest address among its blocks */
 } site;
 
 static struct {
@@ -197,14 +198,26 @@ static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uint
 
 /* ---- the report ------------------------------------------------------------------- */
 
-static void report_sites(site *sites, size_t nsites, const char *what)
+static const char *plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* Report each site of one kind of leak: a finding each, under the section's
+   headline (printed by the caller).  what: "definitely lost (...)" and so
+   on, for the message of each site's finding. */
+static void report_sites(site *sites, size_t nsites, ck_kind kind, const char *what)
 {
     sort_sites(sites, nsites);
     for (size_t i = 0; i < nsites; i++) {
-        ck_printf("  %zu byte%s in %u block%s %s at:\n", sites[i].bytes,
-                  sites[i].bytes == 1 ? "" : "s", sites[i].count, sites[i].count == 1 ? "" : "s",
-                  what);
-        ck_trace_print(sites[i].trace, "    ");
+        const site *s = &sites[i];
+        ck_finding f = {kind, (const void *)s->first, s->bytes, s->count, true};
+        ck_finding_begin(&f, "%zu byte%s in %u block%s %s", s->bytes, plural(s->bytes), s->count,
+                         plural(s->count), what);
+        ck_printf("  %zu byte%s in %u block%s allocated at:\n", s->bytes, plural(s->bytes),
+                  s->count, plural(s->count));
+        ck_finding_frames("allocated at", s->trace);
+        ck_finding_end();
     }
 }
 
@@ -220,7 +233,7 @@ static size_t group(site *sites, uint32_t *index, uint32_t want, size_t *blocks,
         uint32_t t = e->b->alloc_trace;
         uint32_t k = index[t];
         if (k == 0) {
-            sites[n] = (site){t, 0, 0};
+            sites[n] = (site){t, 0, 0, e->start};
             index[t] = (uint32_t)++n;
             k = (uint32_t)n;
         }
@@ -255,7 +268,7 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
                             (uintptr_t)index, (uintptr_t)maps};
     uintptr_t skip_hi[7] = {
         skip_lo[0] + scan.cap * sizeof(entry), skip_lo[1] + scan.cap * sizeof(size_t),
-        skip_lo[2] + scan.cap * sizeof(site), skip_lo[3] + ((size_t)1 << 17) * sizeof(uint32_t),
+        skip_lo[2] + scan.cap * sizeof(site), skip_lo[3] + ((size_t)CK_TRACES) * sizeof(uint32_t),
         skip_lo[4] + maps_cap};
     ck_trace_tables(&skip_lo[5], &skip_hi[5]); /* two: stacks hold code addresses only */
     scan_roots(maps, (uintptr_t)__builtin_frame_address(0), skip_lo, skip_hi, 7);
@@ -268,7 +281,8 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
                   "is left), from %zu allocation site%s:\n",
                   lost_bytes, lost_blocks, lost_blocks == 1 ? "" : "s", nlost,
                   nlost == 1 ? "" : "s");
-        report_sites(sites, nlost, "allocated");
+        report_sites(sites, nlost, CK_DEFINITELY_LOST,
+                     "definitely lost (no pointer to them is left)");
     }
     size_t nkept = group(sites, index, 1, &kept_blocks, &kept_bytes);
     if (nkept > 0 && (ck_opt.show_reachable || nlost > 0))
@@ -277,7 +291,7 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
                   kept_bytes, kept_blocks, kept_blocks == 1 ? "" : "s",
                   ck_opt.show_reachable ? ", from:" : "; STACKHEAP_CHECK_REACHABLE=1 lists them");
     if (nkept > 0 && ck_opt.show_reachable)
-        report_sites(sites, nkept, "allocated");
+        report_sites(sites, nkept, CK_STILL_REACHABLE, "still reachable at exit");
 }
 
 /*
@@ -300,7 +314,7 @@ void ck_at_exit(void)
     scan.e = sh_os_map(scan.cap * sizeof(entry));
     scan.work = sh_os_map(scan.cap * sizeof(size_t));
     site *sites = sh_os_map(scan.cap * sizeof(site));
-    uint32_t *index = sh_os_map(((size_t)1 << 17) * sizeof(uint32_t));
+    uint32_t *index = sh_os_map((size_t)CK_TRACES * sizeof(uint32_t));
     char *maps = sh_os_map(maps_cap);
     ck_report_begin();
     if (scan.e == NULL || scan.work == NULL || sites == NULL || index == NULL || maps == NULL) {
@@ -336,13 +350,13 @@ void sh_check_open_frames(const char *stack, size_t depth, size_t bytes, uint32_
     if (ck_opt.valgrind)
         return;
     ck_found();
-    ck_report_begin();
-    ck_printf("stackheap: open frame: %zu frame%s of '%s' still open when its thread exited "
-              "(%zu bytes in use): a push without its pop\n",
-              depth, depth == 1 ? "" : "s", stack, bytes);
-    ck_printf("  the innermost open frame's first allocation was made at:\n");
-    ck_trace_print(site, "    ");
-    ck_report_end();
+    ck_finding f = {CK_OPEN_FRAME, NULL, bytes, 0, false};
+    ck_finding_begin(&f,
+                     "open frame: %zu frame%s of '%s' still open when its thread exited "
+                     "(%zu bytes in use): a push without its pop",
+                     depth, plural(depth), stack, bytes);
+    ck_finding_stack("the innermost open frame's first allocation was made at", site);
+    ck_finding_end();
 }
 
 void sh_check_popped_write(const char *stack, size_t n, size_t first, size_t last, uint32_t popped,
@@ -351,13 +365,12 @@ void sh_check_popped_write(const char *stack, size_t n, size_t first, size_t las
     if (ck_opt.valgrind)
         return;
     ck_found();
-    ck_report_begin();
-    ck_printf("stackheap: write after pop: %zu byte%s of '%s' written after the frame that held "
-              "them was popped (bytes %zu to %zu of the memory reused here)\n",
-              n, n == 1 ? "" : "s", stack, first, last);
-    ck_printf("  the popped frame's first allocation was made at:\n");
-    ck_trace_print(popped, "    ");
-    ck_printf("  found when this allocation reused the memory:\n");
-    ck_trace_print(now, "    ");
-    ck_report_end();
+    ck_finding f = {CK_WRITE_AFTER_POP, NULL, n, 0, false};
+    ck_finding_begin(&f,
+                     "write after pop: %zu byte%s of '%s' written after the frame that held "
+                     "them was popped (bytes %zu to %zu of the memory reused here)",
+                     n, plural(n), stack, first, last);
+    ck_finding_stack("the popped frame's first allocation was made at", popped);
+    ck_finding_stack("found when this allocation reused the memory", now);
+    ck_finding_end();
 }

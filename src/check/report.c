@@ -13,7 +13,8 @@
  *   STACKHEAP_STATS=1             print heap statistics at exit
  *
  * A report is written whole under one lock, in pieces of a line buffer, so
- * it needs no malloc and threads do not interleave.
+ * it needs no malloc and threads do not interleave.  Each finding goes
+ * through ck_finding_*, which write the text report.
  */
 #define _GNU_SOURCE
 #include "check_internal.h"
@@ -89,6 +90,52 @@ void ck_printf(const char *fmt, ...)
     size_t n = sh_vformat(line, sizeof line, fmt, ap);
     va_end(ap);
     sh_os_write(ck_opt.fd, line, n);
+}
+
+/* ---- findings ------------------------------------------------------------------ */
+
+void ck_finding_begin(const ck_finding *f, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    sh_vformat(message, sizeof message, fmt, ap);
+    va_end(ap);
+    ck_report_begin();
+    if (!f->quiet)
+        ck_printf("stackheap: %s\n", message);
+}
+
+void ck_finding_note(const char *prefix, const char *fmt, ...)
+{
+    char note[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    sh_vformat(note, sizeof note, fmt, ap);
+    va_end(ap);
+    ck_printf("%s%s\n", prefix, note);
+}
+
+void ck_finding_frames(const char *label, uint32_t trace)
+{
+    (void)label; /* printed by the caller; kept for outputs other than the text */
+    ck_frame f;
+    if (!ck_trace_frame(trace, 0, &f))
+        ck_printf("    (no stack recorded)\n");
+    for (uint32_t i = 0; ck_trace_frame(trace, i, &f); i++) {
+        ck_frame_print(&f, i, "    ");
+    }
+}
+
+void ck_finding_stack(const char *label, uint32_t trace)
+{
+    ck_printf("  %s:\n", label);
+    ck_finding_frames(label, trace);
+}
+
+void ck_finding_end(void)
+{
+    ck_report_end();
 }
 
 void ck_found(void)
