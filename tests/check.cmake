@@ -3,8 +3,8 @@
 # unmodified programs), run through the tool; expect.cmake checks the report.
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
-  foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine
-      double_free_big not_from_malloc sized_free aligned_huge)
+  foreach(p leak leak_indirect double_free free_stack free_interior overrun use_after_free clean
+      quarantine double_free_big not_from_malloc sized_free aligned_huge)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
@@ -211,6 +211,8 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
       NOMATCH "stackheap: leak"
       STDOUT "valgrind_leak: 1")
   endif()
+
+  include(${CMAKE_CURRENT_SOURCE_DIR}/check_reports.cmake)
 
   foreach(prog python perl sort)
     add_test(NAME check_real_${prog}

@@ -158,6 +158,11 @@ typedef struct ck_finding {
                             leak site, under its section's headline) */
 } ck_finding;
 
+/* The totals of one kind of leak: bytes and blocks. */
+typedef struct ck_totals {
+    size_t bytes, blocks;
+} ck_totals;
+
 /* A finding, in order: begin (takes the report lock; prints "stackheap:
    MESSAGE" unless quiet), then notes and stacks in the order the text
    report shows them, then end (releases the lock). */
