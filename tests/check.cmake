@@ -10,14 +10,19 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
   endforeach()
 
-  # sh_check_test(NAME RC <status|abort> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...] [STDOUT ...])
+  # sh_check_test(NAME RC <status|abort> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...]
+  #               [STDOUT ...] [STDOUT_NOMATCH ...] [SAVE_LINES regex SAVE_TO file])
+  # (expect.cmake says what each checks)
   function(sh_check_test name)
-    cmake_parse_arguments(T "" "RC" "COMMAND;ENV;MATCH;NOMATCH;STDOUT" ${ARGN})
-    foreach(v COMMAND ENV MATCH NOMATCH STDOUT)
+    cmake_parse_arguments(T "" "RC;SAVE_LINES;SAVE_TO"
+      "COMMAND;ENV;MATCH;NOMATCH;STDOUT;STDOUT_NOMATCH" ${ARGN})
+    foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH)
       string(REPLACE ";" "|SEP|" T_${v} "${T_${v}}")
     endforeach()
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DCOMMAND=${T_COMMAND}" "-DENV=${T_ENV}"
       "-DRC=${T_RC}" "-DMATCH=${T_MATCH}" "-DNOMATCH=${T_NOMATCH}" "-DSTDOUT=${T_STDOUT}"
+      "-DSTDOUT_NOMATCH=${T_STDOUT_NOMATCH}" "-DSAVE_LINES=${T_SAVE_LINES}"
+      "-DSAVE_TO=${T_SAVE_TO}"
       -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
     set_tests_properties(${name} PROPERTIES TIMEOUT 120)
   endfunction()

@@ -7,7 +7,8 @@
  * runs it anyway.
  *
  * The tool sets the environment the library reads (LD_PRELOAD of the
- * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends) and
+ * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends,
+ * the suppressions file) and
  * replaces itself with the program, so the program's exit status, signals
  * and terminal are its own.  The library prints the reports when the
  * program exits (src/check/).
@@ -44,7 +45,18 @@ int run_usage(FILE *to)
                 "  --continue            after a bad free, go on (ignoring the call) instead of\n"
                 "                        aborting\n"
                 "  --quarantine SIZE     bytes of freed blocks held back to catch writes after\n"
-                "                        free, shared by the threads (default 16M)\n");
+                "                        free, shared by the threads (default 16M)\n"
+                "\n"
+                "with --check:\n"
+                "  --suppressions FILE   leaks not to report: LeakSanitizer's format, one\n"
+                "                        leak:PATTERN a line (# comments), PATTERN matched\n"
+                "                        against the functions, source files and libraries of\n"
+                "                        the allocation stack (* matches anything, ^ and $\n"
+                "                        anchor); a summary line counts what was suppressed.\n"
+                "                        Only leaks can be suppressed.  A file that cannot be\n"
+                "                        read, or a bad line, stops the program at its start\n"
+                "  --gen-suppressions    after each leak, print a leak: line ready for such a\n"
+                "                        file (grep '^leak:' collects them)\n");
     return 2;
 }
 
@@ -118,11 +130,28 @@ static const char *unreachable(const char *path)
     return elf && !interp ? "is statically linked" : NULL;
 }
 
+/* The variable an option with a value sets, or NULL. */
+static const char *variable_of(const char *option)
+{
+    static const char *const map[][2] = {
+        {"--error-exitcode", "STACKHEAP_CHECK_EXITCODE"},
+        {"--log-file", "STACKHEAP_CHECK_LOG"},
+        {"--quarantine", "STACKHEAP_CHECK_QUARANTINE"},
+        {"--suppressions", "STACKHEAP_SUPPRESSIONS"},
+    };
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+        if (strcmp(option, map[k][0]) == 0)
+            return map[k][1];
+    return NULL;
+}
+
 /* argv[0] is "run". */
 int run_command(int argc, char **argv)
 {
+    bool seen_suppressions = false;
     int i = 1;
     bool check = false;
+    const char *needs_check = NULL; /* an option that means nothing without --check */
     for (; i < argc; i++) {
         const char *a = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -142,15 +171,25 @@ int run_command(int argc, char **argv)
         } else if (strcmp(a, "--continue") == 0) {
             if (set("STACKHEAP_CHECK_ABORT", "0") != 0)
                 return 2;
-        } else if (strcmp(a, "--error-exitcode") == 0 || strcmp(a, "--log-file") == 0 ||
-                   strcmp(a, "--quarantine") == 0) {
+        } else if (strcmp(a, "--gen-suppressions") == 0) {
+            needs_check = a;
+            if (set("STACKHEAP_GEN_SUPPRESSIONS", "1") != 0)
+                return 2;
+        } else if (variable_of(a) != NULL) {
             if (value == NULL) {
                 fprintf(stderr, "stackheap run: %s needs a value\n", a);
                 return run_usage(stderr);
             }
-            const char *name = strcmp(a, "--error-exitcode") == 0 ? "STACKHEAP_CHECK_EXITCODE"
-                               : strcmp(a, "--log-file") == 0     ? "STACKHEAP_CHECK_LOG"
-                                                                  : "STACKHEAP_CHECK_QUARANTINE";
+            const char *name = variable_of(a);
+            if (strncmp(name, "STACKHEAP_CHECK_", 16) != 0) /* --suppressions */
+                needs_check = a;
+            if (strcmp(a, "--suppressions") == 0) {
+                if (seen_suppressions) {
+                    fprintf(stderr, "stackheap run: --suppressions takes one file (given twice)\n");
+                    return 2;
+                }
+                seen_suppressions = true;
+            }
             if (strcmp(a, "--error-exitcode") == 0) {
                 char *end;
                 long n = strtol(value, &end, 10);
@@ -173,6 +212,11 @@ int run_command(int argc, char **argv)
     if (i >= argc) {
         fprintf(stderr, "stackheap run: no program to run\n");
         return run_usage(stderr);
+    }
+    if (needs_check != NULL && !check) {
+        fprintf(stderr, "stackheap run: %s needs --check (it is about check mode's findings)\n",
+                needs_check);
+        return 2;
     }
     const char *lib = library_path();
     if (lib == NULL) {

@@ -19,7 +19,8 @@
  * Files: block.c (the malloc family, guards, the quarantine, the walk over
  * live blocks), trace.c (call stacks: capture, dedup, symbols),
  * report.c (options, output, findings), leak.c (at exit: guards of live
- * blocks, quarantine, the leak scan and its report).
+ * blocks, quarantine, the leak scan and its report), suppress.c (the
+ * suppressions file: leaks not to report).
  *
  * A finding is written once, through report.c's ck_finding_* calls: its
  * kind and figures, headline, notes and stacks, in order, so that other
@@ -117,14 +118,15 @@ void ck_trace_lock_for_fork(int phase);
 /* ---- report.c --------------------------------------------------------------- */
 
 typedef struct ck_options {
-    bool abort_on_error; /* STACKHEAP_CHECK_ABORT (default 1) */
-    bool show_reachable; /* STACKHEAP_CHECK_REACHABLE */
-    bool stats;          /* STACKHEAP_STATS */
-    int error_exitcode;  /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
-    size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes, shared by the threads (16 MiB) */
-    int fd;              /* where reports go: 2 or STACKHEAP_CHECK_LOG */
-    bool valgrind;       /* under memcheck, without STACKHEAP_CHECK: describe the blocks to it and
-                            leave the finding to it */
+    bool abort_on_error;   /* STACKHEAP_CHECK_ABORT (default 1) */
+    bool show_reachable;   /* STACKHEAP_CHECK_REACHABLE */
+    bool gen_suppressions; /* STACKHEAP_GEN_SUPPRESSIONS: a leak: entry after each leak */
+    bool stats;            /* STACKHEAP_STATS */
+    int error_exitcode;    /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
+    size_t quarantine;     /* STACKHEAP_CHECK_QUARANTINE bytes, shared by the threads (16 MiB) */
+    int fd;                /* where reports go: 2 or STACKHEAP_CHECK_LOG */
+    bool valgrind;         /* under memcheck, without STACKHEAP_CHECK: describe the blocks to it and
+                              leave the finding to it */
 } ck_options;
 
 extern ck_options ck_opt;
@@ -173,6 +175,8 @@ void ck_finding_note(const char *prefix, const char *fmt, ...) SH_PRINTF(2, 3);
 void ck_finding_stack(const char *label, uint32_t trace);
 /* The frames of trace only (the caller printed their label). */
 void ck_finding_frames(const char *label, uint32_t trace);
+/* A leak's suppression entry: printed with STACKHEAP_GEN_SUPPRESSIONS. */
+void ck_finding_suppression(const char *entry);
 void ck_finding_end(void);
 /* Count one problem (an error, or a section of leaks). */
 void ck_found(void);
@@ -188,6 +192,39 @@ void ck_each_live(void (*f)(ck_block *, void *), void *arg);
 bool ck_check_guards(ck_block *b, const char *when);
 /* Empty this thread's quarantine, checking each block (at exit). */
 void ck_drain_quarantine(void);
+
+/* ---- suppress.c ---------------------------------------------------------------- */
+
+/* Read STACKHEAP_SUPPRESSIONS if set; a file that cannot be read, or a line
+   that is not a suppression, is fatal (one line naming FILE:LINE). */
+void ck_suppress_init(void);
+bool ck_suppressing(void);
+/* The rule (0, 1, ...) that suppresses a leak allocated at trace, or -1. */
+int ck_suppress_match(uint32_t trace);
+/* One block of bytes suppressed by rule. */
+void ck_suppress_count(int rule, size_t bytes);
+/* "stackheap: suppressed: N blocks, M bytes by K rules" and a line per rule
+   that hit, if any did. */
+void ck_suppress_report(void);
+typedef struct ck_rule {
+    const char *text; /* "leak:PATTERN" as written */
+    const char *file;
+    unsigned line;
+    size_t blocks, bytes; /* suppressed by it */
+} ck_rule;
+/* Rule i; false past the last. */
+bool ck_suppress_rule(size_t i, ck_rule *out);
+/* A ready entry for a leak allocated at trace, from its first frame past
+   the allocation functions: "leak:^function$", or "leak:/module$" when
+   that frame has no name; false if there is no such frame. */
+bool ck_suppress_entry(uint32_t trace, char *buf, size_t cap);
+/* True if fn is an allocation function (malloc, strdup, operator new, ...):
+   a suppression entry names its caller instead. */
+bool ck_allocates(const char *fn);
+/* True if text (a function, file or module name) matches the pattern
+   (LeakSanitizer's rules: a substring, * for any run of characters, ^ and $
+   anchors); an empty text matches nothing. */
+bool ck_suppress_pattern_matches(const char *pattern, const char *text);
 
 /* ---- leak.c ------------------------------------------------------------------ */
 

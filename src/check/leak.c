@@ -8,10 +8,12 @@
  * BSS of the program and its libraries, thread stacks and TLS, other mmaps;
  * for the exiting thread, its stack from the current frame up), following
  * every aligned word that points into a live block, then into the blocks so
- * reached: those are "still reachable".  The blocks left are lost, and
- * sorted as Valgrind and LeakSanitizer sort them: a lost block that only
- * other lost blocks point to is "indirectly lost" (a node of a lost list),
- * the roots of lost structures are "definitely lost".  A structure whose root is a
+ * reached: those are "still reachable".  The blocks left are lost.  Lost
+ * blocks whose allocation stack a suppression matches are set aside, with
+ * every lost block they reach (suppress.c).  The others are sorted as
+ * Valgrind and LeakSanitizer sort them: a lost block that only other lost
+ * blocks point to is "indirectly lost" (a node of a lost list), the roots
+ * of lost structures are "definitely lost".  A structure whose root is a
  * cycle (a lost ring, a doubly linked list) has no block without a lost
  * pointer to it: the cycle's block with the lowest address stands for it,
  * so every lost structure is reported with at least one definite block.
@@ -25,7 +27,8 @@
  * here allocates: the arrays are mapped and sorted with a heapsort.
  *
  * Invariant after leak_report's marking: every entry's state is REACHED
- * (reachable from a root), DEFINITE or INDIRECT, as above.
+ * (reachable from a root), SUPPRESSED (matched by a rule, or reached from a
+ * block that was), DEFINITE or INDIRECT, as above.
  */
 #define _GNU_SOURCE
 #include "check_internal.h"
@@ -34,13 +37,14 @@
 #include <string.h>
 
 /* An entry's state: LOST until the marking says which kind of lost. */
-enum { LOST, REACHED, DEFINITE, INDIRECT };
+enum { LOST, REACHED, DEFINITE, INDIRECT, SUPPRESSED };
 
 typedef struct entry {
     uintptr_t start, end;
     ck_block *b;
     uint8_t state;
     uint8_t on_stack;    /* Tarjan: on its stack of open components */
+    int32_t rule;        /* SUPPRESSED: the rule that set it aside */
     uint32_t index, low; /* Tarjan: visit order (0: not yet) and low link; once its
                             component is complete, low is the component's id */
 } entry;
@@ -67,7 +71,7 @@ static void collect(ck_block *b, void *arg)
     (void)arg;
     if (scan.n < scan.cap) {
         uintptr_t s = (uintptr_t)ck_user(b);
-        scan.e[scan.n++] = (entry){s, s + (b->size != 0 ? b->size : 1), b, LOST, 0, 0, 0};
+        scan.e[scan.n++] = (entry){s, s + (b->size != 0 ? b->size : 1), b, LOST, 0, -1, 0, 0};
     }
 }
 
@@ -216,7 +220,26 @@ static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uint
     }
 }
 
-/* ---- lost blocks: definite, indirect ----------------------------------------------- */
+/* ---- lost blocks: suppressed, definite, indirect ---------------------------------- */
+
+/* Give SUPPRESSED (and rule) to every lost block that `from` reaches,
+   through any chain of blocks. */
+static void suppress_reached(entry *from, int32_t rule)
+{
+    scan.nwork = 0;
+    scan.work[scan.nwork++] = (size_t)(from - scan.e);
+    while (scan.nwork > 0) {
+        const entry *e = &scan.e[scan.work[--scan.nwork]];
+        for (uintptr_t a = (e->start + 7) & ~(uintptr_t)7; a + 8 <= e->end; a += 8) {
+            entry *t = find(*(const uintptr_t *)a);
+            if (t != NULL && t->state == LOST) {
+                t->state = SUPPRESSED;
+                t->rule = rule;
+                scan.work[scan.nwork++] = (size_t)(t - scan.e);
+            }
+        }
+    }
+}
 
 /* The lost block a word of a block points to, or NULL. */
 static entry *lost_at(uintptr_t a)
@@ -274,13 +297,27 @@ static void components_from(entry *root, dfs_frame *dfs, uint32_t *counter)
     }
 }
 
-/* Sort the blocks the root scan left LOST into definitely or indirectly
-   lost (the top of this file). */
+/* Sort the blocks the root scan left LOST: suppressed, then definitely or
+   indirectly lost (the top of this file). */
 static void classify_lost(void)
 {
     size_t lost = 0;
     for (size_t i = 0; i < scan.n; i++)
+        if (scan.e[i].state == LOST && ck_suppressing()) {
+            int rule = ck_suppress_match(scan.e[i].b->alloc_trace);
+            if (rule >= 0) {
+                scan.e[i].state = SUPPRESSED;
+                scan.e[i].rule = rule;
+            }
+        }
+    for (size_t i = 0; i < scan.n; i++) /* and what they hold: one structure */
+        if (scan.e[i].state == SUPPRESSED)
+            suppress_reached(&scan.e[i], scan.e[i].rule);
+    for (size_t i = 0; i < scan.n; i++) {
+        if (scan.e[i].state == SUPPRESSED)
+            ck_suppress_count(scan.e[i].rule, scan.e[i].b->size);
         lost += scan.e[i].state == LOST;
+    }
     if (lost == 0)
         return;
     dfs_frame *dfs = sh_os_map(lost * sizeof(dfs_frame));
@@ -338,6 +375,9 @@ static void report_sites(site *sites, size_t nsites, ck_kind kind, const char *w
         ck_printf("  %zu byte%s in %u block%s allocated at:\n", s->bytes, plural(s->bytes),
                   s->count, plural(s->count));
         ck_finding_frames("allocated at", s->trace);
+        char entry[300];
+        if (kind != CK_STILL_REACHABLE && ck_suppress_entry(s->trace, entry, sizeof entry))
+            ck_finding_suppression(entry);
         ck_finding_end();
     }
 }
@@ -426,6 +466,7 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
                   ck_opt.show_reachable ? ", from:" : "; STACKHEAP_CHECK_REACHABLE=1 lists them");
     if (nkept > 0 && ck_opt.show_reachable)
         report_sites(sites, nkept, CK_STILL_REACHABLE, "still reachable at exit");
+    ck_suppress_report();
 }
 
 /*

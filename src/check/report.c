@@ -11,6 +11,8 @@
  *   STACKHEAP_CHECK_QUARANTINE=S  bytes of freed blocks each thread holds back
  *                                 (default 16M, as Valgrind's 20 MB free list)
  *   STACKHEAP_STATS=1             print heap statistics at exit
+ *   STACKHEAP_SUPPRESSIONS=FILE   leaks not to report (suppress.c)
+ *   STACKHEAP_GEN_SUPPRESSIONS=1  print a suppression entry after each leak
  *
  * A report is written whole under one lock, in pieces of a line buffer, so
  * it needs no malloc and threads do not interleave.  Each finding goes
@@ -42,6 +44,7 @@ void ck_report_init(bool for_valgrind)
     ck_opt.valgrind = for_valgrind;
     ck_opt.abort_on_error = flag("STACKHEAP_CHECK_ABORT", true);
     ck_opt.show_reachable = flag("STACKHEAP_CHECK_REACHABLE", false);
+    ck_opt.gen_suppressions = flag("STACKHEAP_GEN_SUPPRESSIONS", false);
     ck_opt.stats = flag("STACKHEAP_STATS", false);
     const char *code = sh_env("STACKHEAP_CHECK_EXITCODE");
     if (code != NULL && *code != '\0')
@@ -62,8 +65,10 @@ void ck_report_init(bool for_valgrind)
         else
             sh_warning("cannot open STACKHEAP_CHECK_LOG='%s'; reporting on stderr", log);
     }
-    if (!ck_opt.valgrind)
-        atexit(ck_at_exit);
+    if (ck_opt.valgrind)
+        return; /* memcheck reports: no suppressions of ours */
+    ck_suppress_init();
+    atexit(ck_at_exit);
 }
 
 bool sh_check_mode(void)
@@ -131,6 +136,12 @@ void ck_finding_stack(const char *label, uint32_t trace)
 {
     ck_printf("  %s:\n", label);
     ck_finding_frames(label, trace);
+}
+
+void ck_finding_suppression(const char *entry)
+{
+    if (ck_opt.gen_suppressions) /* flush left: grep '^leak:' collects a file */
+        ck_printf("  a suppression for it:\n%s\n", entry);
 }
 
 void ck_finding_end(void)

@@ -1,9 +1,11 @@
 # expect.cmake -- run one command and check its exit status and reports.
 # cmake -DCOMMAND=... -DENV=... -DRC=<number|abort|segv> -DMATCH=... -DNOMATCH=...
-#       -DSTDOUT=... -DSTDOUT_NOMATCH=... -P expect.cmake
+#       -DSTDOUT=... -DSTDOUT_NOMATCH=... -DSAVE_LINES=... -DSAVE_TO=... -P expect.cmake
 # Lists come with "|SEP|" between items (a ';' would split the test's command
 # line).  MATCH: regexes the stderr must match; NOMATCH: that it must not;
 # STDOUT: regexes the stdout must match; STDOUT_NOMATCH: that it must not.
+# SAVE_LINES: a regex; the stderr lines matching it are written to SAVE_TO
+# (for a later test to read).
 foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH)
   string(REPLACE "|SEP|" ";" ${v} "${${v}}")
 endforeach()
@@ -44,6 +46,13 @@ foreach(m IN LISTS STDOUT_NOMATCH)
     string(APPEND bad "stdout matches what it must not: ${m}\n")
   endif()
 endforeach()
+if(SAVE_TO)
+  string(REGEX MATCHALL "${SAVE_LINES}" lines "${err}")
+  list(TRANSFORM lines STRIP) # a line's regex may start with the newline before it
+  list(JOIN lines "\n" text)
+  file(WRITE "${SAVE_TO}" "${text}\n")
+  message("---- saved to ${SAVE_TO} ----\n${text}")
+endif()
 if(bad)
   message(FATAL_ERROR "${bad}")
 endif()
