@@ -3,26 +3,28 @@
 # unmodified programs), run through the tool; expect.cmake checks the report.
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
-  foreach(p leak leak_indirect double_free free_stack free_interior overrun use_after_free clean
-      quarantine double_free_big not_from_malloc sized_free aligned_huge)
+  foreach(p leak leak_indirect fork_leak spawn closes_fds double_free free_stack free_interior
+      overrun use_after_free clean quarantine double_free_big not_from_malloc sized_free
+      aligned_huge)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
   endforeach()
 
   # sh_check_test(NAME RC <status|abort> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...]
-  #               [STDOUT ...] [STDOUT_NOMATCH ...] [SAVE_LINES regex SAVE_TO file])
+  #               [STDOUT ...] [STDOUT_NOMATCH ...] [REMOVE files...]
+  #               [DOC_MATCH FILE@PATH=REGEX...] [SAVE_LINES regex SAVE_TO file])
   # (expect.cmake says what each checks)
   function(sh_check_test name)
     cmake_parse_arguments(T "" "RC;SAVE_LINES;SAVE_TO"
-      "COMMAND;ENV;MATCH;NOMATCH;STDOUT;STDOUT_NOMATCH" ${ARGN})
-    foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH)
+      "COMMAND;ENV;MATCH;NOMATCH;STDOUT;STDOUT_NOMATCH;REMOVE;DOC_MATCH" ${ARGN})
+    foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH REMOVE DOC_MATCH)
       string(REPLACE ";" "|SEP|" T_${v} "${T_${v}}")
     endforeach()
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DCOMMAND=${T_COMMAND}" "-DENV=${T_ENV}"
       "-DRC=${T_RC}" "-DMATCH=${T_MATCH}" "-DNOMATCH=${T_NOMATCH}" "-DSTDOUT=${T_STDOUT}"
-      "-DSTDOUT_NOMATCH=${T_STDOUT_NOMATCH}" "-DSAVE_LINES=${T_SAVE_LINES}"
-      "-DSAVE_TO=${T_SAVE_TO}"
+      "-DSTDOUT_NOMATCH=${T_STDOUT_NOMATCH}" "-DREMOVE=${T_REMOVE}" "-DDOC_MATCH=${T_DOC_MATCH}"
+      "-DSAVE_LINES=${T_SAVE_LINES}" "-DSAVE_TO=${T_SAVE_TO}"
       -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
     set_tests_properties(${name} PROPERTIES TIMEOUT 120)
   endfunction()

@@ -7,11 +7,11 @@
  * runs it anyway.
  *
  * The tool sets the environment the library reads (LD_PRELOAD of the
- * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends,
- * the suppressions file) and
- * replaces itself with the program, so the program's exit status, signals
- * and terminal are its own.  The library prints the reports when the
- * program exits (src/check/).
+ * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends:
+ * the suppressions file, the JSON and SARIF reports' paths) and replaces
+ * itself with the program, so the program's exit status, signals and
+ * terminal are its own.  The library prints the reports when the program
+ * exits (src/check/).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -47,7 +47,7 @@ int run_usage(FILE *to)
                 "  --quarantine SIZE     bytes of freed blocks held back to catch writes after\n"
                 "                        free, shared by the threads (default 16M)\n"
                 "\n"
-                "with --check:\n"
+                "with --check, reports other tools read (docs/REPORTS.md):\n"
                 "  --suppressions FILE   leaks not to report: LeakSanitizer's format, one\n"
                 "                        leak:PATTERN a line (# comments), PATTERN matched\n"
                 "                        against the functions, source files and libraries of\n"
@@ -56,7 +56,14 @@ int run_usage(FILE *to)
                 "                        Only leaks can be suppressed.  A file that cannot be\n"
                 "                        read, or a bad line, stops the program at its start\n"
                 "  --gen-suppressions    after each leak, print a leak: line ready for such a\n"
-                "                        file (grep '^leak:' collects them)\n");
+                "                        file (grep '^leak:' collects them)\n"
+                "  --json FILE           also write every finding to FILE as JSON\n"
+                "  --sarif FILE          also write them to FILE as SARIF 2.1.0 (code scanning)\n"
+                "                        Both files are valid even if the program aborts; %%p\n"
+                "                        in FILE is replaced by the process id (one file per\n"
+                "                        process, for programs that fork or run others)\n"
+                "  --source-root DIR     SARIF paths of files under DIR are relative to it\n"
+                "                        (default: the current directory)\n");
     return 2;
 }
 
@@ -138,6 +145,9 @@ static const char *variable_of(const char *option)
         {"--log-file", "STACKHEAP_CHECK_LOG"},
         {"--quarantine", "STACKHEAP_CHECK_QUARANTINE"},
         {"--suppressions", "STACKHEAP_SUPPRESSIONS"},
+        {"--json", "STACKHEAP_JSON"},
+        {"--sarif", "STACKHEAP_SARIF"},
+        {"--source-root", "STACKHEAP_SOURCE_ROOT"},
     };
     for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
         if (strcmp(option, map[k][0]) == 0)
@@ -181,7 +191,7 @@ int run_command(int argc, char **argv)
                 return run_usage(stderr);
             }
             const char *name = variable_of(a);
-            if (strncmp(name, "STACKHEAP_CHECK_", 16) != 0) /* --suppressions */
+            if (strncmp(name, "STACKHEAP_CHECK_", 16) != 0) /* the reports' options */
                 needs_check = a;
             if (strcmp(a, "--suppressions") == 0) {
                 if (seen_suppressions) {

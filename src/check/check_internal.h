@@ -20,11 +20,12 @@
  * live blocks), trace.c (call stacks: capture, dedup, symbols),
  * report.c (options, output, findings), leak.c (at exit: guards of live
  * blocks, quarantine, the leak scan and its report), suppress.c (the
- * suppressions file: leaks not to report).
+ * suppressions file: leaks not to report), export.c (the JSON and SARIF
+ * files: every finding, for other programs to read).
  *
- * A finding is written once, through report.c's ck_finding_* calls: its
- * kind and figures, headline, notes and stacks, in order, so that other
- * outputs than the text report can be given the same parts.
+ * A finding is written once, through report.c's ck_finding_* calls, which
+ * give it to the text report and to export.c: the three outputs cannot
+ * disagree.
  */
 #ifndef SH_CHECK_INTERNAL_H
 #define SH_CHECK_INTERNAL_H
@@ -135,7 +136,7 @@ void ck_report_init(bool for_valgrind);
 void ck_report_begin(void);
 void ck_report_end(void);
 void ck_printf(const char *fmt, ...) SH_PRINTF(1, 2);
-/* What check mode finds. */
+/* What check mode finds; the names and descriptions are export.c's. */
 typedef enum ck_kind {
     CK_DEFINITELY_LOST,
     CK_INDIRECTLY_LOST,
@@ -167,7 +168,8 @@ typedef struct ck_totals {
 
 /* A finding, in order: begin (takes the report lock; prints "stackheap:
    MESSAGE" unless quiet), then notes and stacks in the order the text
-   report shows them, then end (releases the lock). */
+   report shows them, then end (releases the lock).  Each part goes to the
+   text report and to the JSON and SARIF files. */
 void ck_finding_begin(const ck_finding *f, const char *fmt, ...) SH_PRINTF(2, 3);
 /* A line "PREFIX NOTE" of the text report; a detail in the files. */
 void ck_finding_note(const char *prefix, const char *fmt, ...) SH_PRINTF(2, 3);
@@ -175,7 +177,8 @@ void ck_finding_note(const char *prefix, const char *fmt, ...) SH_PRINTF(2, 3);
 void ck_finding_stack(const char *label, uint32_t trace);
 /* The frames of trace only (the caller printed their label). */
 void ck_finding_frames(const char *label, uint32_t trace);
-/* A leak's suppression entry: printed with STACKHEAP_GEN_SUPPRESSIONS. */
+/* A leak's suppression entry: printed with STACKHEAP_GEN_SUPPRESSIONS, in
+   the JSON file always. */
 void ck_finding_suppression(const char *entry);
 void ck_finding_end(void);
 /* Count one problem (an error, or a section of leaks). */
@@ -219,12 +222,30 @@ bool ck_suppress_rule(size_t i, ck_rule *out);
    that frame has no name; false if there is no such frame. */
 bool ck_suppress_entry(uint32_t trace, char *buf, size_t cap);
 /* True if fn is an allocation function (malloc, strdup, operator new, ...):
-   a suppression entry names its caller instead. */
+   a suppression entry or a SARIF location names its caller instead. */
 bool ck_allocates(const char *fn);
 /* True if text (a function, file or module name) matches the pattern
    (LeakSanitizer's rules: a substring, * for any run of characters, ^ and $
    anchors); an empty text matches nothing. */
 bool ck_suppress_pattern_matches(const char *pattern, const char *text);
+
+/* ---- export.c -------------------------------------------------------------------- */
+
+/* Open STACKHEAP_JSON and STACKHEAP_SARIF if set; each holds a valid
+   document from then on. */
+void ck_export_init(void);
+/* The parts of a finding, as report.c's ck_finding_* pass them on. */
+void ck_export_begin(const ck_finding *f, const char *message);
+void ck_export_note(const char *note);
+void ck_export_stack_begin(const char *label);
+void ck_export_frame(const ck_frame *f);
+void ck_export_stack_end(void);
+void ck_export_suppression(const char *entry);
+void ck_export_end(void);
+/* How the process ends.  leaks: definitely lost, indirectly lost, still
+   reachable (NULL: no leak check ran). */
+enum { CK_END_EXIT, CK_END_ERROR };
+void ck_export_finish(int how, const ck_totals *leaks);
 
 /* ---- leak.c ------------------------------------------------------------------ */
 

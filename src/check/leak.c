@@ -492,6 +492,7 @@ void ck_at_exit(void)
     uint32_t *index = sh_os_map((size_t)CK_TRACES * sizeof(uint32_t));
     char *maps = sh_os_map(maps_cap);
     ck_totals totals[3] = {{0, 0}, {0, 0}, {0, 0}};
+    bool checked = false;
     ck_report_begin();
     if (scan.e == NULL || scan.work == NULL || sites == NULL || index == NULL || maps == NULL) {
         ck_printf("stackheap: check: no exit report: cannot map %zu bytes for it\n",
@@ -503,10 +504,12 @@ void ck_at_exit(void)
             ck_check_guards(scan.e[i].b, "at exit");
         if (scan.n > 0)
             leak_report(sites, index, maps, maps_cap, totals);
+        checked = true;
     }
     size_t found = ck_findings();
     if (found > 0)
         ck_printf("stackheap: check: %zu problem%s found\n", found, plural(found));
+    ck_export_finish(CK_END_EXIT, checked ? totals : NULL);
     ck_report_end();
     if (found > 0 && ck_opt.error_exitcode != 0) {
         fflush(NULL);

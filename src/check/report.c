@@ -13,10 +13,13 @@
  *   STACKHEAP_STATS=1             print heap statistics at exit
  *   STACKHEAP_SUPPRESSIONS=FILE   leaks not to report (suppress.c)
  *   STACKHEAP_GEN_SUPPRESSIONS=1  print a suppression entry after each leak
+ *   STACKHEAP_JSON=FILE, STACKHEAP_SARIF=FILE, STACKHEAP_SOURCE_ROOT=DIR
+ *                                 the machine-readable reports (export.c)
  *
  * A report is written whole under one lock, in pieces of a line buffer, so
  * it needs no malloc and threads do not interleave.  Each finding goes
- * through ck_finding_*, which write the text report.
+ * through ck_finding_*, which write the text report and hand the same
+ * message, notes and frames to export.c.
  */
 #define _GNU_SOURCE
 #include "check_internal.h"
@@ -66,8 +69,9 @@ void ck_report_init(bool for_valgrind)
             sh_warning("cannot open STACKHEAP_CHECK_LOG='%s'; reporting on stderr", log);
     }
     if (ck_opt.valgrind)
-        return; /* memcheck reports: no suppressions of ours */
+        return; /* memcheck reports: no suppressions or files of ours */
     ck_suppress_init();
+    ck_export_init();
     atexit(ck_at_exit);
 }
 
@@ -109,6 +113,7 @@ void ck_finding_begin(const ck_finding *f, const char *fmt, ...)
     ck_report_begin();
     if (!f->quiet)
         ck_printf("stackheap: %s\n", message);
+    ck_export_begin(f, message);
 }
 
 void ck_finding_note(const char *prefix, const char *fmt, ...)
@@ -119,17 +124,20 @@ void ck_finding_note(const char *prefix, const char *fmt, ...)
     sh_vformat(note, sizeof note, fmt, ap);
     va_end(ap);
     ck_printf("%s%s\n", prefix, note);
+    ck_export_note(note);
 }
 
 void ck_finding_frames(const char *label, uint32_t trace)
 {
-    (void)label; /* printed by the caller; kept for outputs other than the text */
+    ck_export_stack_begin(label);
     ck_frame f;
     if (!ck_trace_frame(trace, 0, &f))
         ck_printf("    (no stack recorded)\n");
     for (uint32_t i = 0; ck_trace_frame(trace, i, &f); i++) {
         ck_frame_print(&f, i, "    ");
+        ck_export_frame(&f);
     }
+    ck_export_stack_end();
 }
 
 void ck_finding_stack(const char *label, uint32_t trace)
@@ -142,10 +150,12 @@ void ck_finding_suppression(const char *entry)
 {
     if (ck_opt.gen_suppressions) /* flush left: grep '^leak:' collects a file */
         ck_printf("  a suppression for it:\n%s\n", entry);
+    ck_export_suppression(entry);
 }
 
 void ck_finding_end(void)
 {
+    ck_export_end();
     ck_report_end();
 }
 
@@ -163,6 +173,9 @@ void ck_after_error(void)
 {
     if (!ck_opt.abort_on_error)
         return;
+    ck_report_begin();
+    ck_export_finish(CK_END_ERROR, NULL); /* the files end here too: no exit handler runs */
+    ck_report_end();
     if (ck_opt.error_exitcode != 0) {
         ck_printf("stackheap: check: exiting with code %d (the error exit code asked for)\n",
                   ck_opt.error_exitcode);
