@@ -21,7 +21,8 @@
  * report.c (options, output, findings), leak.c (at exit: guards of live
  * blocks, quarantine, the leak scan and its report), suppress.c (the
  * suppressions file: leaks not to report), export.c (the JSON and SARIF
- * files: every finding, for other programs to read).
+ * files: every finding, for other programs to read), document.c (a JSON
+ * document kept whole in a file while it grows).
  *
  * A finding is written once, through report.c's ck_finding_* calls, which
  * give it to the text report and to export.c: the three outputs cannot
@@ -228,6 +229,39 @@ bool ck_allocates(const char *fn);
    (LeakSanitizer's rules: a substring, * for any run of characters, ^ and $
    anchors); an empty text matches nothing. */
 bool ck_suppress_pattern_matches(const char *pattern, const char *text);
+
+/* ---- document.c ------------------------------------------------------------------ */
+
+/* A JSON document kept whole in a file as it grows: a header, items, and a
+   trailer written again after each item (document.c). */
+typedef struct ck_doc {
+    const char *what;                 /* "JSON", "SARIF": for warnings */
+    const char *variable;             /* the variable that names the file */
+    void (*header)(struct ck_doc *);  /* writes the opening part */
+    void (*trailer)(struct ck_doc *); /* writes the closing part */
+    char path[1024];                  /* as given ("%p" not replaced); "": none */
+    bool per_process;                 /* "%p" in it: one file per process */
+    int fd;                           /* -1: not written by this process */
+    uint64_t dev, ino;                /* the file fd was opened on */
+    long pid;                         /* the process that writes it */
+    uint64_t body, at, end;           /* offsets: items' end, buf's place, the file's size */
+    size_t len;
+    char buf[16384];
+} ck_doc;
+/* Open d's file for path (what, variable and the callbacks set), emptied,
+   with an empty document in it; false after a warning if it cannot be. */
+bool ck_doc_open(ck_doc *d, const char *path);
+/* True if this process writes d now: the one that opened it, while the file
+   is as it left it, or a fork child with "%p", whose own file starts here. */
+bool ck_doc_ready(ck_doc *d);
+/* The items so far are whole: write the trailer after them. */
+void ck_doc_commit(ck_doc *d);
+void ck_doc_raw(ck_doc *d, const char *s, size_t n);
+void ck_doc_put(ck_doc *d, const char *s);
+void ck_doc_fmt(ck_doc *d, const char *fmt, ...) SH_PRINTF(2, 3);
+/* s as a JSON string, quotes included: escaped, bytes that are not UTF-8
+   as U+FFFD. */
+void ck_doc_string(ck_doc *d, const char *s);
 
 /* ---- export.c -------------------------------------------------------------------- */
 
