@@ -186,10 +186,19 @@ size_t sh_os_read_file(const char *path, char *buf, size_t cap);
 int sh_os_open_read(const char *path);
 /* Open path for appending (created 0644); -1 on failure. */
 int sh_os_open_log(const char *path);
-/* Create (or truncate) path for writing, 0644; -1 on failure. */
-int sh_os_create(const char *path);
-long sh_os_pid(void);
-/* read(2) retrying on EINTR; 0 at end of file or on error. */
+/* Open path for writing from its start (created 0644, emptied); -1 on failure. */
+int sh_os_open_report(const char *path);
+/* pwrite(2) all of buf at offset, retrying on EINTR; false on an error. */
+bool sh_os_write_at(int fd, const char *buf, size_t len, uint64_t offset);
+/* Which file fd is open on (device and inode) and its size (fstat); false
+   if fd is not open. */
+bool sh_os_file_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size);
+/* The calling process's id (getpid). */
+long sh_os_process_id(void);
+/* The working directory in buf (getcwd, which does not allocate when given
+   a buffer); false if it does not fit or cannot be read. */
+bool sh_os_cwd(char *buf, size_t cap);
+/* read(2) retrying on EINTR; 0 at end of file or on error (errno says which). */
 size_t sh_os_read(int fd, char *buf, size_t cap);
 void sh_os_close(int fd);
 /* Start path with argv and envp, its stdin and stdout on pipes (*to_child,

@@ -27,6 +27,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -565,14 +566,45 @@ int sh_os_open_log(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
-int sh_os_create(const char *path)
+int sh_os_open_report(const char *path)
 {
     return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
-long sh_os_pid(void)
+bool sh_os_write_at(int fd, const char *buf, size_t len, uint64_t offset)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, buf, len, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return true;
+}
+
+bool sh_os_file_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return false;
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    *size = (uint64_t)st.st_size;
+    return true;
+}
+
+long sh_os_process_id(void)
 {
     return (long)getpid();
+}
+
+bool sh_os_cwd(char *buf, size_t cap)
+{
+    return getcwd(buf, cap) != NULL;
 }
 
 size_t sh_os_read(int fd, char *buf, size_t cap)

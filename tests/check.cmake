@@ -3,23 +3,29 @@
 # unmodified programs), run through the tool; expect.cmake checks the report.
 # Needs the override (LD_PRELOAD), so not in sanitizer builds.
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
-  foreach(p leak double_free free_stack free_interior overrun use_after_free clean quarantine
-      double_free_big not_from_malloc sized_free aligned_huge overflow_read)
+  foreach(p leak leak_indirect fork_leak spawn closes_fds double_free free_stack free_interior
+      overrun use_after_free clean quarantine double_free_big not_from_malloc sized_free
+      aligned_huge overflow_read)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
   endforeach()
 
   # sh_check_test(NAME RC <status|abort|segv> COMMAND ... [ENV ...] [MATCH ...] [NOMATCH ...]
-  #               [STDOUT ...] [STDOUT_NOMATCH ...])
+  #               [STDOUT ...] [STDOUT_NOMATCH ...] [REMOVE files...]
+  #               [DOC_MATCH FILE@PATH=REGEX...] [SAVE_LINES regex SAVE_TO file])
+  # (expect.cmake says what each checks)
   function(sh_check_test name)
-    cmake_parse_arguments(T "" "RC" "COMMAND;ENV;MATCH;NOMATCH;STDOUT;STDOUT_NOMATCH" ${ARGN})
-    foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH)
+    cmake_parse_arguments(T "" "RC;SAVE_LINES;SAVE_TO"
+      "COMMAND;ENV;MATCH;NOMATCH;STDOUT;STDOUT_NOMATCH;REMOVE;DOC_MATCH" ${ARGN})
+    foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH REMOVE DOC_MATCH)
       string(REPLACE ";" "|SEP|" T_${v} "${T_${v}}")
     endforeach()
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DCOMMAND=${T_COMMAND}" "-DENV=${T_ENV}"
       "-DRC=${T_RC}" "-DMATCH=${T_MATCH}" "-DNOMATCH=${T_NOMATCH}" "-DSTDOUT=${T_STDOUT}"
-      "-DSTDOUT_NOMATCH=${T_STDOUT_NOMATCH}" -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
+      "-DSTDOUT_NOMATCH=${T_STDOUT_NOMATCH}" "-DREMOVE=${T_REMOVE}" "-DDOC_MATCH=${T_DOC_MATCH}"
+      "-DSAVE_LINES=${T_SAVE_LINES}" "-DSAVE_TO=${T_SAVE_TO}"
+      -P ${CMAKE_CURRENT_SOURCE_DIR}/check/expect.cmake)
     set_tests_properties(${name} PROPERTIES TIMEOUT 120)
   endfunction()
 
@@ -213,6 +219,8 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
       STDOUT "valgrind_leak: 1")
   endif()
 
+  include(${CMAKE_CURRENT_SOURCE_DIR}/check_reports.cmake)
+
   foreach(prog python perl sort)
     add_test(NAME check_real_${prog}
       COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/check/real.sh $<TARGET_FILE:stackheap_tool> ${prog}
@@ -245,7 +253,7 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     COMMAND $<TARGET_FILE:check_overrun> after
     ENV ${SAMPLE_ENV}
     MATCH "stackheap: sampled: heap buffer overflow: 0 bytes past the end of a 24-byte block at 0x[0-9a-f]+ was written; found by free\\(0x[0-9a-f]+\\) \\(thread [0-9]+\\), at:[^#]*${FRAME} main [^ ]*overrun.c:[0-9]+"
-          "the block was allocated by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*overrun.c:21")
+          "the block was allocated by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*overrun.c:[0-9]+")
   sh_check_test(sampled_double_free_is_reported RC abort
     COMMAND $<TARGET_FILE:check_double_free>
     ENV ${SAMPLE_ENV}

@@ -7,10 +7,11 @@
  * runs it anyway.
  *
  * The tool sets the environment the library reads (LD_PRELOAD of the
- * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends) and
- * replaces itself with the program, so the program's exit status, signals
- * and terminal are its own.  The library prints the reports when the
- * program exits (src/check/).
+ * libstackheap.so it is itself linked with, STACKHEAP_CHECK and friends:
+ * the suppressions file, the JSON and SARIF reports' paths) and replaces
+ * itself with the program, so the program's exit status, signals and
+ * terminal are its own.  The library prints the reports when the program
+ * exits (src/check/).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -53,7 +54,25 @@ int run_usage(FILE *to)
                 "  --profile-out PREFIX  where the profile goes (default\n"
                 "                        stackheap-profile.PID)\n"
                 "  --profile-sample SIZE sampled mode's mean bytes between samples (default\n"
-                "                        512K)\n");
+                "                        512K)\n"
+                "\n"
+                "with --check, reports other tools read (docs/REPORTS.md):\n"
+                "  --suppressions FILE   leaks not to report: LeakSanitizer's format, one\n"
+                "                        leak:PATTERN a line (# comments), PATTERN matched\n"
+                "                        against the functions, source files and libraries of\n"
+                "                        the allocation stack (* matches anything, ^ and $\n"
+                "                        anchor); a summary line counts what was suppressed.\n"
+                "                        Only leaks can be suppressed.  A file that cannot be\n"
+                "                        read, or a bad line, stops the program at its start\n"
+                "  --gen-suppressions    after each leak, print a leak: line ready for such a\n"
+                "                        file (grep '^leak:' collects them)\n"
+                "  --json FILE           also write every finding to FILE as JSON\n"
+                "  --sarif FILE          also write them to FILE as SARIF 2.1.0 (code scanning)\n"
+                "                        Both files are valid even if the program aborts; %%p\n"
+                "                        in FILE is replaced by the process id (one file per\n"
+                "                        process, for programs that fork or run others)\n"
+                "  --source-root DIR     SARIF paths of files under DIR are relative to it\n"
+                "                        (default: the current directory)\n");
     return 2;
 }
 
@@ -159,11 +178,31 @@ static int profile_option(char **argv, int *i, int argc)
     return 1;
 }
 
+/* The variable an option with a value sets, or NULL. */
+static const char *variable_of(const char *option)
+{
+    static const char *const map[][2] = {
+        {"--error-exitcode", "STACKHEAP_CHECK_EXITCODE"},
+        {"--log-file", "STACKHEAP_CHECK_LOG"},
+        {"--quarantine", "STACKHEAP_CHECK_QUARANTINE"},
+        {"--suppressions", "STACKHEAP_SUPPRESSIONS"},
+        {"--json", "STACKHEAP_JSON"},
+        {"--sarif", "STACKHEAP_SARIF"},
+        {"--source-root", "STACKHEAP_SOURCE_ROOT"},
+    };
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+        if (strcmp(option, map[k][0]) == 0)
+            return map[k][1];
+    return NULL;
+}
+
 /* argv[0] is "run". */
 int run_command(int argc, char **argv)
 {
+    bool seen_suppressions = false;
     int i = 1;
     bool check = false;
+    const char *needs_check = NULL; /* an option that means nothing without --check */
     for (; i < argc; i++) {
         const char *a = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -186,15 +225,25 @@ int run_command(int argc, char **argv)
         } else if (profile_option(argv, &i, argc) != 0) {
             if (i < 0)
                 return 2;
-        } else if (strcmp(a, "--error-exitcode") == 0 || strcmp(a, "--log-file") == 0 ||
-                   strcmp(a, "--quarantine") == 0) {
+        } else if (strcmp(a, "--gen-suppressions") == 0) {
+            needs_check = a;
+            if (set("STACKHEAP_GEN_SUPPRESSIONS", "1") != 0)
+                return 2;
+        } else if (variable_of(a) != NULL) {
             if (value == NULL) {
                 fprintf(stderr, "stackheap run: %s needs a value\n", a);
                 return run_usage(stderr);
             }
-            const char *name = strcmp(a, "--error-exitcode") == 0 ? "STACKHEAP_CHECK_EXITCODE"
-                               : strcmp(a, "--log-file") == 0     ? "STACKHEAP_CHECK_LOG"
-                                                                  : "STACKHEAP_CHECK_QUARANTINE";
+            const char *name = variable_of(a);
+            if (strncmp(name, "STACKHEAP_CHECK_", 16) != 0) /* the reports' options */
+                needs_check = a;
+            if (strcmp(a, "--suppressions") == 0) {
+                if (seen_suppressions) {
+                    fprintf(stderr, "stackheap run: --suppressions takes one file (given twice)\n");
+                    return 2;
+                }
+                seen_suppressions = true;
+            }
             if (strcmp(a, "--error-exitcode") == 0) {
                 char *end;
                 long n = strtol(value, &end, 10);
@@ -217,6 +266,11 @@ int run_command(int argc, char **argv)
     if (i >= argc) {
         fprintf(stderr, "stackheap run: no program to run\n");
         return run_usage(stderr);
+    }
+    if (needs_check != NULL && !check) {
+        fprintf(stderr, "stackheap run: %s needs --check (it is about check mode's findings)\n",
+                needs_check);
+        return 2;
     }
     const char *lib = library_path();
     if (lib == NULL) {

@@ -353,26 +353,30 @@ static SH_NOINLINE bool report_guards(ck_block *b, const char *when)
     size_t back = damaged(user + b->size, b->guard, CK_BACK_BYTE, &bf, &bl);
     if (front == 0 && back == 0)
         return true;
+    char over[200], under[200];
+    sh_format(over, sizeof over,
+              "heap overrun: %zu byte%s written after the end of a %zu-byte block at %p "
+              "(found %s)",
+              bl + 1, bl == 0 ? "" : "s", b->size, (void *)user, when);
+    sh_format(under, sizeof under,
+              "heap underrun: %zu byte%s written before the start of a %zu-byte block at %p "
+              "(found %s)",
+              (size_t)CK_FRONT - ff, CK_FRONT - ff == 1 ? "" : "s", b->size, (void *)user, when);
     ck_found();
-    ck_report_begin();
+    /* one finding, even with both guards damaged: the overrun, the underrun as a note */
+    ck_finding f = {back != 0 ? CK_HEAP_OVERRUN : CK_HEAP_UNDERRUN, user, b->size, 0, false};
+    ck_finding_begin(&f, "%s", back != 0 ? over : under);
+    if (back != 0 && front != 0)
+        ck_finding_note("stackheap: ", "%s", under);
     if (back != 0)
-        ck_printf("stackheap: heap overrun: %zu byte%s written after the end of a %zu-byte "
-                  "block at %p (found %s)\n",
-                  bl + 1, bl == 0 ? "" : "s", b->size, (void *)user, when);
+        ck_finding_note(
+            "  ", "the guard after it is damaged from byte %zu to byte %zu past its end", bf, bl);
     if (front != 0)
-        ck_printf("stackheap: heap underrun: %zu byte%s written before the start of a %zu-byte "
-                  "block at %p (found %s)\n",
-                  (size_t)CK_FRONT - ff, CK_FRONT - ff == 1 ? "" : "s", b->size, (void *)user,
-                  when);
-    if (back != 0)
-        ck_printf("  the guard after it is damaged from byte %zu to byte %zu past its end\n", bf,
-                  bl);
-    if (front != 0)
-        ck_printf("  the guard before it is damaged from %zu to %zu bytes before its start\n",
-                  (size_t)CK_FRONT - fl, (size_t)CK_FRONT - ff);
-    ck_printf("  the block was allocated at:\n");
-    ck_trace_print(b->alloc_trace, "    ");
-    ck_report_end();
+        ck_finding_note("  ",
+                        "the guard before it is damaged from %zu to %zu bytes before its start",
+                        (size_t)CK_FRONT - fl, (size_t)CK_FRONT - ff);
+    ck_finding_stack("the block was allocated at", b->alloc_trace);
+    ck_finding_end();
     /* mend them, so the same damage is not reported twice */
     memset(user - CK_FRONT, CK_FRONT_BYTE, CK_FRONT);
     memset(user + b->size, CK_BACK_BYTE, b->guard);
@@ -431,17 +435,17 @@ static bool grave_find(const void *p, struct grave *out)
 static void report_double_free(const char *what, const void *p, size_t size, uint32_t call,
                                uint32_t free_trace, uint32_t alloc_trace)
 {
+    bool frees = sh_call_frees(what);
+    char label[64];
+    sh_format(label, sizeof label, "%s called at", what);
     ck_found();
-    ck_report_begin();
-    ck_printf("stackheap: %s: %s(%p) of a %zu-byte block freed already\n",
-              sh_call_frees(what) ? "double free" : "use after free", what, p, size);
-    ck_printf("  %s called at:\n", what);
-    ck_trace_print(call, "    ");
-    ck_printf("  first freed at:\n");
-    ck_trace_print(free_trace, "    ");
-    ck_printf("  allocated at:\n");
-    ck_trace_print(alloc_trace, "    ");
-    ck_report_end();
+    ck_finding f = {frees ? CK_DOUBLE_FREE : CK_USE_AFTER_FREE, p, size, 0, false};
+    ck_finding_begin(&f, "%s: %s(%p) of a %zu-byte block freed already",
+                     frees ? "double free" : "use after free", what, p, size);
+    ck_finding_stack(label, call);
+    ck_finding_stack("first freed at", free_trace);
+    ck_finding_stack("allocated at", alloc_trace);
+    ck_finding_end();
 }
 
 /* Report a free (or realloc: what) of p that is not a live block, with the
@@ -459,16 +463,20 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
         report_double_free(what, p, g.size, call, g.free_trace, g.alloc_trace);
         return true;
     }
-    const char *invalid = sh_call_frees(what) ? "invalid free" : "invalid pointer";
+    bool frees = sh_call_frees(what);
+    const char *invalid = frees ? "invalid free" : "invalid pointer";
+    ck_kind kind = frees ? CK_INVALID_FREE : CK_INVALID_POINTER;
+    char label[64];
+    sh_format(label, sizeof label, "%s called at", what);
     if (sh_segment_map_state(sh_segment_of(p)) == SH_MAP_RELEASED) {
         ck_found();
-        ck_report_begin();
-        ck_printf("stackheap: %s: %s(%p) points into memory stackheap released (a block freed "
-                  "already, or a stale pointer)\n",
-                  sh_call_frees(what) ? "double free or invalid free" : "use after free", what, p);
-        ck_printf("  %s called at:\n", what);
-        ck_trace_print(call, "    ");
-        ck_report_end();
+        ck_finding f = {frees ? CK_INVALID_FREE : CK_USE_AFTER_FREE, p, 0, 0, false};
+        ck_finding_begin(&f,
+                         "%s: %s(%p) points into memory stackheap released (a block freed "
+                         "already, or a stale pointer)",
+                         frees ? "double free or invalid free" : "use after free", what, p);
+        ck_finding_stack(label, call);
+        ck_finding_end();
         return true;
     }
     const uint8_t *q = p;
@@ -476,63 +484,59 @@ static bool report_bad_pointer(const void *p, const char *what, uint32_t call)
         void *base = sh_block_base(p);
         ck_block *outer = base != NULL ? header_of_block(base) : NULL;
         ck_found();
-        ck_report_begin();
         if (outer != NULL && (is_live(outer) || is_freed(outer)) && q >= (uint8_t *)base &&
             q < ck_user(outer) + outer->size) {
             ptrdiff_t off = q - ck_user(outer);
-            ck_printf("stackheap: %s: %s(%p) of a pointer %zu bytes %s a %zu-byte "
-                      "block at %p%s\n",
-                      invalid, what, p, (size_t)(off < 0 ? -off : off), off < 0 ? "before" : "into",
-                      outer->size, (void *)ck_user(outer),
-                      is_live(outer) ? "" : " (freed already)");
-            ck_printf("  %s called at:\n", what);
-            ck_trace_print(call, "    ");
-            ck_printf("  the block was allocated at:\n");
-            ck_trace_print(outer->alloc_trace, "    ");
+            ck_finding f = {kind, p, outer->size, 0, false};
+            ck_finding_begin(&f, "%s: %s(%p) of a pointer %zu bytes %s a %zu-byte block at %p%s",
+                             invalid, what, p, (size_t)(off < 0 ? -off : off),
+                             off < 0 ? "before" : "into", outer->size, (void *)ck_user(outer),
+                             is_live(outer) ? "" : " (freed already)");
+            ck_finding_stack(label, call);
+            ck_finding_stack("the block was allocated at", outer->alloc_trace);
         } else if (outer == NULL && base == (void *)b) {
             /* p is where a block's user bytes start, but its header is not one */
-            ck_printf("stackheap: %s: %s(%p): the header before this block was "
-                      "overwritten (a write up to %d bytes before its start), or it was never "
-                      "a block; it is left alone\n",
-                      invalid, what, p, CK_OFFSET);
-            ck_printf("  %s called at:\n", what);
-            ck_trace_print(call, "    ");
+            ck_finding f = {kind, p, 0, 0, false};
+            ck_finding_begin(&f,
+                             "%s: %s(%p): the header before this block was overwritten (a "
+                             "write up to %d bytes before its start), or it was never a block; "
+                             "it is left alone",
+                             invalid, what, p, CK_OFFSET);
+            ck_finding_stack(label, call);
         } else {
-            ck_printf("stackheap: %s: %s(%p): not a block stackheap handed out\n", invalid, what,
-                      p);
-            ck_printf("  %s called at:\n", what);
-            ck_trace_print(call, "    ");
+            ck_finding f = {kind, p, 0, 0, false};
+            ck_finding_begin(&f, "%s: %s(%p): not a block stackheap handed out", invalid, what, p);
+            ck_finding_stack(label, call);
         }
-        ck_report_end();
+        ck_finding_end();
         return true;
     }
-    const char *kind = NULL;
+    const char *what_is = NULL;
     if (ck_on_this_stack(p)) {
-        kind = "an address on the stack of this thread";
+        what_is = "an address on the stack of this thread";
     } else {
         ck_place pl;
         /* the dynamic loader's own data holds its early allocations: leave them */
         if (ck_place_of((uintptr_t)p, &pl) && (pl.flags & PF_W) &&
             strstr(pl.name, "/ld-linux") == NULL)
-            kind = "the address of a global or static variable";
+            what_is = "the address of a global or static variable";
     }
     char where[200];
-    if (kind == NULL) {
+    if (what_is == NULL) {
         if (sh_foreign_is_early(p))
             return false; /* one of the loader's first blocks: left alone */
         sh_foreign_describe(p, where, sizeof where);
     }
     ck_found();
-    ck_report_begin();
-    if (kind != NULL)
-        ck_printf("stackheap: %s: %s(%p) of %s, which malloc never returned\n", invalid, what, p,
-                  kind);
+    ck_finding f = {kind, p, 0, 0, false};
+    if (what_is != NULL)
+        ck_finding_begin(&f, "%s: %s(%p) of %s, which malloc never returned", invalid, what, p,
+                         what_is);
     else
-        ck_printf("stackheap: %s: %s(%p) is not a block any allocator handed out (%s)\n", invalid,
-                  what, p, where);
-    ck_printf("  %s called at:\n", what);
-    ck_trace_print(call, "    ");
-    ck_report_end();
+        ck_finding_begin(&f, "%s: %s(%p) is not a block any allocator handed out (%s)", invalid,
+                         what, p, where);
+    ck_finding_stack(label, call);
+    ck_finding_end();
     return true;
 }
 
@@ -568,29 +572,29 @@ static void check_freed_pattern(ck_block *b)
     size_t n = damaged(from, len, CK_FREED_BYTE, &first, &last);
     ptrdiff_t lo = (ptrdiff_t)first - CK_FRONT, hi = (ptrdiff_t)last - CK_FRONT;
     ck_found();
-    ck_report_begin();
-    ck_printf("stackheap: use after free: %zu byte%s written into a %zu-byte block at %p "
-              "after it was freed (bytes %td to %td%s)\n",
-              n, n == 1 ? "" : "s", b->size, (void *)ck_user(b), lo, hi,
-              lo < 0 || hi >= (ptrdiff_t)b->size
-                  ? "; negative: before its start, past its size: after its end"
-                  : "");
-    ck_printf("  the block was freed at:\n");
-    ck_trace_print(b->free_trace, "    ");
-    ck_printf("  and allocated at:\n");
-    ck_trace_print(b->alloc_trace, "    ");
-    ck_report_end();
+    ck_finding f = {CK_USE_AFTER_FREE, ck_user(b), b->size, 0, false};
+    ck_finding_begin(&f,
+                     "use after free: %zu byte%s written into a %zu-byte block at %p after it "
+                     "was freed (bytes %td to %td%s)",
+                     n, n == 1 ? "" : "s", b->size, (void *)ck_user(b), lo, hi,
+                     lo < 0 || hi >= (ptrdiff_t)b->size
+                         ? "; negative: before its start, past its size: after its end"
+                         : "");
+    ck_finding_stack("the block was freed at", b->free_trace);
+    ck_finding_stack("and allocated at", b->alloc_trace);
+    ck_finding_end();
 }
 
 static SH_NOINLINE void report_damaged_header(const ck_block *b)
 {
     ck_found();
-    ck_report_begin();
-    ck_printf("stackheap: use after free: the header of a freed block at %p was overwritten "
-              "while the block was in the quarantine (a write up to %d bytes before the "
-              "block); the block is left alone\n",
-              (void *)ck_user(b), CK_OFFSET);
-    ck_report_end();
+    ck_finding f = {CK_USE_AFTER_FREE, ck_user(b), 0, 0, false};
+    ck_finding_begin(&f,
+                     "use after free: the header of a freed block at %p was overwritten while "
+                     "the block was in the quarantine (a write up to %d bytes before the "
+                     "block); the block is left alone",
+                     (void *)ck_user(b), CK_OFFSET);
+    ck_finding_end();
 }
 
 /* Let the oldest block out of this thread's quarantine (it holds one). */
@@ -751,14 +755,14 @@ void sh_check_free_sized(void *p, size_t size, size_t align, const char *what, v
             bad = why;
         }
         if (bad != NULL) {
+            char label[64];
+            sh_format(label, sizeof label, "%s called at", what);
             ck_found();
-            ck_report_begin();
-            ck_printf("stackheap: invalid free: %s(%p) %s\n", what, p, bad);
-            ck_printf("  %s called at:\n", what);
-            ck_trace_print(ck_trace_capture(ra, fp), "    ");
-            ck_printf("  the block was allocated at:\n");
-            ck_trace_print(b->alloc_trace, "    ");
-            ck_report_end();
+            ck_finding f = {CK_INVALID_FREE, p, b->size, 0, false};
+            ck_finding_begin(&f, "invalid free: %s(%p) %s", what, p, bad);
+            ck_finding_stack(label, ck_trace_capture(ra, fp));
+            ck_finding_stack("the block was allocated at", b->alloc_trace);
+            ck_finding_end();
             ck_after_error();
         }
     }

@@ -19,7 +19,14 @@
  * Files: block.c (the malloc family, guards, the quarantine, the walk over
  * live blocks), trace.c (call stacks: capture, dedup, symbols),
  * report.c (options, output, findings), leak.c (at exit: guards of live
- * blocks, quarantine, the leak scan and its report).
+ * blocks, quarantine, the leak scan and its report), suppress.c (the
+ * suppressions file: leaks not to report), export.c (the JSON and SARIF
+ * files: every finding, for other programs to read), document.c (a JSON
+ * document kept whole in a file while it grows).
+ *
+ * A finding is written once, through report.c's ck_finding_* calls, which
+ * give it to the text report and to export.c: the three outputs cannot
+ * disagree.
  */
 #ifndef SH_CHECK_INTERNAL_H
 #define SH_CHECK_INTERNAL_H
@@ -62,6 +69,7 @@ static inline uint8_t *ck_user(const ck_block *b)
 /* ---- trace.c ---------------------------------------------------------------- */
 
 #define CK_FRAMES 16
+#define CK_TRACES (1u << 17) /* distinct stacks kept (more are recorded as id 0) */
 
 typedef struct ck_trace {
     uint32_t hash, depth;
@@ -96,6 +104,20 @@ void ck_trace_print(uint32_t id, const char *indent);
    it), NUL-terminated; true if the line is known, else file holds
    "(object+0xoffset)" and fn may be "" (unknown).  May start addr2line. */
 bool ck_trace_symbol(void *pc, char *fn, size_t fn_cap, char *file, size_t file_cap);
+/* One frame of a stack, symbolised: "" and 0 where unknown. */
+typedef struct ck_frame {
+    void *pc;         /* the return address */
+    uintptr_t offset; /* pc - the load bias of its object (pc if no object holds it) */
+    unsigned line;
+    char function[256];
+    char file[512];
+    char module[256]; /* the object's path (the program's from /proc/self/exe) */
+} ck_frame;
+/* Frame i of stack id, symbolised (answers are cached); false past its end.
+   Caller holds the report lock. */
+bool ck_trace_frame(uint32_t id, uint32_t i, ck_frame *out);
+/* "#i 0x... in function file:line", or "(object+0xoffset)" without a line. */
+void ck_frame_print(const ck_frame *f, unsigned i, const char *indent);
 void ck_trace_init(void);
 /* True if p is on the calling thread's stack. */
 bool ck_on_this_stack(const void *p);
@@ -104,14 +126,15 @@ void ck_trace_lock_for_fork(int phase);
 /* ---- report.c --------------------------------------------------------------- */
 
 typedef struct ck_options {
-    bool abort_on_error; /* STACKHEAP_CHECK_ABORT (default 1) */
-    bool show_reachable; /* STACKHEAP_CHECK_REACHABLE */
-    bool stats;          /* STACKHEAP_STATS */
-    int error_exitcode;  /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
-    size_t quarantine;   /* STACKHEAP_CHECK_QUARANTINE bytes, shared by the threads (16 MiB) */
-    int fd;              /* where reports go: 2 or STACKHEAP_CHECK_LOG */
-    bool valgrind;       /* under memcheck, without STACKHEAP_CHECK: describe the blocks to it and
-                            leave the finding to it */
+    bool abort_on_error;   /* STACKHEAP_CHECK_ABORT (default 1) */
+    bool show_reachable;   /* STACKHEAP_CHECK_REACHABLE */
+    bool gen_suppressions; /* STACKHEAP_GEN_SUPPRESSIONS: a leak: entry after each leak */
+    bool stats;            /* STACKHEAP_STATS */
+    int error_exitcode;    /* STACKHEAP_CHECK_EXITCODE (0: keep the program's) */
+    size_t quarantine;     /* STACKHEAP_CHECK_QUARANTINE bytes, shared by the threads (16 MiB) */
+    int fd;                /* where reports go: 2 or STACKHEAP_CHECK_LOG */
+    bool valgrind;         /* under memcheck, without STACKHEAP_CHECK: describe the blocks to it and
+                              leave the finding to it */
 } ck_options;
 
 extern ck_options ck_opt;
@@ -120,7 +143,52 @@ void ck_report_init(bool for_valgrind);
 void ck_report_begin(void);
 void ck_report_end(void);
 void ck_printf(const char *fmt, ...) SH_PRINTF(1, 2);
-/* Count one finding (errors and leaks). */
+/* What check mode finds; the names and descriptions are export.c's. */
+typedef enum ck_kind {
+    CK_DEFINITELY_LOST,
+    CK_INDIRECTLY_LOST,
+    CK_STILL_REACHABLE,
+    CK_DOUBLE_FREE,
+    CK_INVALID_FREE,
+    CK_INVALID_POINTER,
+    CK_USE_AFTER_FREE,
+    CK_HEAP_OVERRUN,
+    CK_HEAP_UNDERRUN,
+    CK_OPEN_FRAME,
+    CK_WRITE_AFTER_POP,
+    CK_KINDS
+} ck_kind;
+
+typedef struct ck_finding {
+    ck_kind kind;
+    const void *address; /* the block, or the pointer, it is about (NULL: none) */
+    size_t bytes;        /* the block's size; a leak's bytes */
+    size_t blocks;       /* a leak's blocks (0 for other kinds) */
+    bool quiet;          /* no "stackheap: MESSAGE" line in the text report (a
+                            leak site, under its section's headline) */
+} ck_finding;
+
+/* The totals of one kind of leak: bytes and blocks. */
+typedef struct ck_totals {
+    size_t bytes, blocks;
+} ck_totals;
+
+/* A finding, in order: begin (takes the report lock; prints "stackheap:
+   MESSAGE" unless quiet), then notes and stacks in the order the text
+   report shows them, then end (releases the lock).  Each part goes to the
+   text report and to the JSON and SARIF files. */
+void ck_finding_begin(const ck_finding *f, const char *fmt, ...) SH_PRINTF(2, 3);
+/* A line "PREFIX NOTE" of the text report; a detail in the files. */
+void ck_finding_note(const char *prefix, const char *fmt, ...) SH_PRINTF(2, 3);
+/* "  LABEL:" and the frames of trace, indented. */
+void ck_finding_stack(const char *label, uint32_t trace);
+/* The frames of trace only (the caller printed their label). */
+void ck_finding_frames(const char *label, uint32_t trace);
+/* A leak's suppression entry: printed with STACKHEAP_GEN_SUPPRESSIONS, in
+   the JSON file always. */
+void ck_finding_suppression(const char *entry);
+void ck_finding_end(void);
+/* Count one problem (an error, or a section of leaks). */
 void ck_found(void);
 size_t ck_findings(void);
 /* After an error report: abort, exit with the error exit code, or go on. */
@@ -134,6 +202,90 @@ void ck_each_live(void (*f)(ck_block *, void *), void *arg);
 bool ck_check_guards(ck_block *b, const char *when);
 /* Empty this thread's quarantine, checking each block (at exit). */
 void ck_drain_quarantine(void);
+
+/* ---- suppress.c ---------------------------------------------------------------- */
+
+/* Read STACKHEAP_SUPPRESSIONS if set; a file that cannot be read, or a line
+   that is not a suppression, is fatal (one line naming FILE:LINE). */
+void ck_suppress_init(void);
+bool ck_suppressing(void);
+/* The rule (0, 1, ...) that suppresses a leak allocated at trace, or -1. */
+int ck_suppress_match(uint32_t trace);
+/* One block of bytes suppressed by rule. */
+void ck_suppress_count(int rule, size_t bytes);
+/* "stackheap: suppressed: N blocks, M bytes by K rules" and a line per rule
+   that hit, if any did. */
+void ck_suppress_report(void);
+typedef struct ck_rule {
+    const char *text; /* "leak:PATTERN" as written */
+    const char *file;
+    unsigned line;
+    size_t blocks, bytes; /* suppressed by it */
+} ck_rule;
+/* Rule i; false past the last. */
+bool ck_suppress_rule(size_t i, ck_rule *out);
+/* A ready entry for a leak allocated at trace, from its first frame past
+   the allocation functions: "leak:^function$", or "leak:/module$" when
+   that frame has no name; false if there is no such frame. */
+bool ck_suppress_entry(uint32_t trace, char *buf, size_t cap);
+/* True if fn is an allocation function (malloc, strdup, operator new, ...):
+   a suppression entry or a SARIF location names its caller instead. */
+bool ck_allocates(const char *fn);
+/* True if text (a function, file or module name) matches the pattern
+   (LeakSanitizer's rules: a substring, * for any run of characters, ^ and $
+   anchors); an empty text matches nothing. */
+bool ck_suppress_pattern_matches(const char *pattern, const char *text);
+
+/* ---- document.c ------------------------------------------------------------------ */
+
+/* A JSON document kept whole in a file as it grows: a header, items, and a
+   trailer written again after each item (document.c). */
+typedef struct ck_doc {
+    const char *what;                 /* "JSON", "SARIF": for warnings */
+    const char *variable;             /* the variable that names the file */
+    void (*header)(struct ck_doc *);  /* writes the opening part */
+    void (*trailer)(struct ck_doc *); /* writes the closing part */
+    char path[1024];                  /* as given ("%p" not replaced); "": none */
+    bool per_process;                 /* "%p" in it: one file per process */
+    int fd;                           /* -1: not written by this process */
+    uint64_t dev, ino;                /* the file fd was opened on */
+    long pid;                         /* the process that writes it */
+    uint64_t body, at, end;           /* offsets: items' end, buf's place, the file's size */
+    size_t len;
+    char buf[16384];
+} ck_doc;
+/* Open d's file for path (what, variable and the callbacks set), emptied,
+   with an empty document in it; false after a warning if it cannot be. */
+bool ck_doc_open(ck_doc *d, const char *path);
+/* True if this process writes d now: the one that opened it, while the file
+   is as it left it, or a fork child with "%p", whose own file starts here. */
+bool ck_doc_ready(ck_doc *d);
+/* The items so far are whole: write the trailer after them. */
+void ck_doc_commit(ck_doc *d);
+void ck_doc_raw(ck_doc *d, const char *s, size_t n);
+void ck_doc_put(ck_doc *d, const char *s);
+void ck_doc_fmt(ck_doc *d, const char *fmt, ...) SH_PRINTF(2, 3);
+/* s as a JSON string, quotes included: escaped, bytes that are not UTF-8
+   as U+FFFD. */
+void ck_doc_string(ck_doc *d, const char *s);
+
+/* ---- export.c -------------------------------------------------------------------- */
+
+/* Open STACKHEAP_JSON and STACKHEAP_SARIF if set; each holds a valid
+   document from then on. */
+void ck_export_init(void);
+/* The parts of a finding, as report.c's ck_finding_* pass them on. */
+void ck_export_begin(const ck_finding *f, const char *message);
+void ck_export_note(const char *note);
+void ck_export_stack_begin(const char *label);
+void ck_export_frame(const ck_frame *f);
+void ck_export_stack_end(void);
+void ck_export_suppression(const char *entry);
+void ck_export_end(void);
+/* How the process ends.  leaks: definitely lost, indirectly lost, still
+   reachable (NULL: no leak check ran). */
+enum { CK_END_EXIT, CK_END_ERROR };
+void ck_export_finish(int how, const ck_totals *leaks);
 
 /* ---- leak.c ------------------------------------------------------------------ */
 

@@ -8,10 +8,27 @@
  * BSS of the program and its libraries, thread stacks and TLS, other mmaps;
  * for the exiting thread, its stack from the current frame up), following
  * every aligned word that points into a live block, then into the blocks so
- * reached.  A live block nothing reaches is "definitely lost"; the others are
- * "still reachable".  Lost blocks are grouped by allocation stack and listed
- * by bytes.  Nothing here allocates: the arrays are mapped and sorted with a
- * heapsort.
+ * reached: those are "still reachable".  The blocks left are lost.  Lost
+ * blocks whose allocation stack a suppression matches are set aside, with
+ * every lost block they reach (suppress.c).  The others are sorted as
+ * Valgrind and LeakSanitizer sort them: a lost block that only other lost
+ * blocks point to is "indirectly lost" (a node of a lost list), the roots
+ * of lost structures are "definitely lost".  A structure whose root is a
+ * cycle (a lost ring, a doubly linked list) has no block without a lost
+ * pointer to it: the cycle's block with the lowest address stands for it,
+ * so every lost structure is reported with at least one definite block.
+ * Exactly: the lost blocks and the pointers between them are a graph; each
+ * strongly connected component of it that no other component points to
+ * gives one definitely lost block, its lowest; every other lost block is
+ * indirectly lost (Tarjan's algorithm, without recursion: linear in the
+ * bytes of the lost blocks, each scanned twice).
+ *
+ * Lost blocks are grouped by allocation stack and listed by bytes.  Nothing
+ * here allocates: the arrays are mapped and sorted with a heapsort.
+ *
+ * Invariant after leak_report's marking: every entry's state is REACHED
+ * (reachable from a root), SUPPRESSED (matched by a rule, or reached from a
+ * block that was), DEFINITE or INDIRECT, as above.
  */
 #define _GNU_SOURCE
 #include "check_internal.h"
@@ -19,16 +36,24 @@
 #include <stdio.h>
 #include <string.h>
 
+/* An entry's state: LOST until the marking says which kind of lost. */
+enum { LOST, REACHED, DEFINITE, INDIRECT, SUPPRESSED };
+
 typedef struct entry {
     uintptr_t start, end;
     ck_block *b;
-    uint32_t marked;
+    uint8_t state;
+    uint8_t on_stack;    /* Tarjan: on its stack of open components */
+    int32_t rule;        /* SUPPRESSED: the rule that set it aside */
+    uint32_t index, low; /* Tarjan: visit order (0: not yet) and low link; once its
+                            component is complete, low is the component's id */
 } entry;
 
 typedef struct site {
     uint32_t trace;
     uint32_t count;
     size_t bytes;
+    uintptr_t first; /* the lowest address among its blocks */
 } site;
 
 static struct {
@@ -46,7 +71,7 @@ static void collect(ck_block *b, void *arg)
     (void)arg;
     if (scan.n < scan.cap) {
         uintptr_t s = (uintptr_t)ck_user(b);
-        scan.e[scan.n++] = (entry){s, s + (b->size != 0 ? b->size : 1), b, 0};
+        scan.e[scan.n++] = (entry){s, s + (b->size != 0 ? b->size : 1), b, LOST, 0, -1, 0, 0};
     }
 }
 
@@ -117,8 +142,8 @@ static void scan_range(uintptr_t lo, uintptr_t hi)
     lo = (lo + 7) & ~(uintptr_t)7;
     for (uintptr_t a = lo; a + 8 <= hi; a += 8) {
         entry *e = find(*(const uintptr_t *)a);
-        if (e != NULL && !e->marked) {
-            e->marked = 1;
+        if (e != NULL && e->state == LOST) {
+            e->state = REACHED;
             scan.work[scan.nwork++] = (size_t)(e - scan.e);
         }
     }
@@ -195,47 +220,198 @@ static void scan_roots(const char *maps, uintptr_t sp, uintptr_t skip_lo[], uint
     }
 }
 
-/* ---- the report ------------------------------------------------------------------- */
+/* ---- lost blocks: suppressed, definite, indirect ---------------------------------- */
 
-static void report_sites(site *sites, size_t nsites, const char *what)
+/* Give SUPPRESSED (and rule) to every lost block that `from` reaches,
+   through any chain of blocks. */
+static void suppress_reached(entry *from, int32_t rule)
 {
-    sort_sites(sites, nsites);
-    for (size_t i = 0; i < nsites; i++) {
-        ck_printf("  %zu byte%s in %u block%s %s at:\n", sites[i].bytes,
-                  sites[i].bytes == 1 ? "" : "s", sites[i].count, sites[i].count == 1 ? "" : "s",
-                  what);
-        ck_trace_print(sites[i].trace, "    ");
+    scan.nwork = 0;
+    scan.work[scan.nwork++] = (size_t)(from - scan.e);
+    while (scan.nwork > 0) {
+        const entry *e = &scan.e[scan.work[--scan.nwork]];
+        for (uintptr_t a = (e->start + 7) & ~(uintptr_t)7; a + 8 <= e->end; a += 8) {
+            entry *t = find(*(const uintptr_t *)a);
+            if (t != NULL && t->state == LOST) {
+                t->state = SUPPRESSED;
+                t->rule = rule;
+                scan.work[scan.nwork++] = (size_t)(t - scan.e);
+            }
+        }
     }
 }
 
-/* Group entries with marked == want by trace into sites; returns their number. */
-static size_t group(site *sites, uint32_t *index, uint32_t want, size_t *blocks, size_t *bytes)
+/* The lost block a word of a block points to, or NULL. */
+static entry *lost_at(uintptr_t a)
+{
+    entry *t = find(*(const uintptr_t *)a);
+    return t != NULL && t->state == LOST ? t : NULL;
+}
+
+/* Tarjan's strongly connected components of the lost blocks, from root,
+   with an explicit stack of (block, next word to read): scan.work holds the
+   open components' blocks, dfs the path. */
+typedef struct dfs_frame {
+    size_t e;
+    uintptr_t next;
+} dfs_frame;
+
+static void components_from(entry *root, dfs_frame *dfs, uint32_t *counter)
+{
+    size_t depth = 0;
+    entry *v = root;
+    for (;;) {
+        if (v != NULL) { /* visit v */
+            v->index = v->low = ++*counter;
+            v->on_stack = 1;
+            scan.work[scan.nwork++] = (size_t)(v - scan.e);
+            dfs[depth++] = (dfs_frame){(size_t)(v - scan.e), (v->start + 7) & ~(uintptr_t)7};
+            v = NULL;
+        }
+        dfs_frame *top = &dfs[depth - 1];
+        entry *u = &scan.e[top->e];
+        if (top->next + 8 <= u->end) {
+            entry *w = lost_at(top->next);
+            top->next += 8;
+            if (w == NULL)
+                continue;
+            if (w->index == 0)
+                v = w; /* descend */
+            else if (w->on_stack && w->index < u->low)
+                u->low = w->index;
+            continue;
+        }
+        if (u->low == u->index) { /* u is its component's root: close it */
+            entry *m;
+            do {
+                m = &scan.e[scan.work[--scan.nwork]];
+                m->on_stack = 0;
+                m->low = u->index;
+            } while (m != u);
+        }
+        if (--depth == 0)
+            return;
+        entry *parent = &scan.e[dfs[depth - 1].e];
+        if (u->low < parent->low)
+            parent->low = u->low;
+    }
+}
+
+/* Sort the blocks the root scan left LOST: suppressed, then definitely or
+   indirectly lost (the top of this file). */
+static void classify_lost(void)
+{
+    size_t lost = 0;
+    for (size_t i = 0; i < scan.n; i++)
+        if (scan.e[i].state == LOST && ck_suppressing()) {
+            int rule = ck_suppress_match(scan.e[i].b->alloc_trace);
+            if (rule >= 0) {
+                scan.e[i].state = SUPPRESSED;
+                scan.e[i].rule = rule;
+            }
+        }
+    for (size_t i = 0; i < scan.n; i++) /* and what they hold: one structure */
+        if (scan.e[i].state == SUPPRESSED)
+            suppress_reached(&scan.e[i], scan.e[i].rule);
+    for (size_t i = 0; i < scan.n; i++) {
+        if (scan.e[i].state == SUPPRESSED)
+            ck_suppress_count(scan.e[i].rule, scan.e[i].b->size);
+        lost += scan.e[i].state == LOST;
+    }
+    if (lost == 0)
+        return;
+    dfs_frame *dfs = sh_os_map(lost * sizeof(dfs_frame));
+    uint8_t *pointed = sh_os_map(lost + 2); /* by component id: pointed to from outside it */
+    if (dfs == NULL || pointed == NULL) {   /* no room to tell: all definitely lost */
+        for (size_t i = 0; i < scan.n; i++)
+            if (scan.e[i].state == LOST)
+                scan.e[i].state = DEFINITE;
+    } else {
+        uint32_t counter = 0;
+        scan.nwork = 0;
+        for (size_t i = 0; i < scan.n; i++)
+            if (scan.e[i].state == LOST && scan.e[i].index == 0)
+                components_from(&scan.e[i], dfs, &counter);
+        for (size_t i = 0; i < scan.n; i++) {
+            const entry *u = &scan.e[i];
+            if (u->state != LOST)
+                continue;
+            for (uintptr_t a = (u->start + 7) & ~(uintptr_t)7; a + 8 <= u->end; a += 8) {
+                const entry *w = lost_at(a);
+                if (w != NULL && w->low != u->low)
+                    pointed[w->low] = 1;
+            }
+        }
+        for (size_t i = 0; i < scan.n; i++) { /* in address order: a component's lowest first */
+            entry *e = &scan.e[i];
+            if (e->state != LOST)
+                continue;
+            e->state = pointed[e->low] ? INDIRECT : DEFINITE;
+            pointed[e->low] = 1; /* the rest of its component is indirect */
+        }
+    }
+    sh_os_unmap(dfs, lost * sizeof(dfs_frame));
+    sh_os_unmap(pointed, lost + 2);
+}
+
+/* ---- the report ------------------------------------------------------------------- */
+
+static const char *plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* Report each site of one kind of leak: a finding each, under the section's
+   headline (printed by the caller).  what: "definitely lost (...)" and so
+   on, for the message of each site's finding. */
+static void report_sites(site *sites, size_t nsites, ck_kind kind, const char *what)
+{
+    sort_sites(sites, nsites);
+    for (size_t i = 0; i < nsites; i++) {
+        const site *s = &sites[i];
+        ck_finding f = {kind, (const void *)s->first, s->bytes, s->count, true};
+        ck_finding_begin(&f, "%zu byte%s in %u block%s %s", s->bytes, plural(s->bytes), s->count,
+                         plural(s->count), what);
+        ck_printf("  %zu byte%s in %u block%s allocated at:\n", s->bytes, plural(s->bytes),
+                  s->count, plural(s->count));
+        ck_finding_frames("allocated at", s->trace);
+        char entry[300];
+        if (kind != CK_STILL_REACHABLE && ck_suppress_entry(s->trace, entry, sizeof entry))
+            ck_finding_suppression(entry);
+        ck_finding_end();
+    }
+}
+
+/* Group entries in `state` by trace into sites; returns their number. */
+static size_t group(site *sites, uint32_t *index, uint32_t state, ck_totals *total)
 {
     size_t n = 0;
-    *blocks = *bytes = 0;
+    total->blocks = total->bytes = 0;
     for (size_t i = 0; i < scan.n; i++) {
         entry *e = &scan.e[i];
-        if (e->marked != want)
+        if (e->state != state)
             continue;
         uint32_t t = e->b->alloc_trace;
         uint32_t k = index[t];
         if (k == 0) {
-            sites[n] = (site){t, 0, 0};
+            sites[n] = (site){t, 0, 0, e->start};
             index[t] = (uint32_t)++n;
             k = (uint32_t)n;
         }
         sites[k - 1].count++;
         sites[k - 1].bytes += e->b->size;
-        (*blocks)++;
-        *bytes += e->b->size;
+        total->blocks++;
+        total->bytes += e->b->size;
     }
     for (size_t i = 0; i < n; i++)
         index[sites[i].trace] = 0;
     return n;
 }
 
-/* Find and print the leaks among the collected blocks (marked == 0 after the scan). */
-static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_cap)
+/* Find and print the leaks among the collected blocks; their totals in
+   totals[]: definitely lost, indirectly lost, still reachable. */
+static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_cap,
+                        ck_totals totals[3])
 {
     sort_entries(scan.e, scan.n);
     scan.lo = scan.e[0].start;
@@ -255,29 +431,42 @@ static void leak_report(site *sites, uint32_t *index, char *maps, size_t maps_ca
                             (uintptr_t)index, (uintptr_t)maps};
     uintptr_t skip_hi[7] = {
         skip_lo[0] + scan.cap * sizeof(entry), skip_lo[1] + scan.cap * sizeof(size_t),
-        skip_lo[2] + scan.cap * sizeof(site), skip_lo[3] + ((size_t)1 << 17) * sizeof(uint32_t),
+        skip_lo[2] + scan.cap * sizeof(site), skip_lo[3] + ((size_t)CK_TRACES) * sizeof(uint32_t),
         skip_lo[4] + maps_cap};
     ck_trace_tables(&skip_lo[5], &skip_hi[5]); /* two: stacks hold code addresses only */
     scan_roots(maps, (uintptr_t)__builtin_frame_address(0), skip_lo, skip_hi, 7);
+    classify_lost();
 
-    size_t lost_blocks, lost_bytes, kept_blocks, kept_bytes;
-    size_t nlost = group(sites, index, 0, &lost_blocks, &lost_bytes);
-    if (nlost > 0) {
+    ck_totals *definite = &totals[0], *indirect = &totals[1], *kept = &totals[2];
+    size_t ndefinite = group(sites, index, DEFINITE, definite);
+    if (ndefinite > 0) {
         ck_found();
         ck_printf("stackheap: leak: %zu bytes in %zu block%s definitely lost (no pointer to them "
                   "is left), from %zu allocation site%s:\n",
-                  lost_bytes, lost_blocks, lost_blocks == 1 ? "" : "s", nlost,
-                  nlost == 1 ? "" : "s");
-        report_sites(sites, nlost, "allocated");
+                  definite->bytes, definite->blocks, plural(definite->blocks), ndefinite,
+                  plural(ndefinite));
+        report_sites(sites, ndefinite, CK_DEFINITELY_LOST,
+                     "definitely lost (no pointer to them is left)");
     }
-    size_t nkept = group(sites, index, 1, &kept_blocks, &kept_bytes);
-    if (nkept > 0 && (ck_opt.show_reachable || nlost > 0))
+    size_t nindirect = group(sites, index, INDIRECT, indirect);
+    if (nindirect > 0) {
+        ck_found();
+        ck_printf("stackheap: leak: %zu bytes in %zu block%s indirectly lost (only lost blocks "
+                  "point to them), from %zu allocation site%s:\n",
+                  indirect->bytes, indirect->blocks, plural(indirect->blocks), nindirect,
+                  plural(nindirect));
+        report_sites(sites, nindirect, CK_INDIRECTLY_LOST,
+                     "indirectly lost (only lost blocks point to them)");
+    }
+    size_t nkept = group(sites, index, REACHED, kept);
+    if (nkept > 0 && (ck_opt.show_reachable || ndefinite + nindirect > 0))
         ck_printf("stackheap: %zu bytes in %zu block%s still reachable at exit (a pointer to "
                   "them is left)%s\n",
-                  kept_bytes, kept_blocks, kept_blocks == 1 ? "" : "s",
+                  kept->bytes, kept->blocks, plural(kept->blocks),
                   ck_opt.show_reachable ? ", from:" : "; STACKHEAP_CHECK_REACHABLE=1 lists them");
     if (nkept > 0 && ck_opt.show_reachable)
-        report_sites(sites, nkept, "allocated");
+        report_sites(sites, nkept, CK_STILL_REACHABLE, "still reachable at exit");
+    ck_suppress_report();
 }
 
 /*
@@ -300,8 +489,10 @@ void ck_at_exit(void)
     scan.e = sh_os_map(scan.cap * sizeof(entry));
     scan.work = sh_os_map(scan.cap * sizeof(size_t));
     site *sites = sh_os_map(scan.cap * sizeof(site));
-    uint32_t *index = sh_os_map(((size_t)1 << 17) * sizeof(uint32_t));
+    uint32_t *index = sh_os_map((size_t)CK_TRACES * sizeof(uint32_t));
     char *maps = sh_os_map(maps_cap);
+    ck_totals totals[3] = {{0, 0}, {0, 0}, {0, 0}};
+    bool checked = false;
     ck_report_begin();
     if (scan.e == NULL || scan.work == NULL || sites == NULL || index == NULL || maps == NULL) {
         ck_printf("stackheap: check: no exit report: cannot map %zu bytes for it\n",
@@ -312,11 +503,13 @@ void ck_at_exit(void)
         for (size_t i = 0; i < scan.n; i++)
             ck_check_guards(scan.e[i].b, "at exit");
         if (scan.n > 0)
-            leak_report(sites, index, maps, maps_cap);
+            leak_report(sites, index, maps, maps_cap, totals);
+        checked = true;
     }
     size_t found = ck_findings();
     if (found > 0)
-        ck_printf("stackheap: check: %zu problem%s found\n", found, found == 1 ? "" : "s");
+        ck_printf("stackheap: check: %zu problem%s found\n", found, plural(found));
+    ck_export_finish(CK_END_EXIT, checked ? totals : NULL);
     ck_report_end();
     if (found > 0 && ck_opt.error_exitcode != 0) {
         fflush(NULL);
@@ -336,13 +529,13 @@ void sh_check_open_frames(const char *stack, size_t depth, size_t bytes, uint32_
     if (ck_opt.valgrind)
         return;
     ck_found();
-    ck_report_begin();
-    ck_printf("stackheap: open frame: %zu frame%s of '%s' still open when its thread exited "
-              "(%zu bytes in use): a push without its pop\n",
-              depth, depth == 1 ? "" : "s", stack, bytes);
-    ck_printf("  the innermost open frame's first allocation was made at:\n");
-    ck_trace_print(site, "    ");
-    ck_report_end();
+    ck_finding f = {CK_OPEN_FRAME, NULL, bytes, 0, false};
+    ck_finding_begin(&f,
+                     "open frame: %zu frame%s of '%s' still open when its thread exited "
+                     "(%zu bytes in use): a push without its pop",
+                     depth, plural(depth), stack, bytes);
+    ck_finding_stack("the innermost open frame's first allocation was made at", site);
+    ck_finding_end();
 }
 
 void sh_check_popped_write(const char *stack, size_t n, size_t first, size_t last, uint32_t popped,
@@ -351,13 +544,12 @@ void sh_check_popped_write(const char *stack, size_t n, size_t first, size_t las
     if (ck_opt.valgrind)
         return;
     ck_found();
-    ck_report_begin();
-    ck_printf("stackheap: write after pop: %zu byte%s of '%s' written after the frame that held "
-              "them was popped (bytes %zu to %zu of the memory reused here)\n",
-              n, n == 1 ? "" : "s", stack, first, last);
-    ck_printf("  the popped frame's first allocation was made at:\n");
-    ck_trace_print(popped, "    ");
-    ck_printf("  found when this allocation reused the memory:\n");
-    ck_trace_print(now, "    ");
-    ck_report_end();
+    ck_finding f = {CK_WRITE_AFTER_POP, NULL, n, 0, false};
+    ck_finding_begin(&f,
+                     "write after pop: %zu byte%s of '%s' written after the frame that held "
+                     "them was popped (bytes %zu to %zu of the memory reused here)",
+                     n, plural(n), stack, first, last);
+    ck_finding_stack("the popped frame's first allocation was made at", popped);
+    ck_finding_stack("found when this allocation reused the memory", now);
+    ck_finding_end();
 }

@@ -702,7 +702,7 @@ static prof_writer writer;
 static void write_collapsed(const prof_report *r, const char *path, int metric)
 {
     prof_writer *w = &writer;
-    w->fd = sh_os_create(path);
+    w->fd = sh_os_open_report(path);
     w->n = 0;
     if (w->fd < 0) {
         sh_warning("profile: cannot create %s", path);
@@ -875,12 +875,12 @@ static void at_exit(void)
         r.command = cmd;
     }
     char prefix[600], path[700], files[2200];
-    if (sh_os_pid() == prof.pid || prof.out[0] == '\0')
+    if (sh_os_process_id() == prof.pid || prof.out[0] == '\0')
         sh_format(prefix, sizeof prefix, "%s", prof.out[0] ? prof.out : "stackheap-profile");
     else /* a child of the profiled process: a name of its own */
-        sh_format(prefix, sizeof prefix, "%s.%ld", prof.out, sh_os_pid());
+        sh_format(prefix, sizeof prefix, "%s.%ld", prof.out, sh_os_process_id());
     if (prof.out[0] == '\0')
-        sh_format(prefix, sizeof prefix, "stackheap-profile.%ld", sh_os_pid());
+        sh_format(prefix, sizeof prefix, "stackheap-profile.%ld", sh_os_process_id());
     sh_format(path, sizeof path, "%s.peak.collapsed", prefix);
     write_collapsed(&r, path, 0);
     sh_format(path, sizeof path, "%s.alloc.collapsed", prefix);
@@ -933,7 +933,7 @@ void sh_prof_init(void)
     prof.mean = mean;
     prof.step = (size_t)64 << 10;
     prof.start_ms = sh_now_ms();
-    prof.pid = sh_os_pid();
+    prof.pid = sh_os_process_id();
     ck_trace_init();
     atexit(at_exit);
     sh_prof_mode = m;

@@ -127,7 +127,7 @@ bool prof_write_html(const prof_report *r, const char *path)
 {
     prof_writer *w = &writer;
     w->n = 0;
-    w->fd = sh_os_create(path);
+    w->fd = sh_os_open_report(path);
     if (w->fd < 0) {
         sh_warning("profile: cannot create %s", path);
         return false;

@@ -11,9 +11,15 @@
  *   STACKHEAP_CHECK_QUARANTINE=S  bytes of freed blocks each thread holds back
  *                                 (default 16M, as Valgrind's 20 MB free list)
  *   STACKHEAP_STATS=1             print heap statistics at exit
+ *   STACKHEAP_SUPPRESSIONS=FILE   leaks not to report (suppress.c)
+ *   STACKHEAP_GEN_SUPPRESSIONS=1  print a suppression entry after each leak
+ *   STACKHEAP_JSON=FILE, STACKHEAP_SARIF=FILE, STACKHEAP_SOURCE_ROOT=DIR
+ *                                 the machine-readable reports (export.c)
  *
  * A report is written whole under one lock, in pieces of a line buffer, so
- * it needs no malloc and threads do not interleave.
+ * it needs no malloc and threads do not interleave.  Each finding goes
+ * through ck_finding_*, which write the text report and hand the same
+ * message, notes and frames to export.c.
  */
 #define _GNU_SOURCE
 #include "check_internal.h"
@@ -41,6 +47,7 @@ void ck_report_init(bool for_valgrind)
     ck_opt.valgrind = for_valgrind;
     ck_opt.abort_on_error = flag("STACKHEAP_CHECK_ABORT", true);
     ck_opt.show_reachable = flag("STACKHEAP_CHECK_REACHABLE", false);
+    ck_opt.gen_suppressions = flag("STACKHEAP_GEN_SUPPRESSIONS", false);
     ck_opt.stats = flag("STACKHEAP_STATS", false);
     const char *code = sh_env("STACKHEAP_CHECK_EXITCODE");
     if (code != NULL && *code != '\0')
@@ -61,8 +68,11 @@ void ck_report_init(bool for_valgrind)
         else
             sh_warning("cannot open STACKHEAP_CHECK_LOG='%s'; reporting on stderr", log);
     }
-    if (!ck_opt.valgrind)
-        atexit(ck_at_exit);
+    if (ck_opt.valgrind)
+        return; /* memcheck reports: no suppressions or files of ours */
+    ck_suppress_init();
+    ck_export_init();
+    atexit(ck_at_exit);
 }
 
 bool sh_check_mode(void)
@@ -91,6 +101,64 @@ void ck_printf(const char *fmt, ...)
     sh_os_write(ck_opt.fd, line, n);
 }
 
+/* ---- findings ------------------------------------------------------------------ */
+
+void ck_finding_begin(const ck_finding *f, const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    sh_vformat(message, sizeof message, fmt, ap);
+    va_end(ap);
+    ck_report_begin();
+    if (!f->quiet)
+        ck_printf("stackheap: %s\n", message);
+    ck_export_begin(f, message);
+}
+
+void ck_finding_note(const char *prefix, const char *fmt, ...)
+{
+    char note[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    sh_vformat(note, sizeof note, fmt, ap);
+    va_end(ap);
+    ck_printf("%s%s\n", prefix, note);
+    ck_export_note(note);
+}
+
+void ck_finding_frames(const char *label, uint32_t trace)
+{
+    ck_export_stack_begin(label);
+    ck_frame f;
+    if (!ck_trace_frame(trace, 0, &f))
+        ck_printf("    (no stack recorded)\n");
+    for (uint32_t i = 0; ck_trace_frame(trace, i, &f); i++) {
+        ck_frame_print(&f, i, "    ");
+        ck_export_frame(&f);
+    }
+    ck_export_stack_end();
+}
+
+void ck_finding_stack(const char *label, uint32_t trace)
+{
+    ck_printf("  %s:\n", label);
+    ck_finding_frames(label, trace);
+}
+
+void ck_finding_suppression(const char *entry)
+{
+    if (ck_opt.gen_suppressions) /* flush left: grep '^leak:' collects a file */
+        ck_printf("  a suppression for it:\n%s\n", entry);
+    ck_export_suppression(entry);
+}
+
+void ck_finding_end(void)
+{
+    ck_export_end();
+    ck_report_end();
+}
+
 void ck_found(void)
 {
     atomic_fetch_add_explicit(&findings, 1, memory_order_relaxed);
@@ -105,6 +173,9 @@ void ck_after_error(void)
 {
     if (!ck_opt.abort_on_error)
         return;
+    ck_report_begin();
+    ck_export_finish(CK_END_ERROR, NULL); /* the files end here too: no exit handler runs */
+    ck_report_end();
     if (ck_opt.error_exitcode != 0) {
         ck_printf("stackheap: check: exiting with code %d (the error exit code asked for)\n",
                   ck_opt.error_exitcode);

@@ -17,9 +17,12 @@
  * Stacks are deduplicated in a hash table (ids are indexes into an array of
  * records, published with release stores, so lookups take no lock).
  *
- * Printing symbolises with addr2line (binutils), one child process per
- * object kept for the whole run, fed one address at a time; without it,
- * with dladdr's exported names.
+ * Symbols come from addr2line (binutils), one child process per object kept
+ * for the whole run, fed one address at a time; without it, from dladdr's
+ * exported names.  A frame is symbolised into a ck_frame (function, file,
+ * line, module), which the text report prints and the JSON and SARIF files
+ * take apart; answers are cached by address, since a report names the same
+ * frames many times.
  */
 #define _GNU_SOURCE
 #include "check_internal.h"
@@ -28,7 +31,7 @@
 #include <link.h>
 #include <string.h>
 
-#define TRACES (1u << 17) /* distinct stacks kept (more are recorded as id 0) */
+#define TRACES CK_TRACES
 #define SLOTS (TRACES * 2)
 
 extern char **environ;
@@ -492,57 +495,127 @@ static bool read_line(int fd, char *buf, size_t cap)
     return true;
 }
 
-bool ck_trace_symbol(void *pcv, char *fn, size_t fn_cap, char *file, size_t file_cap)
+/* Split addr2line's "file:line" (or "file:line (discriminator n)", "file:?",
+   "??:0") into f->file and f->line. */
+static void parse_location(const char *text, ck_frame *f)
 {
-    if (!sym.tried)
-        sym_start();
+    f->file[0] = '\0';
+    f->line = 0;
+    if (text[0] == '\0' || strncmp(text, "??", 2) == 0)
+        return;
+    const char *colon = strrchr(text, ':');
+    size_t n = colon != NULL ? (size_t)(colon - text) : strlen(text);
+    if (n >= sizeof f->file)
+        n = sizeof f->file - 1;
+    memcpy(f->file, text, n);
+    f->file[n] = '\0';
+    unsigned line = 0;
+    for (const char *d = colon != NULL ? colon + 1 : ""; *d >= '0' && *d <= '9'; d++)
+        line = line * 10 + (unsigned)(*d - '0');
+    f->line = line;
+}
+
+/* Symbolise pc, in the object obj (found: false if none holds it), into f. */
+static void symbolise(void *pcv, const object *objp, bool found, ck_frame *f)
+{
     uintptr_t pc = (uintptr_t)pcv;
-    object obj = {{0}, 0};
-    bool found = object_of(pc, &obj);
-    fn[0] = file[0] = '\0';
+    object obj = *objp;
+    char location[600] = "";
+    f->pc = pcv;
+    f->function[0] = '\0';
+    f->offset = pc - obj.bias;
+    sh_format(f->module, sizeof f->module, "%s", found ? obj.path : "");
     int r = found ? resolver(&obj) : -1;
     if (r >= 0) {
         char q[32];
         size_t n = sh_format(q, sizeof q, "0x%zx\n", (size_t)(pc - 1 - obj.bias));
         sh_os_write(sym.to[r], q, n);
-        if (!read_line(sym.from[r], fn, fn_cap) || !read_line(sym.from[r], file, file_cap))
-            fn[0] = file[0] = '\0';
+        if (!read_line(sym.from[r], f->function, sizeof f->function) ||
+            !read_line(sym.from[r], location, sizeof location))
+            f->function[0] = location[0] = '\0';
     }
-    if (fn[0] == '\0' || strcmp(fn, "??") == 0) {
+    if (f->function[0] == '\0' || strcmp(f->function, "??") == 0) {
         Dl_info info;
         if (dladdr(pcv, &info) != 0 && info.dli_sname != NULL)
-            sh_format(fn, fn_cap, "%s", info.dli_sname);
+            sh_format(f->function, sizeof f->function, "%s", info.dli_sname);
         else
-            fn[0] = '\0';
+            f->function[0] = '\0';
     }
-    if (file[0] == '\0' || strncmp(file, "??", 2) == 0) {
-        const char *base = strrchr(obj.path, '/');
-        base = base != NULL ? base + 1 : obj.path;
-        sh_format(file, file_cap, "(%s+0x%zx)", found ? base : "?", (size_t)(pc - obj.bias));
-        return false;
-    }
-    return true;
+    parse_location(location, f);
 }
 
-/* One frame: "#i 0x... in function file:line" or "(object+0xoffset)". */
-static void print_frame(unsigned i, void *pcv, const char *indent)
+/* Symbolised frames by pc and object, direct-mapped: a report names the
+   same frames (main, the allocation wrappers) again and again, and the leak
+   report with suppressions reads each stack twice; each answer costs a round
+   trip to an addr2line process.  The object is found again each time (it is
+   cheap), so a library unloaded and another loaded at its address does not
+   get the old one's names.  Used under the report lock only. */
+#define FRAME_CACHE 1024
+static ck_frame *frame_cache; /* mapped at the first symbolisation; NULL: none */
+
+bool ck_trace_frame(uint32_t id, uint32_t i, ck_frame *out)
 {
-    char fn[256], file[512];
-    ck_trace_symbol(pcv, fn, sizeof fn, file, sizeof file);
-    ck_printf("%s#%u %p in %s %s\n", indent, i, pcv, fn[0] != '\0' ? fn : "??", file);
+    const ck_trace *t = ck_trace_get(id);
+    if (t == NULL || i >= t->depth)
+        return false;
+    if (!sym.tried)
+        sym_start();
+    if (frame_cache == NULL)
+        frame_cache = sh_os_map(FRAME_CACHE * sizeof(ck_frame));
+    void *pc = t->pc[i];
+    object obj = {{0}, 0};
+    bool found = object_of((uintptr_t)pc, &obj);
+    ck_frame *slot = NULL;
+    if (frame_cache != NULL) {
+        slot = &frame_cache[(mix(HASH_SEED, (uintptr_t)pc) >> 7) & (FRAME_CACHE - 1)];
+        if (slot->pc == pc && strcmp(slot->module, found ? obj.path : "") == 0) {
+            *out = *slot;
+            return true;
+        }
+    }
+    symbolise(pc, &obj, found, out);
+    if (slot != NULL)
+        *slot = *out;
+    return true;
 }
 
 void ck_trace_print(uint32_t id, const char *indent)
 {
-    const ck_trace *t = ck_trace_get(id);
-    if (t == NULL) {
-        ck_printf("%s(no stack recorded)\n", indent);
-        return;
-    }
+    ck_frame f;
+    for (uint32_t i = 0; ck_trace_frame(id, i, &f); i++)
+        ck_frame_print(&f, i, indent);
+}
+
+bool ck_trace_symbol(void *pcv, char *fn, size_t fn_cap, char *file, size_t file_cap)
+{
     if (!sym.tried)
         sym_start();
-    for (uint32_t i = 0; i < t->depth; i++)
-        print_frame(i, t->pc[i], indent);
+    object obj = {{0}, 0};
+    bool found = object_of((uintptr_t)pcv, &obj);
+    ck_frame f;
+    symbolise(pcv, &obj, found, &f);
+    sh_format(fn, fn_cap, "%s", f.function);
+    if (f.file[0] != '\0' && f.line != 0) {
+        sh_format(file, file_cap, "%s:%u", f.file, f.line);
+        return true;
+    }
+    const char *base = strrchr(f.module, '/');
+    base = base != NULL ? base + 1 : f.module;
+    sh_format(file, file_cap, "(%s+0x%zx)", base[0] != '\0' ? base : "?", (size_t)f.offset);
+    return false;
+}
+
+void ck_frame_print(const ck_frame *f, unsigned i, const char *indent)
+{
+    const char *base = strrchr(f->module, '/');
+    base = base != NULL ? base + 1 : f->module;
+    ck_printf("%s#%u %p in %s ", indent, i, f->pc, f->function[0] != '\0' ? f->function : "??");
+    if (f->file[0] != '\0' && f->line != 0)
+        ck_printf("%s:%u\n", f->file, f->line);
+    else if (f->file[0] != '\0')
+        ck_printf("%s\n", f->file);
+    else
+        ck_printf("(%s+0x%zx)\n", base[0] != '\0' ? base : "?", (size_t)f->offset);
 }
 
 void ck_trace_lock_for_fork(int phase)

@@ -1,11 +1,22 @@
-# expect.cmake -- run one command and check its exit status and reports.
-# cmake -DCOMMAND=... -DENV=... -DRC=<number|abort|segv> -DMATCH=... -DNOMATCH=...
-#       -DSTDOUT=... -DSTDOUT_NOMATCH=... -P expect.cmake
+# expect.cmake -- run one command and check its exit status, its reports and
+# the JSON (or SARIF) files it wrote.
+# cmake -DCOMMAND=... -DENV=... -DRC=<number|abort|segv|killed> -DMATCH=... -DNOMATCH=...
+#       -DSTDOUT=... -DSTDOUT_NOMATCH=... -DREMOVE=... -DDOC_MATCH=...
+#       -DSAVE_LINES=... -DSAVE_TO=... -P expect.cmake
 # Lists come with "|SEP|" between items (a ';' would split the test's command
 # line).  MATCH: regexes the stderr must match; NOMATCH: that it must not;
 # STDOUT: regexes the stdout must match; STDOUT_NOMATCH: that it must not.
-foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH)
+# REMOVE: files deleted before the run (so an old report cannot pass).
+# DOC_MATCH: items FILE@PATH=REGEX: FILE must parse as JSON, and the value at
+# PATH (keys and array indexes separated by '/'; a last LENGTH is the length
+# of the array or object there) must match REGEX; REGEX <absent>: PATH must
+# not exist.  SAVE_LINES: a regex; the stderr
+# lines matching it are written to SAVE_TO (for a later test to read).
+foreach(v COMMAND ENV MATCH NOMATCH STDOUT STDOUT_NOMATCH REMOVE DOC_MATCH)
   string(REPLACE "|SEP|" ";" ${v} "${${v}}")
+endforeach()
+foreach(f IN LISTS REMOVE)
+  file(REMOVE "${f}")
 endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ENV} ${COMMAND}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -15,6 +26,11 @@ if(RC STREQUAL "abort")
   # cmake -E env reports a child killed by SIGABRT on stderr and exits 1
   if(NOT rc MATCHES "abort|Abort" AND NOT err MATCHES "Subprocess aborted")
     string(APPEND bad "expected the program to abort, it exited with '${rc}'\n")
+  endif()
+elseif(RC STREQUAL "killed")
+  # the same for SIGKILL
+  if(NOT rc MATCHES "killed" AND NOT err MATCHES "Subprocess killed")
+    string(APPEND bad "expected the program to die by SIGKILL, it exited with '${rc}'\n")
   endif()
 elseif(RC STREQUAL "segv")
   # cmake -E env reports a child killed by SIGSEGV on stderr and exits 1
@@ -44,6 +60,48 @@ foreach(m IN LISTS STDOUT_NOMATCH)
     string(APPEND bad "stdout matches what it must not: ${m}\n")
   endif()
 endforeach()
+foreach(item IN LISTS DOC_MATCH)
+  if(NOT item MATCHES "^([^@]+)@([^=]*)=(.*)$")
+    message(FATAL_ERROR "DOC_MATCH item is not FILE@PATH=REGEX: ${item}")
+  endif()
+  set(file "${CMAKE_MATCH_1}")
+  set(where "${CMAKE_MATCH_2}")
+  set(regex "${CMAKE_MATCH_3}")
+  string(REPLACE "/" ";" path "${where}")
+  if(NOT EXISTS "${file}")
+    string(APPEND bad "${file} was not written\n")
+    continue()
+  endif()
+  file(READ "${file}" doc)
+  string(JSON type ERROR_VARIABLE error TYPE "${doc}")
+  if(error)
+    string(APPEND bad "${file} is not JSON: ${error}\n")
+    continue()
+  endif()
+  list(GET path -1 last)
+  if(last STREQUAL "LENGTH")
+    list(REMOVE_AT path -1)
+    string(JSON value ERROR_VARIABLE error LENGTH "${doc}" ${path})
+  else()
+    string(JSON value ERROR_VARIABLE error GET "${doc}" ${path})
+  endif()
+  if(regex STREQUAL "<absent>")
+    if(NOT error)
+      string(APPEND bad "${file}: ${where} is '${value}', where there should be nothing\n")
+    endif()
+  elseif(error)
+    string(APPEND bad "${file}: no ${where}: ${error}\n")
+  elseif(NOT value MATCHES "${regex}")
+    string(APPEND bad "${file}: ${where} is '${value}', which does not match ${regex}\n")
+  endif()
+endforeach()
+if(SAVE_TO)
+  string(REGEX MATCHALL "${SAVE_LINES}" lines "${err}")
+  list(TRANSFORM lines STRIP) # a line's regex may start with the newline before it
+  list(JOIN lines "\n" text)
+  file(WRITE "${SAVE_TO}" "${text}\n")
+  message("---- saved to ${SAVE_TO} ----\n${text}")
+endif()
 if(bad)
   message(FATAL_ERROR "${bad}")
 endif()

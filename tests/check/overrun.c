@@ -1,6 +1,8 @@
 /* Writes one byte past the end of a block (argument "after"), one byte
    before its start ("before"), or over its header, 24 bytes before it
-   ("header", past the front guard). */
+   ("header", past the front guard).  A second argument "killed": the
+   process then dies of SIGKILL, after the report, before it exits. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ int main(int argc, char **argv)
     else
         fill_after(p, 24);
     free(p);
+    if (argc > 2 && strcmp(argv[2], "killed") == 0)
+        raise(SIGKILL);
     printf("overrun: done\n");
     return 0;
 }

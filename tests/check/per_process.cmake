@@ -1,0 +1,38 @@
+# per_process.cmake -- `stackheap run --check --json DIR/%p.json` on a program
+# that forks (tests/check/fork_leak.c): each process writes its own file,
+# named by its process id, with its own leak only.
+# cmake -DTOOL=... -DPROGRAM=... -DDIR=... -P per_process.cmake
+file(REMOVE_RECURSE "${DIR}")
+file(MAKE_DIRECTORY "${DIR}")
+execute_process(COMMAND "${TOOL}" run --check --json "${DIR}/%p.json" "${PROGRAM}"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("---- stdout ----\n${out}---- stderr ----\n${err}---- exit: ${rc}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "expected exit status 0, got '${rc}'")
+endif()
+file(GLOB files "${DIR}/*.json")
+list(LENGTH files n)
+if(NOT n EQUAL 2)
+  message(FATAL_ERROR "expected 2 files (parent and child), found ${n}: ${files}")
+endif()
+set(sizes "")
+foreach(f IN LISTS files)
+  file(READ "${f}" doc)
+  string(JSON pid ERROR_VARIABLE error GET "${doc}" pid)
+  if(error)
+    message(FATAL_ERROR "${f}: ${error}")
+  endif()
+  get_filename_component(name "${f}" NAME_WE)
+  string(JSON state GET "${doc}" state)
+  string(JSON count LENGTH "${doc}" findings)
+  if(NOT name STREQUAL pid OR NOT state STREQUAL "exited" OR NOT count EQUAL 1)
+    message(FATAL_ERROR "${f}: pid ${pid}, state ${state}, ${count} findings: expected the "
+                        "file's own pid, exited, 1 finding")
+  endif()
+  string(JSON bytes GET "${doc}" findings 0 bytes)
+  list(APPEND sizes ${bytes})
+endforeach()
+list(SORT sizes COMPARE NATURAL)
+if(NOT sizes STREQUAL "111;222")
+  message(FATAL_ERROR "expected the child's 111-byte leak and the parent's 222, got ${sizes}")
+endif()
