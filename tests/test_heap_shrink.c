@@ -210,26 +210,34 @@ static int purge_delay_child(void)
     return 0;
 }
 
-static void purge_delay_option_sets_how_long_freed_memory_stays(void)
+/* Re-execute this program in mode with STACKHEAP_PURGE_DELAY=delay_ms (the
+   option is read once per process); its exit status, or -1 if it did not
+   exit. */
+static int run_with_purge_delay(const char *mode, int delay_ms)
 {
     fflush(stdout);
     pid_t pid = fork();
-    CHECK(pid >= 0);
     if (pid == 0) {
         char value[16];
-        snprintf(value, sizeof value, "%d", DELAY_MS);
+        snprintf(value, sizeof value, "%d", delay_ms);
         setenv("STACKHEAP_PURGE_DELAY", value, 1);
-        execl("/proc/self/exe", "test_heap_shrink", DELAY_CHILD_MODE, (char *)NULL);
+        execl("/proc/self/exe", "test_heap_shrink", mode, (char *)NULL);
         _exit(127);
     }
     int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status));
-    if (WEXITSTATUS(status) == 3)
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void purge_delay_option_sets_how_long_freed_memory_stays(void)
+{
+    int status = run_with_purge_delay(DELAY_CHILD_MODE, DELAY_MS);
+    if (status == 3)
         fprintf(stderr, "  memory went back long before the %d ms delay\n", DELAY_MS);
-    if (WEXITSTATUS(status) == 4)
+    if (status == 4)
         fprintf(stderr, "  memory did not go back within 3 times the %d ms delay\n", DELAY_MS);
-    CHECK_EQ_U(WEXITSTATUS(status), 0);
+    CHECK(status == 0);
 }
 
 /* A bin's only page empties at every free of this loop; the purge scans
@@ -318,24 +326,12 @@ static int purge_hold_child(void)
 
 static void free_memory_waits_while_its_segment_is_freed_into_up_to_8_delays(void)
 {
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        char value[16];
-        snprintf(value, sizeof value, "%d", HOLD_DELAY_MS);
-        setenv("STACKHEAP_PURGE_DELAY", value, 1);
-        execl("/proc/self/exe", "test_heap_shrink", HOLD_CHILD_MODE, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status));
-    if (WEXITSTATUS(status) == 3)
+    int status = run_with_purge_delay(HOLD_CHILD_MODE, HOLD_DELAY_MS);
+    if (status == 3)
         fprintf(stderr, "  the block went back within 4 delays of frees into its segment\n");
-    if (WEXITSTATUS(status) == 4)
+    if (status == 4)
         fprintf(stderr, "  the block was not given back within %d delays\n", HOLD_DELAYS + 4);
-    CHECK_EQ_U(WEXITSTATUS(status), 0);
+    CHECK(status == 0);
 }
 
 /* calloc of a large block served from a cached mapping zeroes only the bytes
