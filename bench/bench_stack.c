@@ -10,9 +10,10 @@
  *           passed by value (two registers) to the next level (its frame:
  *           the caller's copy goes on where it was), sh_cursor_end after
  *   malloc  glibc's malloc per block, free of each block in reverse order at exit
- *           (LIFO).  Called as __libc_malloc/__libc_free, so it stays glibc's
- *           when libstackheap replaces malloc (SH_OVERRIDE); the malloc the
- *           program is linked with is then measured too, as one more row.
+ *           (LIFO).  Found by dlsym in libc.so.6 itself, so it stays glibc's
+ *           when libstackheap replaces malloc (SH_OVERRIDE: libstackheap then
+ *           exports __libc_malloc too, so that name is no guide); the malloc
+ *           the program is linked with is then measured too, as one more row.
  *   alloca  __builtin_alloca per block, released by the function's return
  *   bump    an inline pointer bump with a bounds check, in a struct in memory,
  *           its old value restored at exit: the floor any stack can reach
@@ -32,6 +33,8 @@
  */
 #define _GNU_SOURCE
 #include "stackheap.h"
+
+#include <dlfcn.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,16 +62,24 @@ enum {
 #define NOINLINE __attribute__((noinline))
 #endif
 
-/* glibc's allocator by its own names, whoever owns `malloc` in this process */
-#if defined(__GLIBC__)
-extern void *__libc_malloc(size_t size);
-extern void __libc_free(void *p);
-#define system_malloc __libc_malloc
-#define system_free __libc_free
-#else
-#define system_malloc malloc
-#define system_free free
-#endif
+/* The C library's allocator, whoever owns `malloc` in this process: looked
+   up in libc.so.6 itself (find_system_malloc; the linked one if it fails). */
+static void *(*system_malloc)(size_t size) = malloc;
+static void (*system_free)(void *p) = free;
+
+static void find_system_malloc(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (libc == NULL)
+        return;
+    void *alloc = dlsym(libc, "malloc"), *release = dlsym(libc, "free");
+    dlclose(libc); /* RTLD_NOLOAD took a reference to a library already loaded */
+    if (alloc == NULL || release == NULL)
+        return;
+    /* POSIX lets dlsym's result be a function pointer; C says nothing: copy the bits */
+    memcpy(&system_malloc, &alloc, sizeof system_malloc);
+    memcpy(&system_free, &release, sizeof system_free);
+}
 
 static unsigned short sizes[SIZES];
 static volatile uintptr_t sink;
@@ -275,6 +286,7 @@ static int compare_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    find_system_malloc();
     int runs = DEFAULT_RUNS;
     if (argc > 1) {
         runs = atoi(argv[1]);
@@ -342,7 +354,7 @@ int main(int argc, char **argv)
         printf("  %-32s %10.3f %10.3f %10.3f\n", variant_name[v], med[v], lo[v], hi[v]);
     if (variants > V_LINKED_MALLOC)
         printf("  (malloc in this process is not glibc's: libstackheap's SH_OVERRIDE or a\n"
-               "  sanitizer replaces it; the glibc row calls __libc_malloc/__libc_free)\n");
+               "  sanitizer replaces it; the glibc row calls libc.so.6's own malloc and free)\n");
     if (c.stack->fast_end == 0) /* read only: tells whether the inline fast path is on */
         printf("\n  NOTE: a tool is active (ASan build or Valgrind): every sh_stack_alloc takes\n"
                "  the out-of-line path that marks memory; these figures are not the fast path.\n");
