@@ -662,7 +662,8 @@ static uint32_t frame_of(void *pcv)
     char *name = arena_take(fl + bl + 4), *f = arena_take(fl + 1), *l = arena_take(ll + 1);
     if (name == NULL || f == NULL || l == NULL)
         return 0;
-    sh_format(name, fl + bl + 4, "%s (%s)", fn, base);
+    /* "fn (file.c:12)", or "fn (object+0x...)" as trace.c gives it, in parentheses already */
+    sh_format(name, fl + bl + 4, base[0] == '(' ? "%s %s" : "%s (%s)", fn, base);
     memcpy(f, fn, fl + 1);
     memcpy(l, file, ll + 1);
     uint32_t k = frames.n++;
