@@ -5,7 +5,8 @@
 # Optional: valgrind (its memcheck.h header lets stackheap mark memory for
 # Valgrind; the Valgrind test is skipped, and says so, without it); chromium
 # (the heap profiler's HTML report is loaded in it headless; that test is
-# skipped, and says so, without it).
+# skipped, and says so, without it); libunwind8 (`stackheap run --unwind`;
+# its test is skipped, and says so, without it).
 set -u
 missing=""
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
@@ -15,6 +16,9 @@ command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 optional=""
 [ -f /usr/include/valgrind/memcheck.h ] || optional="$optional valgrind"
 command -v chromium >/dev/null 2>&1 || optional="$optional chromium"
+# libunwind8: `stackheap run --unwind` opens libunwind.so.8 (its test is skipped without it)
+[ -e /usr/lib/x86_64-linux-gnu/libunwind.so.8 ] || [ -e /usr/lib/libunwind.so.8 ] ||
+  optional="$optional libunwind8"
 
 if [ -n "$missing$optional" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -36,4 +40,6 @@ done
   echo "deps: note: valgrind is not installed; Valgrind marking is compiled out and its test is skipped" >&2
 command -v chromium >/dev/null 2>&1 ||
   echo "deps: note: chromium is not installed; the profiler's HTML test is skipped" >&2
+[ -e /usr/lib/x86_64-linux-gnu/libunwind.so.8 ] || [ -e /usr/lib/libunwind.so.8 ] ||
+  echo "deps: note: libunwind8 is not installed; stackheap run --unwind warns and its test is skipped" >&2
 exit $status

@@ -232,6 +232,24 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     set_tests_properties(sampled_real_${prog} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
   endforeach()
 
+  # --unwind: whole stacks from a program built without frame pointers
+  # (libunwind.so.8, opened by the library at start-up; skipped without it).
+  add_executable(check_leak_deep check/leak_deep.c)
+  target_compile_options(check_leak_deep PRIVATE -g -O2 -fomit-frame-pointer -w)
+  find_file(SH_LIBUNWIND8 libunwind.so.8 PATHS /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /lib
+    NO_DEFAULT_PATH)
+  if(SH_LIBUNWIND8)
+    sh_check_test(check_unwind_finds_every_frame_without_frame_pointers RC 0
+      COMMAND $<TARGET_FILE:stackheap_tool> run --check --unwind $<TARGET_FILE:check_leak_deep>
+      MATCH "42 bytes in 1 block allocated at:[^#]*${FRAME} level3 [^ ]*leak_deep.c:[0-9]+[^#]*${FRAME} level2 [^ ]*leak_deep.c:[0-9]+[^#]*${FRAME} level1 [^ ]*leak_deep.c:[0-9]+[^#]*${FRAME} main [^ ]*leak_deep.c:[0-9]+"
+      NOMATCH "cannot load libunwind")
+  else()
+    add_test(NAME check_unwind_finds_every_frame_without_frame_pointers
+      COMMAND sh -c "echo 'SKIPPED: libunwind.so.8 is not installed (scripts/deps.sh installs libunwind8 as root)'; exit 77")
+    set_tests_properties(check_unwind_finds_every_frame_without_frame_pointers
+      PROPERTIES SKIP_RETURN_CODE 77)
+  endif()
+
   # Sampled guarding in release mode (STACKHEAP_SAMPLE=N, src/check/sampled.c):
   # with N=1 every allocation that fits a slot is guarded, and the bug is
   # caught where it happens (a fault) or at free (the alignment slack).

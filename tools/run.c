@@ -38,6 +38,10 @@ int run_usage(FILE *to)
                 "                        writes after free; report them when the program exits\n"
                 "                        (the same as STACKHEAP_CHECK=1 in the environment)\n"
                 "  --stats               print heap statistics when the program exits\n"
+                "  --unwind              call stacks (of --check, --profile and STACKHEAP_SAMPLE)\n"
+                "                        unwound from .eh_frame by libunwind (libunwind.so.8):\n"
+                "                        whole stacks in programs built without frame pointers,\n"
+                "                        at a cost per stack (docs/BENCHMARKS.md)\n"
                 "  --error-exitcode N    exit with N if --check found anything (default: the\n"
                 "                        program's own exit status)\n"
                 "  --log-file FILE       append the reports to FILE instead of stderr\n"
@@ -218,6 +222,9 @@ int run_command(int argc, char **argv)
                 return 2;
         } else if (strcmp(a, "--show-reachable") == 0) {
             if (set("STACKHEAP_CHECK_REACHABLE", "1") != 0)
+                return 2;
+        } else if (strcmp(a, "--unwind") == 0) {
+            if (set("STACKHEAP_UNWIND", "1") != 0)
                 return 2;
         } else if (strcmp(a, "--continue") == 0) {
             if (set("STACKHEAP_CHECK_ABORT", "0") != 0)

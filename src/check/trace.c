@@ -327,6 +327,65 @@ static bool same(const ck_trace *a, const ck_trace *b)
     return true;
 }
 
+/*
+ * STACKHEAP_UNWIND=1 (`stackheap run --unwind`): stacks unwound with the
+ * program's .eh_frame by libunwind, for code built without frame pointers
+ * (where the walk below stops after a frame or two).  libunwind.so.8 is
+ * opened at start-up (sh_trace_load_unwinder, from the library's
+ * constructor: never from inside a malloc), privately (RTLD_LOCAL: its
+ * backtrace and _Unwind_Backtrace do not replace the program's), and only
+ * when asked for: most programs never load it.  unw_backtrace takes no lock
+ * and does not call malloc (gperftools' heap profiler relies on that too).
+ */
+static struct {
+    int (*backtrace)(void **buf, int size);
+} unwinder;
+/* in libunwind: a capture from a malloc it made walks frame pointers */
+static __thread bool unwinding __attribute__((tls_model("initial-exec")));
+
+void sh_trace_load_unwinder(void)
+{
+    const char *env = sh_env("STACKHEAP_UNWIND");
+    if (env == NULL || strcmp(env, "1") != 0)
+        return;
+    void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    void *fn = lib != NULL ? dlsym(lib, "unw_backtrace") : NULL;
+    if (fn == NULL) {
+        sh_warning("STACKHEAP_UNWIND=1: cannot load libunwind.so.8 (Debian: apt-get install "
+                   "libunwind8); call stacks are walked by frame pointers");
+        return;
+    }
+    /* POSIX lets dlsym's result be a function pointer; C says nothing: copy the bits */
+    memcpy(&unwinder.backtrace, &fn, sizeof unwinder.backtrace);
+}
+
+/* The frames of this call outside libstackheap, unwound by libunwind, into t
+   after its first d (d is 1 when the entry's ra is t->pc[0]: the frames
+   before ra, such as a signal trampoline, are then left out when it is
+   found); t's depth. */
+static uint32_t unwound(uint32_t d, ck_trace *t, uint64_t *h)
+{
+    void *buf[CK_FRAMES + 48];
+    unwinding = true;
+    int n = unwinder.backtrace(buf, (int)(sizeof buf / sizeof buf[0]));
+    unwinding = false;
+    void *ra = d == 1 ? t->pc[0] : NULL;
+    int from = 0;
+    for (int i = 0; d == 1 && i < n; i++)
+        if (buf[i] == ra) {
+            from = i + 1;
+            break;
+        }
+    for (int i = from; i < n && d < CK_FRAMES; i++) {
+        uintptr_t pc = (uintptr_t)buf[i];
+        if (ours(pc) || (d == 1 && t->pc[0] == buf[i]))
+            continue;
+        t->pc[d++] = buf[i];
+        *h = mix(*h, pc);
+    }
+    return d;
+}
+
 uint32_t ck_trace_capture(void *ra, void **fp)
 {
     if (tr.rec == NULL)
@@ -343,6 +402,10 @@ uint32_t ck_trace_capture(void *ra, void **fp)
     }
     if (hi < 16) /* the stack is unknown: no walk */
         fp = NULL;
+    if (unwinder.backtrace != NULL && !unwinding) {
+        d = unwound(d, &t, &h);
+        fp = NULL;
+    }
     for (void **f = fp; f != NULL && d < CK_FRAMES;) {
         if ((uintptr_t)f < lo || (uintptr_t)f > hi - 16) /* no overflow: hi >= 16 */
             break;

@@ -236,6 +236,8 @@ SH_NOINLINE sh_heap *sh_heap_thread_init(void)
 __attribute__((constructor(102))) static void heap_at_load(void)
 {
     sh_heap_thread_init();
+    if (sh_check_state == SH_CHECK_ON || sh_sample_rate != 0 || sh_prof_mode != SH_PROF_OFF)
+        sh_trace_load_unwinder(); /* dlopen allocates: outside the heap's set-up */
 }
 
 /* Collect h and hand what is still in use to the abandoned list. */

@@ -409,6 +409,9 @@ static inline bool sh_sampled_owns(const void *p)
 void sh_sampled_free(void *p, const char *what, void *ra);
 size_t sh_sampled_usable(const void *p, const char *what);
 void sh_sampled_lock_for_fork(int phase);
+/* STACKHEAP_UNWIND=1: open libunwind for the call stacks of check mode,
+   sampled guarding and the profiler (src/check/trace.c; at start-up only). */
+void sh_trace_load_unwinder(void);
 /* Sampled blocks handed out, ever, and the most live at once (stats). */
 size_t sh_sampled_count(void);
 size_t sh_sampled_peak(void);
