@@ -3,7 +3,8 @@
  * --profile`): where a program's memory goes, by call stack, with no
  * recompiling.  At exit it writes a text summary on stderr (peak, most
  * calls, most temporary, leaked), collapsed stacks for flamegraph.pl and
- * speedscope, and a self-contained HTML report (profile_html.c).
+ * speedscope, and a self-contained HTML report.  This file records and, at
+ * exit, builds the report; profile_report.c and profile_html.c write it.
  *
  * Two modes (the routing is described in heap_internal.h):
  *   - exact: every allocation and every free is recorded;
@@ -550,262 +551,7 @@ void sh_prof_lock_for_fork(int phase)
     ck_trace_lock_for_fork(phase);
 }
 
-/* ---- the writer ----------------------------------------------------------------------- */
-
-void prof_flush(prof_writer *w)
-{
-    if (w->fd >= 0 && w->n > 0)
-        sh_os_write(w->fd, w->buf, w->n);
-    w->n = 0;
-}
-
-void prof_put(prof_writer *w, const char *s, size_t n)
-{
-    while (n > 0) {
-        if (w->n == sizeof w->buf)
-            prof_flush(w);
-        size_t k = sizeof w->buf - w->n < n ? sizeof w->buf - w->n : n;
-        memcpy(w->buf + w->n, s, k);
-        w->n += k;
-        s += k;
-        n -= k;
-    }
-}
-
-void prof_puts(prof_writer *w, const char *s)
-{
-    prof_put(w, s, strlen(s));
-}
-
-void prof_printf(prof_writer *w, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    size_t n = sh_vformat(line, sizeof line, fmt, ap);
-    va_end(ap);
-    prof_put(w, line, n);
-}
-
-void prof_json_string(prof_writer *w, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            prof_printf(w, "\\%c", c);
-        else if (c < 0x20 || c == '<' || c == '>' || c == '&')
-            prof_printf(w, "\\u%04x", c);
-        else
-            prof_put(w, s, 1);
-    }
-}
-
-/* ---- at exit: the report ---------------------------------------------------------------- */
-
-/* Memory for the report, from the OS (a bump arena; never freed: the process is exiting). */
-static struct {
-    uint8_t *base;
-    size_t used, cap;
-} arena;
-
-static void *arena_take(size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    if (arena.base == NULL || arena.used + n > arena.cap) {
-        size_t cap = n > ((size_t)16 << 20) ? n : (size_t)16 << 20;
-        uint8_t *b = sh_os_map(cap);
-        if (b == NULL)
-            return NULL;
-        arena.base = b;
-        arena.cap = cap;
-        arena.used = 0;
-    }
-    void *p = arena.base + arena.used;
-    arena.used += n;
-    return p;
-}
-
-/* The distinct return addresses, symbolised once each. */
-static struct {
-    uintptr_t *pc; /* open addressing, 0: empty */
-    uint32_t *index;
-    size_t cap;
-    const char **name;
-    uint32_t n, max;
-    /* the full "fn file:line" of each frame, for the text summary */
-    const char **fn, **line;
-} frames;
-
-static uint32_t frame_of(void *pcv)
-{
-    uintptr_t pc = (uintptr_t)pcv;
-    size_t i = addr_hash(pc) & (frames.cap - 1);
-    while (frames.pc[i] != 0 && frames.pc[i] != pc)
-        i = (i + 1) & (frames.cap - 1);
-    if (frames.pc[i] == pc)
-        return frames.index[i];
-    if (frames.n == frames.max)
-        return 0;
-    char fn[256], file[512];
-    ck_trace_symbol(pcv, fn, sizeof fn, file, sizeof file);
-    if (fn[0] == '\0')
-        sh_format(fn, sizeof fn, "0x%zx", (size_t)pc);
-    for (char *c = fn; *c != '\0'; c++)
-        if (*c == ';')
-            *c = ':';                             /* the collapsed format's separator */
-    char *disc = strstr(file, " (discriminator"); /* addr2line's, not part of the line */
-    if (disc != NULL)
-        *disc = '\0';
-    const char *base = strrchr(file, '/');
-    base = base != NULL && file[0] != '(' ? base + 1 : file;
-    size_t fl = strlen(fn), bl = strlen(base), ll = strlen(file);
-    char *name = arena_take(fl + bl + 4), *f = arena_take(fl + 1), *l = arena_take(ll + 1);
-    if (name == NULL || f == NULL || l == NULL)
-        return 0;
-    /* "fn (file.c:12)", or "fn (object+0x...)" as trace.c gives it, in parentheses already */
-    sh_format(name, fl + bl + 4, base[0] == '(' ? "%s %s" : "%s (%s)", fn, base);
-    memcpy(f, fn, fl + 1);
-    memcpy(l, file, ll + 1);
-    uint32_t k = frames.n++;
-    frames.name[k] = name;
-    frames.fn[k] = f;
-    frames.line[k] = l;
-    frames.pc[i] = pc;
-    frames.index[i] = k;
-    return k;
-}
-
-static bool frames_init(uint32_t max)
-{
-    frames.cap = 1;
-    while (frames.cap < 2 * (size_t)max)
-        frames.cap *= 2;
-    frames.pc = arena_take(frames.cap * sizeof(uintptr_t));
-    frames.index = arena_take(frames.cap * sizeof(uint32_t));
-    frames.name = arena_take((max + 1) * sizeof(char *));
-    frames.fn = arena_take((max + 1) * sizeof(char *));
-    frames.line = arena_take((max + 1) * sizeof(char *));
-    if (!frames.pc || !frames.index || !frames.name || !frames.fn || !frames.line)
-        return false;
-    memset(frames.pc, 0, frames.cap * sizeof(uintptr_t));
-    frames.max = max;
-    frames.name[0] = "(no stack recorded)";
-    frames.fn[0] = "(no stack recorded)";
-    frames.line[0] = "";
-    frames.n = 1;
-    return true;
-}
-
 static uint32_t site_ids[SITES]; /* the report's sites: their trace ids */
-
-static prof_writer writer;
-
-static void write_collapsed(const prof_report *r, const char *path, int metric)
-{
-    prof_writer *w = &writer;
-    w->fd = sh_os_open_report(path);
-    w->n = 0;
-    if (w->fd < 0) {
-        sh_warning("profile: cannot create %s", path);
-        return;
-    }
-    for (uint32_t i = 0; i < r->sites; i++) {
-        const prof_site_out *s = &r->site[i];
-        uint64_t v = metric == 0 ? s->peak : metric == 1 ? s->allocated : s->leaked;
-        if (v == 0)
-            continue;
-        for (uint32_t d = 0; d < s->depth; d++) {
-            if (d > 0)
-                prof_put(w, ";", 1);
-            prof_puts(w, r->name[s->frame[d]]);
-        }
-        prof_printf(w, " %llu\n", (unsigned long long)v);
-    }
-    prof_flush(w);
-    sh_os_close(w->fd);
-}
-
-/* The top `n` sites by key (0 peak, 1 calls, 2 temporary, 3 leaked), largest first. */
-static uint32_t top(const prof_report *r, int key, uint32_t *out, uint32_t n)
-{
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < r->sites; i++) {
-        const prof_site_out *s = &r->site[i];
-        uint64_t v = key == 0 ? s->peak : key == 1 ? s->calls : key == 2 ? s->temporary : s->leaked;
-        if (v == 0)
-            continue;
-        uint32_t j = k < n ? k++ : n;
-        for (; j > 0; j--) {
-            const prof_site_out *o = &r->site[out[j - 1]];
-            uint64_t ov = key == 0   ? o->peak
-                          : key == 1 ? o->calls
-                          : key == 2 ? o->temporary
-                                     : o->leaked;
-            if (ov >= v)
-                break;
-            if (j < n)
-                out[j] = out[j - 1];
-        }
-        if (j < n)
-            out[j] = i;
-    }
-    return k;
-}
-
-static void print_site(prof_writer *w, const prof_site_out *s)
-{
-    for (uint32_t d = s->depth, i = 0; d-- > 0 && i < 8; i++)
-        prof_printf(w, "      #%u %s %s\n", i, frames.fn[s->frame[d]], frames.line[s->frame[d]]);
-}
-
-static void write_summary(const prof_report *r, const char *files)
-{
-    prof_writer *w = &writer;
-    w->fd = 2;
-    w->n = 0;
-    char a[32], b[32], c[32], d[32];
-    bool est = strcmp(r->mode, "sampled") == 0;
-    prof_printf(w,
-                "stackheap: profile (%s%s): %llu allocations%s, %llu temporary, peak heap %llu "
-                "bytes (%s), peak RSS %s, %llu bytes (%s) in %llu blocks leaked, %s allocated "
-                "in all, %llu ms\n",
-                r->mode, est ? ", estimates" : "", (unsigned long long)r->calls,
-                est ? " (estimated)" : "", (unsigned long long)r->temporary,
-                (unsigned long long)r->peak, sh_format_bytes(a, sizeof a, r->peak),
-                sh_format_bytes(b, sizeof b, r->peak_rss), (unsigned long long)r->leaked,
-                sh_format_bytes(c, sizeof c, r->leaked), (unsigned long long)r->leaked_blocks,
-                sh_format_bytes(d, sizeof d, r->allocated), (unsigned long long)r->ms);
-    static const char *const title[] = {
-        "PEAK MEMORY CONSUMERS", "MOST CALLS TO ALLOCATION FUNCTIONS", "MOST TEMPORARY ALLOCATIONS",
-        "MEMORY LEAKED (still allocated at exit)"};
-    uint32_t best[5];
-    for (int key = 0; key < 4; key++) {
-        uint32_t n = top(r, key, best, 5);
-        prof_printf(w, "stackheap: profile: %s\n", title[key]);
-        if (n == 0)
-            prof_puts(w, "    (none)\n");
-        for (uint32_t i = 0; i < n; i++) {
-            const prof_site_out *s = &r->site[best[i]];
-            if (key == 0)
-                prof_printf(w, "  %llu bytes (%s) peak, from %llu calls, at:\n",
-                            (unsigned long long)s->peak, sh_format_bytes(a, sizeof a, s->peak),
-                            (unsigned long long)s->calls);
-            else if (key == 1)
-                prof_printf(w, "  %llu calls, %s allocated, at:\n", (unsigned long long)s->calls,
-                            sh_format_bytes(a, sizeof a, s->allocated));
-            else if (key == 2)
-                prof_printf(w, "  %llu temporary of %llu calls, at:\n",
-                            (unsigned long long)s->temporary, (unsigned long long)s->calls);
-            else
-                prof_printf(w, "  %llu bytes (%s) leaked in %llu blocks, at:\n",
-                            (unsigned long long)s->leaked, sh_format_bytes(a, sizeof a, s->leaked),
-                            (unsigned long long)s->leaked_blocks);
-            print_site(w, s);
-        }
-    }
-    prof_printf(w, "stackheap: profile: wrote %s\n", files);
-    prof_flush(w);
-}
 
 static void at_exit(void)
 {
@@ -825,8 +571,8 @@ static void at_exit(void)
         const ck_trace *t = ck_trace_get(id);
         max_frames += t != NULL ? t->depth : 0;
     }
-    prof_site_out *out = arena_take((size_t)(n + 1) * sizeof *out);
-    if (out == NULL || !frames_init(max_frames + 1)) {
+    prof_site_out *out = prof_arena_take((size_t)(n + 1) * sizeof *out);
+    if (out == NULL || !prof_frames_init(max_frames + 1)) {
         sh_warning("profile: the system refused memory for the report");
         return;
     }
@@ -854,10 +600,8 @@ static void at_exit(void)
             continue;
         }
         for (uint32_t d = t->depth; d-- > 0;) /* root first */
-            o->frame[o->depth++] = frame_of(t->pc[d]);
+            o->frame[o->depth++] = prof_frame_of(t->pc[d]);
     }
-    r.name = frames.name;
-    r.names = frames.n;
     r.sample = prof.sample;
     r.samples = prof.samples;
     r.peak = atomic_load_explicit(&prof.peak_bytes, memory_order_relaxed);
@@ -866,7 +610,7 @@ static void at_exit(void)
     r.calls = atomic_load_explicit(&prof.calls, memory_order_relaxed);
     r.temporary = atomic_load_explicit(&prof.temporary, memory_order_relaxed);
     r.ms = sh_now_ms() - prof.start_ms;
-    char *cmd = arena_take(4096);
+    char *cmd = prof_arena_take(4096);
     if (cmd != NULL) {
         size_t len = sh_os_read_file("/proc/self/cmdline", cmd, 4095);
         for (size_t i = 0; i + 1 < len; i++)
@@ -875,24 +619,14 @@ static void at_exit(void)
         cmd[len] = '\0';
         r.command = cmd;
     }
-    char prefix[600], path[700], files[2200];
+    char prefix[600];
     if (sh_os_process_id() == prof.pid || prof.out[0] == '\0')
         sh_format(prefix, sizeof prefix, "%s", prof.out[0] ? prof.out : "stackheap-profile");
     else /* a child of the profiled process: a name of its own */
         sh_format(prefix, sizeof prefix, "%s.%ld", prof.out, sh_os_process_id());
     if (prof.out[0] == '\0')
         sh_format(prefix, sizeof prefix, "stackheap-profile.%ld", sh_os_process_id());
-    sh_format(path, sizeof path, "%s.peak.collapsed", prefix);
-    write_collapsed(&r, path, 0);
-    sh_format(path, sizeof path, "%s.alloc.collapsed", prefix);
-    write_collapsed(&r, path, 1);
-    sh_format(path, sizeof path, "%s.leak.collapsed", prefix);
-    write_collapsed(&r, path, 2);
-    sh_format(path, sizeof path, "%s.html", prefix);
-    bool html = prof_write_html(&r, path);
-    sh_format(files, sizeof files, "%s%s, %s.peak.collapsed, %s.alloc.collapsed, %s.leak.collapsed",
-              html ? path : "", html ? "" : "(no HTML)", prefix, prefix, prefix);
-    write_summary(&r, files);
+    prof_write_files(&r, prefix);
 }
 
 /* ---- start ------------------------------------------------------------------------------ */

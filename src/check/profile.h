@@ -1,6 +1,7 @@
 /*
  * profile.h -- what the heap profiler's recorder (profile.c) hands its
- * writers (profile.c's text and collapsed stacks, profile_html.c's report)
+ * writers (profile_report.c's text and collapsed stacks, profile_html.c's
+ * report)
  * at exit, and the buffered writer they all use.
  *
  * The report is built once, at exit, in memory mapped for it (never the
@@ -57,6 +58,16 @@ typedef struct prof_report {
     uint64_t ms; /* the run's length */
     const char *command;
 } prof_report;
+
+/* profile_report.c: memory for the report (from the OS; NULL if refused). */
+void *prof_arena_take(size_t n);
+/* The table of symbolised frames, for up to max distinct return addresses. */
+bool prof_frames_init(uint32_t max);
+/* The index of pc's frame in that table (0: "(no stack recorded)", or full). */
+uint32_t prof_frame_of(void *pc);
+/* Write PREFIX.{peak,alloc,leak}.collapsed, PREFIX.html and the summary on
+   stderr; sets r's frame names from the table. */
+void prof_write_files(prof_report *r, const char *prefix);
 
 /* Write the self-contained HTML report to path; false if it cannot be created. */
 bool prof_write_html(const prof_report *r, const char *path);
