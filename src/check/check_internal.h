@@ -262,6 +262,16 @@ bool ck_doc_open(ck_doc *d, const char *path);
 bool ck_doc_ready(ck_doc *d);
 /* The items so far are whole: write the trailer after them. */
 void ck_doc_commit(ck_doc *d);
+/* Append s[0..n) to buf (capacity cap, *len used), calling flush_full(sink)
+   whenever it is full (which must empty it): the buffering of ck_doc and of
+   the profiler's writer. */
+void ck_buffer_put(char *buf, size_t cap, size_t *len, const char *s, size_t n,
+                   void (*flush_full)(void *sink), void *sink);
+/* s as the inside of a JSON string, to put(sink, bytes, n): '"', '\\' and
+   control characters escaped, bytes that are not UTF-8 as U+FFFD; for_html:
+   '<', '>' and '&' escaped too (safe inside an HTML <script>). */
+void ck_json_escape(const char *s, bool for_html, void (*put)(void *sink, const char *, size_t),
+                    void *sink);
 void ck_doc_raw(ck_doc *d, const char *s, size_t n);
 void ck_doc_put(ck_doc *d, const char *s);
 void ck_doc_fmt(ck_doc *d, const char *fmt, ...) SH_PRINTF(2, 3);

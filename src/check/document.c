@@ -68,17 +68,28 @@ static void flush(ck_doc *d)
     d->len = 0;
 }
 
-void ck_doc_raw(ck_doc *d, const char *s, size_t n)
+void ck_buffer_put(char *buf, size_t cap, size_t *len, const char *s, size_t n,
+                   void (*flush_full)(void *sink), void *sink)
 {
     while (n > 0) {
-        if (d->len == sizeof d->buf)
-            flush(d);
-        size_t k = sizeof d->buf - d->len < n ? sizeof d->buf - d->len : n;
-        memcpy(d->buf + d->len, s, k);
-        d->len += k;
+        if (*len == cap)
+            flush_full(sink);
+        size_t k = cap - *len < n ? cap - *len : n;
+        memcpy(buf + *len, s, k);
+        *len += k;
         s += k;
         n -= k;
     }
+}
+
+static void flush_doc(void *d)
+{
+    flush(d);
+}
+
+void ck_doc_raw(ck_doc *d, const char *s, size_t n)
+{
+    ck_buffer_put(d->buf, sizeof d->buf, &d->len, s, n, flush_doc, d);
 }
 
 void ck_doc_put(ck_doc *d, const char *s)
@@ -123,34 +134,47 @@ static size_t utf8_length(const unsigned char *s)
     return n;
 }
 
-void ck_doc_string(ck_doc *d, const char *s)
+void ck_json_escape(const char *s, bool for_html, void (*put)(void *sink, const char *, size_t),
+                    void *sink)
 {
-    ck_doc_raw(d, "\"", 1);
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
     while (*p != '\0') {
         unsigned c = *p;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
-            ck_doc_raw(d, esc, 2);
+            put(sink, esc, 2);
             p++;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || (for_html && (c == '<' || c == '>' || c == '&'))) {
             const char *named = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             if (named != NULL)
-                ck_doc_put(d, named);
+                put(sink, named, 2);
             else
-                ck_doc_fmt(d, "\\u00%c%c", "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
+                put(sink, u, sizeof u);
             p++;
         } else {
             size_t n = utf8_length(p);
             if (n == 0) {
-                ck_doc_put(d, "\\ufffd");
+                put(sink, "\\ufffd", 6);
                 p++;
             } else {
-                ck_doc_raw(d, (const char *)p, n);
+                put(sink, (const char *)p, n);
                 p += n;
             }
         }
     }
+}
+
+static void put_doc(void *d, const char *s, size_t n)
+{
+    ck_doc_raw(d, s, n);
+}
+
+void ck_doc_string(ck_doc *d, const char *s)
+{
+    ck_doc_raw(d, "\"", 1);
+    ck_json_escape(s, false, put_doc, d);
     ck_doc_raw(d, "\"", 1);
 }
 

@@ -28,17 +28,14 @@ void prof_flush(prof_writer *w)
     w->n = 0;
 }
 
+static void flush_writer(void *w)
+{
+    prof_flush(w);
+}
+
 void prof_put(prof_writer *w, const char *s, size_t n)
 {
-    while (n > 0) {
-        if (w->n == sizeof w->buf)
-            prof_flush(w);
-        size_t k = sizeof w->buf - w->n < n ? sizeof w->buf - w->n : n;
-        memcpy(w->buf + w->n, s, k);
-        w->n += k;
-        s += k;
-        n -= k;
-    }
+    ck_buffer_put(w->buf, sizeof w->buf, &w->n, s, n, flush_writer, w);
 }
 
 void prof_puts(prof_writer *w, const char *s)
@@ -56,17 +53,14 @@ void prof_printf(prof_writer *w, const char *fmt, ...)
     prof_put(w, line, n);
 }
 
+static void put_writer(void *w, const char *s, size_t n)
+{
+    prof_put(w, s, n);
+}
+
 void prof_json_string(prof_writer *w, const char *s)
 {
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            prof_printf(w, "\\%c", c);
-        else if (c < 0x20 || c == '<' || c == '>' || c == '&')
-            prof_printf(w, "\\u%04x", c);
-        else
-            prof_put(w, s, 1);
-    }
+    ck_json_escape(s, true, put_writer, w);
 }
 
 /* ---- the report ---------------------------------------------------------------- */

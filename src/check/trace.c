@@ -642,6 +642,14 @@ bool ck_trace_frame(uint32_t id, uint32_t i, ck_frame *out)
     return true;
 }
 
+/* The file name of f's object ("?" if none holds it), for "(object+0xoffset)". */
+static const char *module_name(const ck_frame *f)
+{
+    const char *base = strrchr(f->module, '/');
+    base = base != NULL ? base + 1 : f->module;
+    return base[0] != '\0' ? base : "?";
+}
+
 void ck_trace_print(uint32_t id, const char *indent)
 {
     ck_frame f;
@@ -662,23 +670,19 @@ bool ck_trace_symbol(void *pcv, char *fn, size_t fn_cap, char *file, size_t file
         sh_format(file, file_cap, "%s:%u", f.file, f.line);
         return true;
     }
-    const char *base = strrchr(f.module, '/');
-    base = base != NULL ? base + 1 : f.module;
-    sh_format(file, file_cap, "(%s+0x%zx)", base[0] != '\0' ? base : "?", (size_t)f.offset);
+    sh_format(file, file_cap, "(%s+0x%zx)", module_name(&f), (size_t)f.offset);
     return false;
 }
 
 void ck_frame_print(const ck_frame *f, unsigned i, const char *indent)
 {
-    const char *base = strrchr(f->module, '/');
-    base = base != NULL ? base + 1 : f->module;
     ck_printf("%s#%u %p in %s ", indent, i, f->pc, f->function[0] != '\0' ? f->function : "??");
     if (f->file[0] != '\0' && f->line != 0)
         ck_printf("%s:%u\n", f->file, f->line);
     else if (f->file[0] != '\0')
         ck_printf("%s\n", f->file);
     else
-        ck_printf("(%s+0x%zx)\n", base[0] != '\0' ? base : "?", (size_t)f->offset);
+        ck_printf("(%s+0x%zx)\n", module_name(f), (size_t)f->offset);
 }
 
 void ck_trace_lock_for_fork(int phase)

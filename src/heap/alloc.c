@@ -192,11 +192,8 @@ void sh_heap_free_block(void *p, sh_segment *seg)
         if (block != p) /* a sampled block: its heap block is before it */
             seg = sh_segment_of(p = block);
     }
-    if (!sh_segment_map_has(seg)) {
-        if (sh_sampled_owns(p))
-            sh_sampled_free(p, "free", NULL); /* from realloc, or a sized free */
-        else
-            foreign(p, "free"); /* not stackheap's: from before it was loaded, or the loader's */
+    if (!sh_segment_map_has(seg)) { /* (a sampled block's free went to the pool: sh_free_slow) */
+        foreign(p, "free"); /* not stackheap's: from before it was loaded, or the loader's */
         return;
     }
     if (seg->kind == SH_SEG_LARGE) {

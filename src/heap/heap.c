@@ -69,10 +69,10 @@ static void global_init(void)
         sh_small_bin_first[b] = (uint8_t)i;
     }
     sh_purge_delay_ms = sh_option_purge_delay_ms();
-    if (!sh_checking()) /* check mode guards every block already */
+    if (!sh_checking()) { /* check mode guards and records every block already */
         sh_sample_rate = sh_option_sample();
-    if (!sh_checking())
         sh_prof_init();
+    }
     if (sh_prof_mode != SH_PROF_OFF && sh_sample_rate != 0) {
         sh_warning("STACKHEAP_SAMPLE is off while STACKHEAP_PROFILE is on");
         sh_sample_rate = 0;

@@ -84,13 +84,7 @@ int tour_first_class(void)
         sh_free(kept);
         return tour_failed("no memory for the tables");
     }
-    uint64_t x = 0x2545f4914f6cdd1du; /* xorshift64, fixed seed */
-    for (size_t i = 0; i < BLOCKS; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        sizes[i] = (unsigned short)(MIN_SIZE + x % (MAX_SIZE - MIN_SIZE + 1));
-    }
+    tour_random_sizes(sizes, BLOCKS, 0x2545f4914f6cdd1du, MIN_SIZE, MAX_SIZE);
     printf("  sh_heap_new makes a heap of the program's own: sh_heap_malloc takes blocks\n"
            "  from it, any thread may sh_free them, and one sh_heap_destroy releases\n"
            "  every block still in it, with no pointer to them kept.  Two heaps get the\n"

@@ -168,13 +168,7 @@ int tour_speed(void)
         sh_stack_delete(s);
         return tour_failed("no memory for the measurement");
     }
-    uint64_t x = 0x9e3779b97f4a7c15u; /* xorshift64, fixed seed */
-    for (size_t i = 0; i < count; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        sizes[i] = (unsigned short)(8 + x % 249); /* 8..256 */
-    }
+    tour_random_sizes(sizes, count, 0x9e3779b97f4a7c15u, 8, 256);
     allocator heap = {sh_malloc, sh_free}, system;
     char system_name[96];
     bool have_system =

@@ -143,6 +143,17 @@ double tour_now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+void tour_random_sizes(unsigned short *sizes, size_t n, uint64_t seed, unsigned lo, unsigned hi)
+{
+    uint64_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sizes[i] = (unsigned short)(lo + x % (hi - lo + 1));
+    }
+}
+
 size_t tour_rss(void)
 {
     char buf[128];

@@ -37,6 +37,9 @@ int tour_failed(const char *what);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 double tour_now_ns(void);
+/* n sizes drawn uniformly from lo..hi by xorshift64 from seed (fixed: every run
+   times the same pattern). */
+void tour_random_sizes(unsigned short *sizes, size_t n, uint64_t seed, unsigned lo, unsigned hi);
 
 /* This process's resident set in bytes, from /proc/self/statm (0 if
    unreadable).  Read with open and read: it never allocates. */
