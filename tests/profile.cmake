@@ -5,6 +5,9 @@
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   add_executable(profile_known profile/known.c)
   target_compile_options(profile_known PRIVATE -g -O0 -fno-omit-frame-pointer)
+  add_executable(profile_realloc_grow profile/realloc_grow.c)
+  add_executable(profile_threads_grow profile/threads_grow.c)
+  target_link_libraries(profile_threads_grow PRIVATE Threads::Threads)
 
   find_program(SH_CHROMIUM NAMES chromium chromium-browser google-chrome)
   if(NOT SH_CHROMIUM)
@@ -12,11 +15,15 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   endif()
   set(FRAME "#[0-9]+ ")
   set(KNOWN "[^ ]*known.c:[0-9]+")
-  # sh_profile_test(NAME MODE <exact|sampled|html> ARGS ... [MATCH ...])
+  # sh_profile_test(NAME MODE <exact|sampled|sampled-small|sampled-total|html> ARGS ...
+  #                 [PROGRAM target] [MATCH ...]): PROGRAM is profile_known unless given
   function(sh_profile_test name)
-    cmake_parse_arguments(T "" "MODE" "ARGS;MATCH" ${ARGN})
+    cmake_parse_arguments(T "" "MODE;PROGRAM" "ARGS;MATCH" ${ARGN})
+    if(NOT T_PROGRAM)
+      set(T_PROGRAM profile_known)
+    endif()
     set(out ${CMAKE_CURRENT_BINARY_DIR}/${name})
-    set(cmd $<TARGET_FILE:stackheap_tool> run ${T_ARGS} --profile-out ${out} -- $<TARGET_FILE:profile_known>)
+    set(cmd $<TARGET_FILE:stackheap_tool> run ${T_ARGS} --profile-out ${out} -- $<TARGET_FILE:${T_PROGRAM}>)
     foreach(v cmd T_MATCH)
       string(REPLACE ";" "|SEP|" ${v} "${${v}}")
     endforeach()
@@ -38,5 +45,11 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     ARGS --profile=sampled
     MATCH "stackheap: profile \\(sampled, estimates\\)"
           "PEAK MEMORY CONSUMERS\n  [0-9]+ bytes \\([^)]*\\) peak, from [0-9]+ calls, at:\n +${FRAME}alloc_a ${KNOWN}")
+  sh_profile_test(profile_sampled_estimates_small_blocks_calls_and_temporaries MODE sampled-small
+    ARGS --profile=sampled --profile-sample 4K)
+  sh_profile_test(profile_sampled_realloc_keeps_bytes_and_estimates_them MODE sampled-total
+    PROGRAM profile_realloc_grow ARGS --profile=sampled --profile-sample 1K)
+  sh_profile_test(profile_sampled_estimates_threads_adopted_pages_and_remote_frees
+    MODE sampled-total PROGRAM profile_threads_grow ARGS --profile=sampled --profile-sample 1K)
   sh_profile_test(profile_html_report_draws_in_a_browser MODE html ARGS --profile)
 endif()

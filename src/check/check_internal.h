@@ -81,6 +81,8 @@ typedef struct ck_trace {
    caller's). */
 uint32_t ck_trace_capture(void *ra, void **fp);
 const ck_trace *ck_trace_get(uint32_t id);
+/* The highest id handed out so far (ids are 1, 2, ... in order). */
+uint32_t ck_trace_last(void);
 /* Where an address lies among the loaded objects: the object (its name as
    the loader has it, "" for the program; its load bias), the PT_LOAD segment
    that holds the address, and the object's writable segments. */

@@ -11,14 +11,19 @@
  *   - sampled: one allocation per STACKHEAP_PROFILE_SAMPLE bytes on average
  *     (512 KiB), on an exponential schedule of bytes as tcmalloc's: a thread
  *     counts the bytes it allocates down from a draw of Exp(mean N), and
- *     the allocation that takes the count to zero is sampled.  A block of s
- *     bytes is so sampled with probability q = 1 - exp(-s/N), and recorded
- *     with weight 1/q (calls) and s/q (bytes): every figure is an unbiased
- *     estimate.  A sampled block is handed out 16 bytes into a heap block
- *     of s + 16 bytes; off its page's grid, its free fails the fast path's
- *     grid test and reaches sh_prof_forget, while every other free keeps the
- *     fast path (a counting filter keeps the table look-up off the slow
- *     path's other frees).
+ *     the allocation that takes the count to zero is sampled.  An
+ *     allocation that counts s bytes (malloc's small and medium ones: their
+ *     block's size; any other: the size asked for) is so sampled with
+ *     probability q = 1 - exp(-s/N), and an allocation of n bytes sampled
+ *     is recorded with weight 1/q (calls) and n/q (bytes): every figure is
+ *     an unbiased estimate.  malloc's countdown is kept by its slow path (page.c,
+ *     "sampling": its fast path is release mode's, instruction for
+ *     instruction), the other entry points' here.  A sampled block is
+ *     handed out 16 bytes into a heap block of s + 16 bytes; off its page's
+ *     grid, its free fails the fast path's grid test and reaches
+ *     sh_prof_forget, while every other free keeps the fast path (a
+ *     counting filter keeps the table look-up off the slow path's other
+ *     frees).
  *
  * Data, and its invariants:
  *   - sites: one record per call stack (trace.c's id; 0: no stack), so the
@@ -39,8 +44,9 @@
  *   - leaked: still live at exit (reachable or not: this is not check
  *     mode's scan).
  *   - the timeline: a sample of (time, heap, RSS) each time the bytes
- *     allocated pass the next step (64 KiB at first); when the 1024 slots
- *     are full every other sample goes and the step doubles.
+ *     allocated pass the next step (64 KiB at first), at most one a
+ *     millisecond; when the 1024 slots are full every other sample goes and
+ *     the step doubles.
  *
  * Symbols: at exit, in the process, with trace.c's addr2line children (one
  * per object): the process still has every object mapped (dlopen'ed ones
@@ -168,12 +174,20 @@ static uint64_t rss_now(void)
     return pages * sh_os_page_size();
 }
 
-static void take_sample(void)
+/* A timeline sample, if the bytes allocated passed the next step: at most
+   one a millisecond (each reads /proc) unless last (at exit). */
+static void take_sample(bool last)
 {
     if (!sh_trylock(&prof.timeline_lock))
         return; /* another thread is taking one */
     uint64_t done = atomic_load_explicit(&prof.allocated, memory_order_relaxed);
     if (done >= atomic_load_explicit(&prof.next_sample_at, memory_order_relaxed)) {
+        uint64_t ms = sh_now_ms() - prof.start_ms;
+        if (!last && prof.samples > 0 && prof.sample[prof.samples - 1].ms == ms) {
+            atomic_store_explicit(&prof.next_sample_at, done + prof.step, memory_order_relaxed);
+            sh_unlock(&prof.timeline_lock);
+            return;
+        }
         if (prof.samples == SAMPLES) { /* keep every other, sample half as often */
             for (uint32_t i = 0; i < SAMPLES / 2; i++)
                 prof.sample[i] = prof.sample[2 * i + 1];
@@ -181,7 +195,7 @@ static void take_sample(void)
             prof.step *= 2;
         }
         prof_sample *s = &prof.sample[prof.samples++];
-        s->ms = sh_now_ms() - prof.start_ms;
+        s->ms = ms;
         int64_t live = atomic_load_explicit(&prof.live_bytes, memory_order_relaxed);
         s->heap = live > 0 ? (uint64_t)live : 0;
         s->rss = rss_now();
@@ -226,7 +240,7 @@ static void count_alloc(uint32_t id, uint64_t bytes, uint64_t calls)
             break;
         }
     if (done >= atomic_load_explicit(&prof.next_sample_at, memory_order_relaxed))
-        take_sample();
+        take_sample(false);
 }
 
 static void count_free(const live_entry *e, bool temporary)
@@ -357,21 +371,44 @@ static sh_heap *default_heap(void)
     return h;
 }
 
-/* A block of h as the entry point asked: align > 16 (aligned_alloc), zero (calloc). */
+/* A block of h as the entry point asked: align > 16 (aligned_alloc), zero
+   (calloc).  Never sampled by the heap's slow path (sh_prof_recording is
+   false in it): the entry points that come here sample for themselves. */
 static void *raw_alloc(sh_heap *h, size_t size, size_t align, bool zero)
 {
-    if (align > 16)
-        return sh_heap_alloc_aligned(h, size, align);
-    if (zero && size > SH_MEDIUM_MAX)
-        return sh_large_alloc(h, size, 16, true);
-    void *p = sh_heap_alloc(h, size);
-    if (p != NULL && zero)
-        memset(p, 0, size);
+    busy++;
+    void *p;
+    if (align > 16) {
+        p = sh_heap_alloc_aligned(h, size, align);
+    } else if (zero && size > SH_MEDIUM_MAX) {
+        p = sh_large_alloc(h, size, 16, true);
+    } else {
+        p = sh_heap_alloc(h, size);
+        if (p != NULL && zero)
+            memset(p, 0, size);
+    }
+    busy--;
     return p;
 }
 
-/* Sampled mode: a sampled block of size bytes (OFFSET into its heap block). */
-static void *sampled_alloc(sh_heap *h, size_t size, bool zero, void *ra, void **fp)
+/* Sampled mode: record p, n bytes, drawn with probability q = 1 - exp(-charged
+   / N), as 1/q calls of n/q bytes. */
+static void record_drawn(sh_heap *h, void *p, size_t n, size_t charged, void *ra, void **fp)
+{
+    double q = 1.0 - exp_neg((double)(charged == 0 ? 1 : charged) / (double)prof.mean);
+    if (q < 1e-12)
+        q = 1e-12;
+    double calls = 1.0 / q + 0.5;
+    record(p, (uint64_t)((double)n / q + 0.5), calls > 4e9 ? 4000000000u : (uint32_t)calls, ra, fp);
+    /* p is temporary if freed before this thread's next allocation: send
+       that one to empty_heap_malloc, which clears sh_tls_prof_last */
+    if (sh_tls_heap == h)
+        sh_tls_heap = &sh_empty_heap;
+}
+
+/* Sampled mode: a sampled block of size bytes (OFFSET into its heap block),
+   drawn with probability 1 - exp(-charged / N). */
+static void *sampled_alloc(sh_heap *h, size_t size, size_t charged, bool zero, void *ra, void **fp)
 {
     size_t n = size == 0 ? 1 : size, total;
     if (__builtin_add_overflow(n, (size_t)OFFSET, &total)) {
@@ -382,13 +419,25 @@ static void *sampled_alloc(sh_heap *h, size_t size, bool zero, void *ra, void **
     if (base == NULL)
         return NULL;
     uint8_t *p = base + OFFSET;
-    double q = 1.0 - exp_neg((double)n / (double)prof.mean);
-    if (q < 1e-12)
-        q = 1e-12;
-    double calls = 1.0 / q + 0.5;
+    ((uintptr_t *)base)[0] = 1; /* it has a weight (see sampled_realloc) */
     atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
-    record(p, (uint64_t)((double)n / q + 0.5), calls > 4e9 ? 4000000000u : (uint32_t)calls, ra, fp);
+    record_drawn(h, p, n, charged, ra, fp);
     return p;
+}
+
+void *sh_prof_sample(sh_heap *h, size_t size, size_t charged, void *ra, void **fp)
+{
+    return sampled_alloc(h, size, charged, false, ra, fp);
+}
+
+bool sh_prof_recording(void)
+{
+    return recording();
+}
+
+int64_t sh_prof_interval(void)
+{
+    return draw_interval();
 }
 
 /* Sampled mode: the thread's countdown has reached 0 or below; true if this
@@ -412,16 +461,13 @@ static bool sample_now(size_t size)
     return (sh_tls_prof_left -= (int64_t)size) <= 0 && ran_out();
 }
 
-/* malloc's countdown ran out already (page.c counted size down). */
+bool sh_prof_ran_out(void)
+{
+    return ran_out();
+}
+
 void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp)
 {
-    if (sh_prof_mode == SH_PROF_SAMPLED) {
-        if (!recording() || !ran_out()) {
-            sh_tls_prof_last = NULL;
-            return sh_heap_alloc(h, size);
-        }
-        return sampled_alloc(h, size, false, ra, fp);
-    }
     void *p = sh_heap_alloc(h, size);
     if (p != NULL && recording())
         record(p, size, 1, ra, fp);
@@ -440,7 +486,7 @@ void *sh_prof_alloc(size_t size, size_t align, bool zero, void *ra)
             sh_tls_prof_last = NULL;
             return raw_alloc(h, size, align, zero);
         }
-        return sampled_alloc(h, size, zero, ra, fp);
+        return sampled_alloc(h, size, size, zero, ra, fp);
     }
     void *p = raw_alloc(h, size, align, zero);
     if (p != NULL && recording())
@@ -459,6 +505,8 @@ static bool forget(void *p, live_entry *e)
     } else if (!live_take((uintptr_t)p, e)) {
         return false;
     }
+    if (e->calls == 0) /* sampled: an offset block with no weight (sampled_realloc) */
+        return true;
     bool temporary = sh_tls_prof_last == p && last_site == e->site;
     if (temporary)
         sh_tls_prof_last = NULL;
@@ -487,6 +535,89 @@ bool sh_prof_usable(const void *p, size_t *n)
     return true;
 }
 
+/* Put back the entry forget took (the free it stood for did not happen). */
+static void relive(void *p, const live_entry *e)
+{
+    if (sh_prof_mode == SH_PROF_SAMPLED)
+        atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
+    if (!live_put((uintptr_t)p, e->site, e->bytes, e->calls) || e->calls == 0)
+        return;
+    site *s = &prof.sites[e->site];
+    site_touch(s);
+    atomic_fetch_add_explicit(&s->live, (int64_t)e->bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live_blocks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&prof.live_bytes, (int64_t)e->bytes, memory_order_relaxed);
+}
+
+/*
+ * Sampled mode: each realloc is a free of p and an allocation of size bytes
+ * (as in exact mode and heaptrack), a trial of its own.  A block handed out OFFSET into
+ * its heap block (sampled once) stays so until freed, resized as its heap
+ * block is: drawn, it is recorded with this trial's weight; not drawn, it
+ * stays in the live table with no weight (so that its free finds its heap
+ * block).  An ordinary block drawn moves into an offset block: one copy,
+ * once in its life, so a buffer grown by many reallocs is not copied at each.
+ * The first word of an offset block's heap block (before the block, the
+ * program's to neither read nor write) says whether it has a weight: a
+ * realloc that neither moves it nor is drawn then needs no table look-up.
+ */
+static void *sampled_realloc(sh_heap *h, void *p, size_t size, void *ra, void **fp)
+{
+    bool drawn = recording() && sample_now(size);
+    size_t old;
+    bool offset = sh_prof_usable(p, &old);
+    if (!offset && !drawn) {
+        sh_tls_prof_last = NULL; /* another allocation */
+        busy++;                  /* sampled here, not by the heap's slow path */
+        void *q = sh_heap_realloc_in(h, p, size);
+        busy--;
+        return q;
+    }
+    if (!offset) {
+        old = sh_usable_size(p);
+        void *q = sampled_alloc(h, size, size, false, ra, fp);
+        if (q != NULL) {
+            memcpy(q, p, old < size ? old : size);
+            sh_free(p);
+        }
+        return q;
+    }
+    size_t total;
+    if (__builtin_add_overflow(size, (size_t)OFFSET, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t *pad = (uintptr_t *)((uint8_t *)p - OFFSET);
+    /* it fits where it is (as sh_heap_realloc_in would keep a small block) */
+    bool stays = size <= old && total >= (old + OFFSET) / 2;
+    if (stays && !drawn && pad[0] == 0) { /* and has no weight to drop: nothing changes */
+        sh_tls_prof_last = NULL;
+        return p;
+    }
+    live_entry e;
+    if (!forget(p, &e)) /* another thread freed it meanwhile: its misuse, reported there */
+        return sh_heap_realloc_in(h, p, size);
+    sh_tls_prof_last = NULL; /* p counted as a temporary if it was the last allocation */
+    uint8_t *base = (uint8_t *)pad;
+    if (!stays) {
+        busy++;
+        base = sh_heap_realloc_in(h, base, total);
+        busy--;
+        if (base == NULL) {
+            relive(p, &e);
+            return NULL;
+        }
+    }
+    uint8_t *q = base + OFFSET;
+    atomic_fetch_add_explicit(filter_slot((uintptr_t)q), 1, memory_order_relaxed);
+    ((uintptr_t *)base)[0] = drawn;
+    if (drawn)
+        record_drawn(h, q, size, size, ra, fp);
+    else
+        live_put((uintptr_t)q, 0, 0, 0);
+    return q;
+}
+
 void *sh_prof_realloc(void *p, size_t size, void *ra)
 {
     if (p == NULL)
@@ -499,30 +630,15 @@ void *sh_prof_realloc(void *p, size_t size, void *ra)
     if (h == NULL)
         return NULL;
     void **fp = __builtin_frame_address(0);
-    size_t old;
-    bool sampled = sh_prof_usable(p, &old);
-    if (sh_prof_mode == SH_PROF_SAMPLED && (sampled || (recording() && sample_now(size)))) {
-        /* into or out of a sampled block: a move */
-        if (!sampled)
-            old = sh_usable_size(p);
-        void *q = recording() ? sampled_alloc(h, size, false, ra, fp) : raw_alloc(h, size, 0, 0);
-        if (q == NULL)
-            return NULL;
-        memcpy(q, p, old < size ? old : size);
-        sh_free(p);
-        return q;
-    }
-    if (sh_prof_mode == SH_PROF_SAMPLED) {
-        sh_tls_prof_last = NULL;
-        return sh_heap_realloc_in(h, p, size);
-    }
+    if (sh_prof_mode == SH_PROF_SAMPLED)
+        return sampled_realloc(h, p, size, ra, fp);
     live_entry e;
     bool known = forget(p, &e);
     /* h, not the empty heap: the new block is recorded here, not again in malloc */
     void *q = sh_heap_realloc_in(h, p, size);
     if (q == NULL) {
         if (known) /* p is still live: put it back */
-            record(p, e.bytes, 1, ra, fp);
+            relive(p, &e);
         return NULL;
     }
     if (recording())
@@ -557,12 +673,13 @@ static void at_exit(void)
 {
     if (atomic_exchange_explicit(&prof.stopped, true, memory_order_relaxed))
         return;
+    uint64_t exit_ms = sh_now_ms();
     busy++;
     /* the last sample, and every site's at_peak brought up to date */
     atomic_store_explicit(&prof.next_sample_at, 0, memory_order_relaxed);
-    take_sample();
-    uint32_t n = 0, max_frames = 0;
-    for (uint32_t id = 0; id < SITES; id++) {
+    take_sample(true);
+    uint32_t n = 0, max_frames = 0, last = ck_trace_last();
+    for (uint32_t id = 0; id < SITES && id <= last; id++) {
         site *s = &prof.sites[id];
         if (atomic_load_explicit(&s->calls, memory_order_relaxed) == 0)
             continue;
@@ -576,7 +693,8 @@ static void at_exit(void)
         sh_warning("profile: the system refused memory for the report");
         return;
     }
-    prof_report r = {.mode = sh_prof_mode == SH_PROF_SAMPLED ? "sampled" : "exact",
+    prof_report r = {.exit_ms = exit_ms,
+                     .mode = sh_prof_mode == SH_PROF_SAMPLED ? "sampled" : "exact",
                      .sample_bytes = prof.mean,
                      .site = out,
                      .sites = n};
@@ -609,7 +727,7 @@ static void at_exit(void)
     r.allocated = atomic_load_explicit(&prof.allocated, memory_order_relaxed);
     r.calls = atomic_load_explicit(&prof.calls, memory_order_relaxed);
     r.temporary = atomic_load_explicit(&prof.temporary, memory_order_relaxed);
-    r.ms = sh_now_ms() - prof.start_ms;
+    r.ms = exit_ms - prof.start_ms;
     char *cmd = prof_arena_take(4096);
     if (cmd != NULL) {
         size_t len = sh_os_read_file("/proc/self/cmdline", cmd, 4095);

@@ -55,7 +55,8 @@ typedef struct prof_report {
     const prof_sample *sample;
     uint32_t samples;
     uint64_t peak, peak_rss, allocated, calls, temporary, leaked, leaked_blocks;
-    uint64_t ms; /* the run's length */
+    uint64_t ms;      /* the run's length, to the at-exit report */
+    uint64_t exit_ms; /* sh_now_ms() when the at-exit report began */
     const char *command;
 } prof_report;
 

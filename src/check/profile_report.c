@@ -265,7 +265,9 @@ static void write_summary(const prof_report *r, const char *files)
             print_site(w, s);
         }
     }
-    prof_printf(w, "stackheap: profile: wrote %s\n", files);
+    /* what the report itself cost (symbols, files), apart from the run */
+    prof_printf(w, "stackheap: profile: wrote %s (in %llu ms at exit)\n", files,
+                (unsigned long long)(sh_now_ms() - r->exit_ms));
     prof_flush(w);
 }
 

@@ -459,6 +459,14 @@ void ck_trace_tables(uintptr_t lo[2], uintptr_t hi[2])
     hi[1] = tr.slot != NULL ? lo[1] + SLOTS * sizeof(uint32_t) : 0;
 }
 
+uint32_t ck_trace_last(void)
+{
+    sh_lock(&tr.lock);
+    uint32_t n = tr.count;
+    sh_unlock(&tr.lock);
+    return n;
+}
+
 const ck_trace *ck_trace_get(uint32_t id)
 {
     return id != 0 && id <= tr.count ? &tr.rec[id] : NULL;

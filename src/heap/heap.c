@@ -210,8 +210,10 @@ SH_NOINLINE sh_heap *sh_heap_thread_init(void)
     h->is_default = true;
     sh_tls_default = h;
     if (!sh_checking()) { /* check mode: the fast paths never see the heap */
-        /* sampling and profiling: every malloc counts down (sampled.c, profile.c) */
-        if (sh_sample_rate == 0 && sh_prof_mode == SH_PROF_OFF)
+        /* sampled guarding, exact profile: every malloc counts down or is
+           recorded (sampled.c, profile.c); the sampled profile samples in
+           the slow path (page.c) */
+        if (sh_sample_rate == 0 && sh_prof_mode != SH_PROF_EXACT)
             sh_tls_heap = h;
         if (sh_prof_mode != SH_PROF_EXACT) /* exact profile: every free is recorded */
             sh_tls_thread_id = sh_tls_owner_id;

@@ -190,6 +190,9 @@ typedef struct sh_heap {
     /* by bin: the bin's only page if the last purge scan found it empty and
        it has not emptied again since (page.c, trim_idle_pages), else NULL */
     const sh_page *idle_seen[SH_BINS];
+    /* sampled profile, by bin: the page whose free list was cut before the
+       block malloc samples next (page.c, "sampling"), else NULL */
+    const sh_page *prof_trap[SH_BINS];
 } sh_heap;
 
 /* ---- hardening: encoded free lists (integrity.c) ---------------------------
@@ -366,8 +369,11 @@ extern __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec")));
 extern __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec")));
 /* The thread's default heap (NULL before its first allocation) and the id it
    owns segments with, in every mode.  sh_tls_heap and sh_tls_thread_id are
-   the same heap and id, except in check mode, where they stay sh_empty_heap
-   and SH_NO_THREAD so that every malloc and free takes its slow path. */
+   the same heap and id, except in check mode and an exact profile, where
+   they stay sh_empty_heap and SH_NO_THREAD so that every malloc and free
+   takes its slow path; with sampled guarding, where sh_tls_heap stays
+   sh_empty_heap (every malloc); and in a sampled profile, from a sample to
+   the thread's next malloc (profile.c, temporaries). */
 extern __thread sh_heap *sh_tls_default __attribute__((tls_model("initial-exec")));
 extern __thread uintptr_t sh_tls_owner_id __attribute__((tls_model("initial-exec")));
 
@@ -418,14 +424,22 @@ size_t sh_sampled_peak(void);
 
 /* ---- the heap profiler (src/check/profile.c) ----------------------------------
  *
- * STACKHEAP_PROFILE=exact|sampled (not in check mode).  Both keep a thread's
- * public heap the empty heap, so every malloc reaches empty_heap_malloc,
- * which hands it to sh_prof_malloc.  Exact: sh_tls_thread_id also stays
+ * STACKHEAP_PROFILE=exact|sampled (not in check mode).
+ *
+ * Exact keeps a thread's public heap the empty heap, so every malloc reaches
+ * empty_heap_malloc, which hands it to sh_prof_malloc, and sh_tls_thread_id
  * SH_NO_THREAD, so every free reaches sh_heap_free_block (the slow path),
- * which asks sh_prof_forget.  Sampled: frees keep their fast path; a sampled block is
- * handed out 16 bytes into its heap block, off its page's grid, so only its
- * free fails the fast path's grid test and reaches sh_prof_forget.  The other
- * entry points (calloc, realloc, aligned, usable size) test sh_prof_mode.
+ * which asks sh_prof_forget.
+ *
+ * Sampled keeps both fast paths.  A block sampled is handed out 16 bytes
+ * into its heap block, off its page's grid, so only its free fails free's
+ * grid test and reaches sh_prof_forget.  malloc samples in its slow path
+ * (page.c, "sampling"): when a page's free list is installed, the thread's
+ * countdown is charged for all of its blocks at once and, if it runs out
+ * within them, the list is cut before the block it runs out on, so that
+ * malloc's fast path comes to the slow path for exactly that allocation.
+ * The other entry points (calloc, realloc, aligned, usable size) test
+ * sh_prof_mode and count down for themselves.
  */
 enum { SH_PROF_OFF = 0, SH_PROF_EXACT = 1, SH_PROF_SAMPLED = 2 };
 extern int sh_prof_mode;
@@ -435,9 +449,18 @@ extern __thread int64_t sh_tls_prof_left __attribute__((tls_model("initial-exec"
 extern __thread void *sh_tls_prof_last __attribute__((tls_model("initial-exec")));
 /* Read the options and start the profiler (global_init, once). */
 void sh_prof_init(void);
-/* malloc's slow path in profile mode: a block of h for the program's call at
-   ra (fp: the frame to walk its stack from), recorded or counted down. */
+/* Exact: malloc's slow path, a block of h for the program's call at ra (fp:
+   the frame to walk its stack from), recorded. */
 void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp);
+/* Sampled, for page.c: true unless inside the profiler or the check layer,
+   or after exit; the thread's countdown has reached 0 or below: true if this
+   allocation is sampled (the next interval is drawn); a fresh interval, in
+   bytes (Exp with mean N); a sampled block of size bytes for the call at ra,
+   drawn with probability 1 - exp(-charged / N) (NULL: out of memory). */
+bool sh_prof_recording(void);
+bool sh_prof_ran_out(void);
+int64_t sh_prof_interval(void);
+void *sh_prof_sample(sh_heap *h, size_t size, size_t charged, void *ra, void **fp);
 /* calloc (zero), aligned_alloc and posix_memalign (align > 0) in profile mode. */
 void *sh_prof_alloc(size_t size, size_t align, bool zero, void *ra);
 /* free's slow path in profile mode (sh_heap_free_block): forget p if it was

@@ -76,10 +76,28 @@ static void set_direct(sh_heap *h, unsigned bin, sh_page *pg)
         h->small_direct[i] = pg;
 }
 
+/* Sampled profile: pg becomes its bin's direct page outside malloc's slow
+   path, whose free list no trial was made for: hand the list to local_free,
+   so that the fast path comes to the slow path, which makes them ("sampling",
+   below).  A trap on pg goes (its list is merged: its trial is not made). */
+static SH_NOINLINE void prof_defer(sh_heap *h, sh_page *pg)
+{
+    if (h->prof_trap[pg->bin] == pg)
+        h->prof_trap[pg->bin] = NULL;
+    if (!sh_is_block(pg->free))
+        return;
+    if (sh_is_block(pg->local_free))
+        sh_page_collect(pg);
+    pg->local_free = pg->free;
+    pg->free = (sh_block *)sh_segment_of(pg);
+}
+
 void sh_heap_update_direct(sh_heap *h, unsigned bin)
 {
     sh_page *first = h->bins[bin].first;
     set_direct(h, bin, first != NULL ? first : &sh_empty_page);
+    if (sh_unlikely(sh_prof_mode == SH_PROF_SAMPLED) && first != NULL && h->is_default)
+        prof_defer(h, first);
 }
 
 /* Carve the next never-used blocks of pg into its free list (free is empty). */
@@ -342,7 +360,8 @@ static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_blo
     uint32_t held = (uint32_t)bp->capacity - bp->used;
     /* malloc pops the list once it is worth the slow path that follows
        when it runs dry (a block at a time would cost one per block) */
-    if (h->direct[bin] != bp && (held >= BORROW_SERVE || held * block_size >= BORROW_BYTES / 2))
+    if (h->direct[bin] != bp && (held >= BORROW_SERVE || held * block_size >= BORROW_BYTES / 2) &&
+        sh_prof_mode != SH_PROF_SAMPLED) /* sampled profile: malloc's slow path installs it */
         set_direct(h, bin, bp);
     return true;
 }
@@ -417,6 +436,7 @@ static void trim_idle_pages(sh_heap *h, bool force)
         sh_os_decommit(start, (carved + os_page - 1) & ~(os_page - 1));
         pg->free = NULL;
         pg->local_free = (sh_block *)sh_segment_of(pg);
+        h->prof_trap[bin] = NULL;                             /* its free list is gone */
         __atomic_store_n(&pg->capacity, 0, __ATOMIC_RELAXED); /* carved again when used */
         sh_page_publish(pg);
     }
@@ -525,7 +545,8 @@ pop:;
 
 /*
  * A malloc of the public heap while it is still the empty heap: the
- * thread's first, or every one in check mode and with sampling on.  Entered
+ * thread's first, every one in check mode, with sampled guarding on and in
+ * an exact profile, and a sampled profile's first after a sample.  Entered
  * by tail calls from malloc, so ra is the program's call site and, the
  * frame set up here being the first since the program's, the frame pointer
  * saved in it is the program's.
@@ -539,12 +560,12 @@ static SH_NOINLINE void *empty_heap_malloc(size_t size, void *ra)
         errno = ENOMEM;
         return NULL;
     }
-    if (sh_prof_mode != SH_PROF_OFF) { /* sampled: count the bytes down here, in line */
-        if (sh_prof_mode == SH_PROF_SAMPLED && (sh_tls_prof_left -= (int64_t)size) > 0) {
-            sh_tls_prof_last = NULL; /* no temporary: another allocation came between */
-            return sh_heap_alloc(h, size);
-        }
+    if (sh_prof_mode == SH_PROF_EXACT)
         return sh_prof_malloc(h, size, ra, __builtin_frame_address(0));
+    if (sh_prof_mode == SH_PROF_SAMPLED) { /* the allocation after a sample's */
+        sh_tls_prof_last = NULL;           /* no temporary: another allocation came between */
+        sh_tls_heap = h;
+        return sh_heap_alloc(h, size);
     }
     if (sh_sample_rate != 0 && sh_unlikely(--sh_tls_sample_countdown <= 0)) {
         void *p = sh_sampled_alloc(size, ra, __builtin_frame_address(0));
@@ -554,8 +575,8 @@ static SH_NOINLINE void *empty_heap_malloc(size_t size, void *ra)
     return sh_heap_alloc(h, size);
 }
 
-/* h's slow path: a block from its queues, a new page, or a large block. */
-static SH_NOINLINE void *heap_malloc(size_t size, sh_heap *h)
+/* A block of h's from its queues, a new page, or a large block. */
+static inline void *heap_alloc_slow(size_t size, sh_heap *h)
 {
     if (size == 0)
         size = 1;
@@ -567,7 +588,102 @@ static SH_NOINLINE void *heap_malloc(size_t size, sh_heap *h)
     return p;
 }
 
-/* Two tail calls and nothing else: sampling brings every malloc here. */
+/*
+ * Sampling (STACKHEAP_PROFILE=sampled): malloc is sampled in its slow path,
+ * with no instruction added to its fast path.  Each allocation is a trial
+ * that succeeds with probability q = 1 - exp(-s/N) for a block of s bytes
+ * (a thread's countdown of bytes, drawn from Exp(N): profile.c).  A small
+ * or medium allocation counts its block's size; the trials of the blocks on
+ * a free list are made together, when the slow path installs the list (the
+ * direct page's, after its pop: capacity - used blocks, all on its free
+ * list once local_free is collected; a borrowed list's, capacity - used):
+ *   - the countdown outlasts the list: it is charged for all of them;
+ *   - it runs out on the list's k-th block: the list is cut before that
+ *     block (the rest goes to local_free, or home from a borrowed list) and
+ *     the bin's trap is set, so the fast path pops k - 1 blocks and brings
+ *     the k-th allocation to the slow path, which samples it.  The blocks
+ *     after the cut are trials again when their list is next installed.
+ * A list that malloc does not use up (its page given back, or trimmed)
+ * leaves some of its trials unmade, whatever they would have drawn: the
+ * allocations made are still each sampled with probability q.  Allocations
+ * of the profiler's own, and the entry points that count down for
+ * themselves (calloc, realloc, aligned: profile.c), consume trials without
+ * being sampled by them.
+ */
+static void prof_charge(sh_heap *h, unsigned bin)
+{
+    sh_page *pg = h->direct[bin];
+    bool lent = pg == &h->borrowed[bin];
+    sh_page *owner = lent ? pg->next : pg;
+    if (!lent && sh_is_block(pg->local_free))
+        sh_page_collect(pg);
+    int64_t n = (int64_t)pg->capacity - (int64_t)pg->used, bs = (int64_t)sh_bin_size(bin);
+    if (n <= 0 || owner == NULL)
+        return;
+    if (sh_tls_prof_left <= 0)
+        sh_tls_prof_left = sh_prof_interval();
+    if (sh_tls_prof_left > n * bs) {
+        sh_tls_prof_left -= n * bs;
+        return;
+    }
+    int64_t k = (sh_tls_prof_left + bs - 1) / bs; /* 1 <= k <= n */
+    sh_tls_prof_left = sh_prof_interval();
+    sh_block *end = (sh_block *)sh_segment_of(owner), *last = NULL, *b = pg->free;
+    for (int64_t i = 1; i < k; i++) {
+        last = b;
+        b = sh_link_next(owner, b);
+        if (!sh_is_block(b))
+            return; /* shorter than counted: the trial that ran out is never made */
+    }
+    if (last == NULL)
+        pg->free = end;
+    else
+        last->link = sh_link_encode(last, end);
+    if (lent) { /* b and the blocks after it go home */
+        push_remote(owner, b, pg->local_free, false);
+        pg->local_free = last != NULL ? last : end;
+        pg->capacity = (uint16_t)(pg->used + (uint32_t)k - 1);
+    } else {
+        pg->local_free = b; /* empty until now: collected above */
+    }
+    h->prof_trap[bin] = pg;
+}
+
+/* h's slow path when it samples: the thread's default heap, sampled profile. */
+static SH_NOINLINE void *prof_heap_malloc(size_t size, sh_heap *h)
+{
+    void *ra = __builtin_return_address(0); /* the program's call: tail calls since */
+    void **fp = __builtin_frame_address(0);
+    bool on = sh_prof_recording();
+    sh_tls_prof_last = NULL; /* no temporary: another allocation came between */
+    if (size > SH_MEDIUM_MAX) {
+        if (on && (sh_tls_prof_left -= (int64_t)size) <= 0 && sh_prof_ran_out())
+            return sh_prof_sample(h, size, size, ra, fp);
+        return heap_alloc_slow(size, h);
+    }
+    unsigned bin = sh_bin_of(size == 0 ? 1 : size);
+    size_t bs = sh_bin_size(bin);
+    const sh_page *trap = h->prof_trap[bin];
+    h->prof_trap[bin] = NULL;
+    if (on && ((trap == h->direct[bin] && !sh_is_block(trap->free)) ||
+               ((sh_tls_prof_left -= (int64_t)bs) <= 0 && sh_prof_ran_out())))
+        return sh_prof_sample(h, size, bs, ra, fp);
+    void *p = heap_alloc_slow(size, h);
+    if (p != NULL)
+        prof_charge(h, bin);
+    return p;
+}
+
+/* h's slow path: a block from its queues, a new page, or a large block. */
+static SH_NOINLINE void *heap_malloc(size_t size, sh_heap *h)
+{
+    if (sh_unlikely(sh_prof_mode == SH_PROF_SAMPLED) && h == sh_tls_default)
+        return prof_heap_malloc(size, h);
+    return heap_alloc_slow(size, h);
+}
+
+/* Two tail calls and nothing else: sampled guarding and the exact profile
+   bring every malloc here, and prof_heap_malloc takes its call site from them. */
 void *sh_heap_malloc_slow(size_t size, sh_heap *h)
 {
     if (h == &sh_empty_heap)

@@ -1,10 +1,12 @@
 # expect.cmake -- run a program under `stackheap run --profile` and check the
-# profile it leaves.  cmake -DCOMMAND=... -DOUT=PREFIX -DMODE=<exact|sampled|html>
+# profile it leaves.  cmake -DCOMMAND=... -DOUT=PREFIX -DMODE=<exact|sampled|sampled-small|
+#   sampled-total|html>
 #   -DMATCH=... -DBROWSER=<path or empty> -P expect.cmake
 # Lists come with "|SEP|" between items.  MATCH: regexes the stderr (the text
 # summary) must match.  exact: the collapsed stacks hold alloc_a's 8 MiB
 # exactly; sampled: the estimate of alloc_a's peak is within the sampling
-# error (see below); html: a headless browser loads the report and the DOM
+# error (see below); sampled-small: so are the estimates of the small
+# blocks' calls, and the temporaries found; html: a headless browser loads the report and the DOM
 # its scripts built holds the flame graph's frames and the chart.
 foreach(v COMMAND MATCH)
   string(REPLACE "|SEP|" ";" ${v} "${${v}}")
@@ -55,6 +57,58 @@ elseif(MODE STREQUAL "sampled")
   set(est ${CMAKE_MATCH_1})
   if(est LESS 3670016 OR est GREATER 13107200)
     message(FATAL_ERROR "alloc_a's estimated peak ${est} is outside 3.5 to 12.5 MiB")
+  endif()
+elseif(MODE STREQUAL "sampled-small")
+  # One sample per 4 KiB: a malloc of a 32-byte block is sampled with
+  # q = 1 - exp(-32/4096) and stands for 1/q calls, so temp_b's estimate of
+  # its 100000 calls has a standard deviation of sqrt(100000 (1 - q) / q),
+  # 3570; keep_d's of 50000 (48 bytes), 2060.  20% off is 5.6 and 4.9 of
+  # them: a bias in which of malloc's allocations are sampled fails here.
+  # Every sampled block of temp_b's is freed before the next allocation.
+  foreach(site_calls "temp_b;100000" "keep_d;50000")
+    list(GET site_calls 0 site)
+    list(GET site_calls 1 calls)
+    if(NOT err MATCHES "\n  ([0-9]+) calls, [^\n]*\n +#0 ${site} ")
+      string(APPEND bad "${site} is not among the sites with the most calls\n")
+      continue()
+    endif()
+    set(est ${CMAKE_MATCH_1})
+    math(EXPR lo "${calls} * 8 / 10")
+    math(EXPR hi "${calls} * 12 / 10")
+    if(est LESS lo OR est GREATER hi)
+      string(APPEND bad "${site}'s estimated calls ${est} are not within 20% of ${calls}\n")
+    endif()
+  endforeach()
+  if(NOT err MATCHES "MOST TEMPORARY ALLOCATIONS\n  ([0-9]+) temporary of ([0-9]+) calls, at:\n +#0 temp_b "
+     OR NOT CMAKE_MATCH_1 STREQUAL CMAKE_MATCH_2)
+    string(APPEND bad "temp_b's sampled calls are not all temporary\n")
+  endif()
+  if(bad)
+    message(FATAL_ERROR "${bad}")
+  endif()
+elseif(MODE STREQUAL "sampled-total")
+  # The program (realloc_grow, threads_grow) checked what it could (it exits
+  # 1 otherwise) and printed the bytes it asked for; the allocated stacks'
+  # estimate of them, at one sample per KiB, is within a few tenths of a
+  # percent (realloc_grow: 1.4 GB; threads_grow: 250 MB in blocks of 16 to
+  # 1024 bytes, 0.4%): 5% off is a bias, such as allocations that are never
+  # a trial or are counted twice.
+  if(NOT out MATCHES "[a-z_]+: ok, ([0-9]+) bytes asked")
+    message(FATAL_ERROR "the program did not finish")
+  endif()
+  set(asked ${CMAKE_MATCH_1})
+  file(STRINGS ${OUT}.alloc.collapsed lines)
+  set(sum 0)
+  foreach(l IN LISTS lines)
+    if(l MATCHES " ([0-9]+)$")
+      math(EXPR sum "${sum} + ${CMAKE_MATCH_1}")
+    endif()
+  endforeach()
+  math(EXPR lo "${asked} / 100 * 95")
+  math(EXPR hi "${asked} / 100 * 105")
+  message("asked ${asked} bytes; the profile's estimate: ${sum}")
+  if(sum LESS lo OR sum GREATER hi)
+    message(FATAL_ERROR "the estimate ${sum} is not within 5% of the ${asked} bytes asked")
   endif()
 elseif(MODE STREQUAL "html")
   execute_process(COMMAND ${BROWSER} --headless --no-sandbox --disable-gpu --dump-dom

@@ -1,6 +1,8 @@
 /* A program with a known allocation profile, for the heap profiler's tests:
    alloc_a holds 8 MiB at the peak (8 blocks of 1 MiB), temp_b makes 100000
-   temporary allocations of 32 bytes, leak_c leaks 3 blocks of 100 bytes. */
+   temporary allocations of 32 bytes, keep_d 50000 of 48 bytes that it keeps
+   (2.4 MB, less than the peak) and then frees, leak_c leaks 3 blocks of 100
+   bytes. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,6 +25,14 @@ __attribute__((noinline)) static void temp_b(void)
     }
 }
 
+static void *kept[50000];
+
+__attribute__((noinline)) static void keep_d(void)
+{
+    for (int i = 0; i < 50000; i++)
+        kept[i] = malloc(48);
+}
+
 __attribute__((noinline)) static void leak_c(void)
 {
     sink = malloc(100);
@@ -34,6 +44,9 @@ int main(void)
     temp_b();
     for (int i = 0; i < 8; i++)
         free(keep[i]);
+    keep_d();
+    for (int i = 0; i < 50000; i++)
+        free(kept[i]);
     for (int i = 0; i < 3; i++)
         leak_c();
     sink = NULL;
