@@ -249,6 +249,15 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     set_tests_properties(check_unwind_finds_every_frame_without_frame_pointers
       PROPERTIES SKIP_RETURN_CODE 77)
   endif()
+  # Without libunwind (a preload makes its dlopen fail): a warning that says
+  # so, and the program's call site still found (frame pointers are walked).
+  add_library(check_no_libunwind SHARED check/no_libunwind.c)
+  target_link_libraries(check_no_libunwind PRIVATE ${CMAKE_DL_LIBS})
+  sh_check_test(check_unwind_without_libunwind_warns_and_walks_frame_pointers RC 0
+    COMMAND $<TARGET_FILE:stackheap_tool> run --check --unwind $<TARGET_FILE:check_leak_deep>
+    ENV LD_PRELOAD=$<TARGET_FILE:check_no_libunwind>
+    MATCH "STACKHEAP_UNWIND=1: cannot load libunwind.so.8 \\(Debian: apt-get install libunwind8\\); call stacks are walked by frame pointers"
+          "42 bytes in 1 block allocated at:[^#]*${FRAME} level3 [^ ]*leak_deep.c:[0-9]+")
 
   # Sampled guarding in release mode (STACKHEAP_SAMPLE=N, src/check/sampled.c):
   # with N=1 every allocation that fits a slot is guarded, and the bug is
