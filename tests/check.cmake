@@ -5,7 +5,7 @@
 if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
   foreach(p leak leak_indirect fork_leak spawn closes_fds double_free free_stack free_interior
       overrun use_after_free clean quarantine double_free_big not_from_malloc sized_free
-      aligned_huge overflow_read)
+      aligned_huge overflow_read sampled_sizes)
     add_executable(check_${p} check/${p}.c)
     target_compile_options(check_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
     target_link_libraries(check_${p} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
@@ -281,6 +281,11 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     ENV ${SAMPLE_ENV}
     MATCH "stackheap: sampled: heap buffer overflow: 0 bytes past the end of a 24-byte block at 0x[0-9a-f]+ was written; found by free\\(0x[0-9a-f]+\\) \\(thread [0-9]+\\), at:[^#]*${FRAME} main [^ ]*overrun.c:[0-9]+"
           "the block was allocated by thread [0-9]+ at:[^#]*${FRAME} main [^ ]*overrun.c:[0-9]+")
+  sh_check_test(sampled_guards_up_to_a_page_and_no_aligned_block RC 0
+    COMMAND $<TARGET_FILE:check_sampled_sizes>
+    ENV ${SAMPLE_ENV} STACKHEAP_STATS=1
+    STDOUT "malloc\\(100\\): guarded\nmalloc\\(page \\+ 1\\): heap\naligned_alloc\\(64, 100\\): heap\nposix_memalign\\(32, 100\\): heap\n"
+    MATCH "STACKHEAP_SAMPLE=1: [1-9][0-9]* allocations guarded")
   sh_check_test(sampled_double_free_is_reported RC abort
     COMMAND $<TARGET_FILE:check_double_free>
     ENV ${SAMPLE_ENV}

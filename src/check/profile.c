@@ -65,13 +65,17 @@ __thread int64_t sh_tls_prof_left __attribute__((tls_model("initial-exec")));
 __thread void *sh_tls_prof_last __attribute__((tls_model("initial-exec")));
 static __thread uint32_t last_site __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
-static __thread int busy __attribute__((tls_model("initial-exec")));
+__thread int sh_tls_prof_busy __attribute__((tls_model("initial-exec")));
+_Atomic uint16_t *sh_prof_filter;
+_Atomic bool sh_prof_stopped;
 
 #define SITES (1u << 16) /* trace.c hands out ids below this */
 #define STRIPES 64
 #define SAMPLES 1024
-#define FILTER (1u << 16)
 #define OFFSET 16 /* a sampled block's pointer, into its heap block */
+/* a live entry's site flag: a large sampled block, recorded where it is (a
+   large block's free takes the slow path anyway: no OFFSET needed) */
+#define IN_PLACE (1u << 31)
 
 typedef struct site {
     _Atomic uint64_t calls, allocated, temporary, live_blocks;
@@ -96,10 +100,8 @@ typedef struct stripe {
 static struct {
     site *sites;
     stripe stripe[STRIPES];
-    _Atomic uint16_t *filter; /* sampled: live sampled blocks by hash(addr), a count each */
     _Atomic int64_t live_bytes;
     _Atomic uint64_t peak_bytes, peak_epoch, allocated, calls, temporary;
-    _Atomic bool stopped;
     uint64_t mean; /* sampled: N */
     uint64_t start_ms;
     char out[512]; /* the output prefix */
@@ -245,7 +247,7 @@ static void count_alloc(uint32_t id, uint64_t bytes, uint64_t calls)
 
 static void count_free(const live_entry *e, bool temporary)
 {
-    site *s = &prof.sites[e->site];
+    site *s = &prof.sites[e->site & ~IN_PLACE];
     site_touch(s);
     atomic_fetch_sub_explicit(&s->live, (int64_t)e->bytes, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->live_blocks, 1, memory_order_relaxed);
@@ -260,8 +262,7 @@ static void count_free(const live_entry *e, bool temporary)
 
 static uint64_t addr_hash(uintptr_t a)
 {
-    uint64_t h = (uint64_t)(a >> 4) * 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
+    return sh_prof_hash(a);
 }
 
 /* Double t's table (its lock held); false if the OS refused. */
@@ -339,28 +340,28 @@ static bool live_take(uintptr_t a, live_entry *out)
 
 static _Atomic uint16_t *filter_slot(uintptr_t a)
 {
-    return &prof.filter[addr_hash(a) & (FILTER - 1)];
+    return &sh_prof_filter[addr_hash(a) & (SH_PROF_FILTER - 1)];
 }
 
 /* ---- recording ------------------------------------------------------------------------ */
 
 static bool recording(void)
 {
-    return busy == 0 && ck_busy == 0 && !atomic_load_explicit(&prof.stopped, memory_order_relaxed);
+    return sh_prof_recording();
 }
 
-/* Record p (bytes, calls represented) for the call at ra. */
-static void record(void *p, uint64_t bytes, uint32_t calls, void *ra, void **fp)
+/* Record p (bytes, calls represented) for the call at ra; flags: IN_PLACE. */
+static void record(void *p, uint64_t bytes, uint32_t calls, void *ra, void **fp, uint32_t flags)
 {
-    busy++;
+    sh_tls_prof_busy++;
     uint32_t id = ck_trace_capture(ra, fp);
     if (id >= SITES)
         id = 0;
-    if (live_put((uintptr_t)p, id, bytes, calls))
+    if (live_put((uintptr_t)p, id | flags, bytes, calls))
         count_alloc(id, bytes, calls);
     sh_tls_prof_last = p;
     last_site = id;
-    busy--;
+    sh_tls_prof_busy--;
 }
 
 static sh_heap *default_heap(void)
@@ -376,7 +377,7 @@ static sh_heap *default_heap(void)
    false in it): the entry points that come here sample for themselves. */
 static void *raw_alloc(sh_heap *h, size_t size, size_t align, bool zero)
 {
-    busy++;
+    sh_tls_prof_busy++;
     void *p;
     if (align > 16) {
         p = sh_heap_alloc_aligned(h, size, align);
@@ -387,19 +388,21 @@ static void *raw_alloc(sh_heap *h, size_t size, size_t align, bool zero)
         if (p != NULL && zero)
             memset(p, 0, size);
     }
-    busy--;
+    sh_tls_prof_busy--;
     return p;
 }
 
 /* Sampled mode: record p, n bytes, drawn with probability q = 1 - exp(-charged
    / N), as 1/q calls of n/q bytes. */
-static void record_drawn(sh_heap *h, void *p, size_t n, size_t charged, void *ra, void **fp)
+static void record_drawn(sh_heap *h, void *p, size_t n, size_t charged, void *ra, void **fp,
+                         uint32_t flags)
 {
     double q = 1.0 - exp_neg((double)(charged == 0 ? 1 : charged) / (double)prof.mean);
     if (q < 1e-12)
         q = 1e-12;
     double calls = 1.0 / q + 0.5;
-    record(p, (uint64_t)((double)n / q + 0.5), calls > 4e9 ? 4000000000u : (uint32_t)calls, ra, fp);
+    record(p, (uint64_t)((double)n / q + 0.5), calls > 4e9 ? 4000000000u : (uint32_t)calls, ra, fp,
+           flags);
     /* p is temporary if freed before this thread's next allocation: send
        that one to empty_heap_malloc, which clears sh_tls_prof_last */
     if (sh_tls_heap == h)
@@ -415,24 +418,27 @@ static void *sampled_alloc(sh_heap *h, size_t size, size_t charged, bool zero, v
         errno = ENOMEM;
         return NULL;
     }
+    if (n > SH_MEDIUM_MAX) { /* a large block: recorded where it is */
+        void *p = raw_alloc(h, n, 0, zero);
+        if (p != NULL) {
+            atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
+            record_drawn(h, p, n, charged, ra, fp, IN_PLACE);
+        }
+        return p;
+    }
     uint8_t *base = raw_alloc(h, total, 0, zero);
     if (base == NULL)
         return NULL;
     uint8_t *p = base + OFFSET;
     ((uintptr_t *)base)[0] = 1; /* it has a weight (see sampled_realloc) */
     atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
-    record_drawn(h, p, n, charged, ra, fp);
+    record_drawn(h, p, n, charged, ra, fp, 0);
     return p;
 }
 
 void *sh_prof_sample(sh_heap *h, size_t size, size_t charged, void *ra, void **fp)
 {
     return sampled_alloc(h, size, charged, false, ra, fp);
-}
-
-bool sh_prof_recording(void)
-{
-    return recording();
 }
 
 int64_t sh_prof_interval(void)
@@ -470,7 +476,7 @@ void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp)
 {
     void *p = sh_heap_alloc(h, size);
     if (p != NULL && recording())
-        record(p, size, 1, ra, fp);
+        record(p, size, 1, ra, fp, 0);
     return p;
 }
 
@@ -490,7 +496,7 @@ void *sh_prof_alloc(size_t size, size_t align, bool zero, void *ra)
     }
     void *p = raw_alloc(h, size, align, zero);
     if (p != NULL && recording())
-        record(p, size, 1, ra, fp);
+        record(p, size, 1, ra, fp, 0);
     return p;
 }
 
@@ -507,7 +513,7 @@ static bool forget(void *p, live_entry *e)
     }
     if (e->calls == 0) /* sampled: an offset block with no weight (sampled_realloc) */
         return true;
-    bool temporary = sh_tls_prof_last == p && last_site == e->site;
+    bool temporary = sh_tls_prof_last == p && last_site == (e->site & ~IN_PLACE);
     if (temporary)
         sh_tls_prof_last = NULL;
     count_free(e, temporary);
@@ -517,7 +523,7 @@ static bool forget(void *p, live_entry *e)
 void *sh_prof_forget(void *p)
 {
     live_entry e;
-    if (!forget(p, &e) || sh_prof_mode != SH_PROF_SAMPLED)
+    if (!forget(p, &e) || sh_prof_mode != SH_PROF_SAMPLED || (e.site & IN_PLACE))
         return p;
     return (uint8_t *)p - OFFSET;
 }
@@ -542,7 +548,7 @@ static void relive(void *p, const live_entry *e)
         atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
     if (!live_put((uintptr_t)p, e->site, e->bytes, e->calls) || e->calls == 0)
         return;
-    site *s = &prof.sites[e->site];
+    site *s = &prof.sites[e->site & ~IN_PLACE];
     site_touch(s);
     atomic_fetch_add_explicit(&s->live, (int64_t)e->bytes, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_blocks, 1, memory_order_relaxed);
@@ -556,7 +562,9 @@ static void relive(void *p, const live_entry *e)
  * block is: drawn, it is recorded with this trial's weight; not drawn, it
  * stays in the live table with no weight (so that its free finds its heap
  * block).  An ordinary block drawn moves into an offset block: one copy,
- * once in its life, so a buffer grown by many reallocs is not copied at each.
+ * once in its life, so a buffer grown by many reallocs is not copied at each;
+ * drawn into a large size, it is recorded where realloc puts it (IN_PLACE),
+ * with no copy.
  * The first word of an offset block's heap block (before the block, the
  * program's to neither read nor write) says whether it has a weight: a
  * realloc that neither moves it nor is drawn then needs no table look-up.
@@ -566,19 +574,34 @@ static void *sampled_realloc(sh_heap *h, void *p, size_t size, void *ra, void **
     bool drawn = recording() && sample_now(size);
     size_t old;
     bool offset = sh_prof_usable(p, &old);
-    if (!offset && !drawn) {
-        sh_tls_prof_last = NULL; /* another allocation */
-        busy++;                  /* sampled here, not by the heap's slow path */
-        void *q = sh_heap_realloc_in(h, p, size);
-        busy--;
-        return q;
-    }
     if (!offset) {
+        /* an ordinary block, or a large one recorded where it is (forgotten:
+           this realloc frees it) */
+        live_entry e;
+        bool known = sh_prof_maybe_offset(p) && forget(p, &e);
+        sh_tls_prof_last = NULL;
+        if (!drawn || size > SH_MEDIUM_MAX) { /* a large block drawn: where it is */
+            sh_tls_prof_busy++;               /* sampled here, not by the heap's slow path */
+            void *q = sh_heap_realloc_in(h, p, size);
+            sh_tls_prof_busy--;
+            if (q == NULL) {
+                if (known)
+                    relive(p, &e);
+                return NULL;
+            }
+            if (drawn) {
+                atomic_fetch_add_explicit(filter_slot((uintptr_t)q), 1, memory_order_relaxed);
+                record_drawn(h, q, size, size, ra, fp, IN_PLACE);
+            }
+            return q;
+        }
         old = sh_usable_size(p);
         void *q = sampled_alloc(h, size, size, false, ra, fp);
         if (q != NULL) {
             memcpy(q, p, old < size ? old : size);
             sh_free(p);
+        } else if (known) {
+            relive(p, &e);
         }
         return q;
     }
@@ -600,9 +623,9 @@ static void *sampled_realloc(sh_heap *h, void *p, size_t size, void *ra, void **
     sh_tls_prof_last = NULL; /* p counted as a temporary if it was the last allocation */
     uint8_t *base = (uint8_t *)pad;
     if (!stays) {
-        busy++;
+        sh_tls_prof_busy++;
         base = sh_heap_realloc_in(h, base, total);
-        busy--;
+        sh_tls_prof_busy--;
         if (base == NULL) {
             relive(p, &e);
             return NULL;
@@ -612,7 +635,7 @@ static void *sampled_realloc(sh_heap *h, void *p, size_t size, void *ra, void **
     atomic_fetch_add_explicit(filter_slot((uintptr_t)q), 1, memory_order_relaxed);
     ((uintptr_t *)base)[0] = drawn;
     if (drawn)
-        record_drawn(h, q, size, size, ra, fp);
+        record_drawn(h, q, size, size, ra, fp, 0);
     else
         live_put((uintptr_t)q, 0, 0, 0);
     return q;
@@ -642,7 +665,7 @@ void *sh_prof_realloc(void *p, size_t size, void *ra)
         return NULL;
     }
     if (recording())
-        record(q, size, 1, ra, fp);
+        record(q, size, 1, ra, fp, 0);
     return q;
 }
 
@@ -671,10 +694,10 @@ static uint32_t site_ids[SITES]; /* the report's sites: their trace ids */
 
 static void at_exit(void)
 {
-    if (atomic_exchange_explicit(&prof.stopped, true, memory_order_relaxed))
+    if (atomic_exchange_explicit(&sh_prof_stopped, true, memory_order_relaxed))
         return;
     uint64_t exit_ms = sh_now_ms();
-    busy++;
+    sh_tls_prof_busy++;
     /* the last sample, and every site's at_peak brought up to date */
     atomic_store_explicit(&prof.next_sample_at, 0, memory_order_relaxed);
     take_sample(true);
@@ -776,8 +799,8 @@ void sh_prof_init(void)
     if (out != NULL)
         sh_format(prof.out, sizeof prof.out, "%s", out);
     prof.sites = sh_os_map(SITES * sizeof(site));
-    prof.filter = sh_os_map(FILTER * sizeof(uint16_t));
-    if (prof.sites == NULL || prof.filter == NULL) {
+    sh_prof_filter = sh_os_map(SH_PROF_FILTER * sizeof(uint16_t));
+    if (prof.sites == NULL || sh_prof_filter == NULL) {
         sh_warning("profile: the system refused the profiler's tables: no profile");
         return;
     }

@@ -187,7 +187,8 @@ void sh_free_slow(void *p, sh_segment *seg)
 
 void sh_heap_free_block(void *p, sh_segment *seg)
 {
-    if (sh_unlikely(sh_prof_mode != SH_PROF_OFF)) { /* recorded: forget it */
+    if (sh_unlikely(sh_prof_mode != SH_PROF_OFF) && /* recorded: forget it */
+        (sh_prof_mode == SH_PROF_EXACT || sh_prof_maybe_offset(p))) {
         void *block = sh_prof_forget(p);
         if (block != p) /* a sampled block: its heap block is before it */
             seg = sh_segment_of(p = block);

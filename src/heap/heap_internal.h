@@ -457,7 +457,7 @@ void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp);
    allocation is sampled (the next interval is drawn); a fresh interval, in
    bytes (Exp with mean N); a sampled block of size bytes for the call at ra,
    drawn with probability 1 - exp(-charged / N) (NULL: out of memory). */
-bool sh_prof_recording(void);
+static inline bool sh_prof_recording(void);
 bool sh_prof_ran_out(void);
 int64_t sh_prof_interval(void);
 void *sh_prof_sample(sh_heap *h, size_t size, size_t charged, void *ra, void **fp);
@@ -469,6 +469,35 @@ void *sh_prof_forget(void *p);
 void *sh_prof_realloc(void *p, size_t size, void *ra);
 /* malloc_usable_size of a sampled block: true and *n set, else false. */
 bool sh_prof_usable(const void *p, size_t *n);
+
+/* Inside the profiler (its own allocations), in the check layer, after exit. */
+extern __thread int sh_tls_prof_busy __attribute__((tls_model("initial-exec")));
+extern __thread int ck_busy __attribute__((tls_model("initial-exec")));
+extern _Atomic bool sh_prof_stopped;
+
+static inline bool sh_prof_recording(void)
+{
+    return sh_tls_prof_busy == 0 && ck_busy == 0 &&
+           !atomic_load_explicit(&sh_prof_stopped, memory_order_relaxed);
+}
+
+/* Sampled: a counting filter of the live blocks handed out 16 bytes into their
+   heap blocks, by sh_prof_hash of the address: 0 means p is not one, so a
+   free's slow path need not look it up. */
+#define SH_PROF_FILTER (1u << 16)
+extern _Atomic uint16_t *sh_prof_filter;
+
+static inline uint64_t sh_prof_hash(uintptr_t a)
+{
+    uint64_t h = (uint64_t)(a >> 4) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline bool sh_prof_maybe_offset(const void *p)
+{
+    return atomic_load_explicit(&sh_prof_filter[sh_prof_hash((uintptr_t)p) & (SH_PROF_FILTER - 1)],
+                                memory_order_relaxed) != 0;
+}
 void sh_prof_lock_for_fork(int phase);
 
 /* src/check/: the check layer.  Blocks carry a header and guard bytes, frees
