@@ -20,18 +20,12 @@ RUNS=${2:-5}
 Q=${3:-}
 SRC=$(cd "$(dirname "$0")" && pwd)
 LIB=$BUILD/libstackheap.so
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-perf=()
-if command -v perf >/dev/null 2>&1 && perf stat -e task-clock true >/dev/null 2>&1; then
-    perf=(perf stat -x , -o "$TMP/stat" -e task-clock --)
-else
-    echo "profile_cost: no perf (apt-get install linux-perf): wall time only" >&2
-fi
+# shellcheck source=profile_lib.sh
+. "$SRC/profile_lib.sh"
 
 # one run: run NAME MODE; appends "wall_us cpu_ms exit_ms" to $TMP/NAME.MODE
 run() {
-    local cmd prof t0 t1 cpu=0 exit_ms
+    local cmd prof t0 t1 cpu exit_ms
     cmd=$(awk -F '\t' -v n="$1" '$1 == n { print $3 }' "$SRC/suite.txt" |
         sed -e "s|@BIN@|$BUILD/bench|g" -e "s|@SRC@|$SRC|g" -e "s|@TMP@|$TMP|g" -e "s|@QUICK@|$Q|g")
     prof=STACKHEAP_PROFILE=0
@@ -45,18 +39,10 @@ run() {
         exit 1
     fi
     t1=$(date +%s%N)
-    if [ ${#perf[@]} -gt 0 ]; then
-        cpu=$(awk -F , '$3 == "task-clock" { print $1 }' "$TMP/stat")
-    fi
+    cpu=$(cpu_ms)
     exit_ms=$(sed -n 's/.*profile: wrote .* (in \([0-9]*\) ms at exit)$/\1/p' "$TMP/err" |
         awk '{ s += $1 } END { print s + 0 }')
     echo "$(((t1 - t0) / 1000)) $cpu $exit_ms" >>"$TMP/$1.$2"
-}
-
-# median of column $2 of file $1
-median() {
-    awk -v c="$2" '{ print $c }' "$1" | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 names=$(grep -v '^#' "$SRC/suite.txt" | awk -F '\t' 'NF >= 3 { print $1 }')

@@ -22,14 +22,8 @@ shift $(($# >= 2 ? 2 : 1))
 names=${*:-wl_interp wl_lifo wl_realloc wl_server python}
 SRC=$(cd "$(dirname "$0")" && pwd)
 LIB=$BUILD/libstackheap.so
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-perf=()
-if command -v perf >/dev/null 2>&1 && perf stat -e task-clock true >/dev/null 2>&1; then
-    perf=(perf stat -x , -o "$TMP/stat" -e task-clock --)
-else
-    echo "profile_exact_cost: no perf (apt-get install linux-perf): wall time only" >&2
-fi
+# shellcheck source=profile_lib.sh
+. "$SRC/profile_lib.sh"
 modes="release exact heaptrack"
 if ! command -v heaptrack >/dev/null 2>&1; then
     echo "profile_exact_cost: heaptrack is not installed (apt-get install heaptrack): no heaptrack column" >&2
@@ -38,7 +32,7 @@ fi
 
 # one run: run NAME MODE; appends "wall_us cpu_ms" to $TMP/NAME.MODE
 run() {
-    local cmd pre=() t0 t1 cpu=0
+    local cmd pre=() t0 t1 cpu
     cmd=$(awk -F '\t' -v n="$1" '$1 == n { print $3 }' "$SRC/suite.txt" |
         sed -e "s|@BIN@|$BUILD/bench|g" -e "s|@SRC@|$SRC|g" -e "s|@TMP@|$TMP|g" -e "s|@QUICK@|-q|g")
     case $2 in
@@ -60,13 +54,8 @@ run() {
     fi
     t1=$(date +%s%N)
     rm -f "$TMP"/ht*
-    [ ${#perf[@]} -gt 0 ] && cpu=$(awk -F , '$3 == "task-clock" { print $1 }' "$TMP/stat")
+    cpu=$(cpu_ms)
     echo "$(((t1 - t0) / 1000)) $cpu" >>"$TMP/$1.$2"
-}
-
-median() {
-    awk -v c="$2" '{ print $c }' "$1" | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 printf '%-12s %-10s %10s %10s %9s %9s\n' workload mode "wall ms" "cpu ms" "wall/rel" "cpu/rel"
