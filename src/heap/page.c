@@ -94,9 +94,11 @@ static SH_NOINLINE void prof_defer(sh_heap *h, sh_page *pg)
 
 void sh_heap_update_direct(sh_heap *h, unsigned bin)
 {
-    sh_page *first = h->bins[bin].first;
+    sh_page *first = h->bins[bin].first, *was = h->direct[bin];
     set_direct(h, bin, first != NULL ? first : &sh_empty_page);
-    if (sh_unlikely(sh_prof_mode == SH_PROF_SAMPLED) && first != NULL && h->is_default)
+    /* (a page that stays direct keeps its list: its trials are made) */
+    if (sh_unlikely(sh_prof_mode == SH_PROF_SAMPLED) && first != NULL && first != was &&
+        h->is_default)
         prof_defer(h, first);
 }
 
