@@ -623,12 +623,16 @@ static inline void *heap_alloc_slow(size_t size, sh_heap *h)
  * without being sampled by them.
  */
 /* Cut pg's free list before its (k - 1)-th block (trial k, k >= 2: b was
-   trial 1), the rest to local_free (empty: collected), and set the trap. */
+   trial 1), the rest to local_free (empty: collected), and set the trap.  A
+   list shorter than counted (it never is: capacity - used blocks are on it)
+   is left whole: the trial that ran out is not made. */
 static SH_NOINLINE SH_COLD void *prof_cut(sh_heap *h, unsigned bin, sh_page *pg, sh_block *b,
                                           int64_t k)
 {
     sh_block *end = (sh_block *)sh_segment_of(pg), *last = NULL, *c = pg->free;
     for (int64_t i = 2; i < k; i++) {
+        if (!sh_is_block(c))
+            return b;
         last = c;
         c = sh_link_next(pg, c);
     }
