@@ -303,8 +303,6 @@ void ck_export_finish(int how, const ck_totals *leaks);
 
 void ck_at_exit(void);
 
-/* Guard in check code: allocations made while a thread is inside the check
-   layer (by libc on its behalf) are checked blocks too, but capture no stack. */
-extern __thread int ck_busy __attribute__((tls_model("initial-exec")));
+/* ck_busy, the thread's depth inside the check layer: heap_internal.h. */
 
 #endif /* SH_CHECK_INTERNAL_H */

@@ -260,11 +260,6 @@ static void count_free(const live_entry *e, bool temporary)
 
 /* ---- the live table ------------------------------------------------------------------ */
 
-static uint64_t addr_hash(uintptr_t a)
-{
-    return sh_prof_hash(a);
-}
-
 /* Double t's table (its lock held); false if the OS refused. */
 static bool stripe_grow(stripe *t)
 {
@@ -275,7 +270,7 @@ static bool stripe_grow(stripe *t)
     for (size_t i = 0; i < t->cap; i++) {
         if (t->e[i].addr == 0)
             continue;
-        size_t j = addr_hash(t->e[i].addr) & (cap - 1);
+        size_t j = sh_prof_hash(t->e[i].addr) & (cap - 1);
         while (e[j].addr != 0)
             j = (j + 1) & (cap - 1);
         e[j] = t->e[i];
@@ -289,7 +284,7 @@ static bool stripe_grow(stripe *t)
 
 static bool live_put(uintptr_t a, uint32_t id, uint64_t bytes, uint32_t calls)
 {
-    uint64_t h = addr_hash(a);
+    uint64_t h = sh_prof_hash(a);
     stripe *t = &prof.stripe[h >> 58];
     sh_lock(&t->lock);
     if ((t->n + 1) * 2 > t->cap && !stripe_grow(t)) {
@@ -309,7 +304,7 @@ static bool live_put(uintptr_t a, uint32_t id, uint64_t bytes, uint32_t calls)
 /* Remove a's entry into *out; false if a is not in the table. */
 static bool live_take(uintptr_t a, live_entry *out)
 {
-    uint64_t h = addr_hash(a);
+    uint64_t h = sh_prof_hash(a);
     stripe *t = &prof.stripe[h >> 58];
     sh_lock(&t->lock);
     if (t->cap == 0) {
@@ -326,7 +321,7 @@ static bool live_take(uintptr_t a, live_entry *out)
     *out = t->e[i];
     /* backward-shift deletion: every entry stays reachable from its home slot */
     for (size_t j = (i + 1) & mask; t->e[j].addr != 0; j = (j + 1) & mask) {
-        size_t home = addr_hash(t->e[j].addr) & mask;
+        size_t home = sh_prof_hash(t->e[j].addr) & mask;
         if (((j - home) & mask) >= ((j - i) & mask)) {
             t->e[i] = t->e[j];
             i = j;
@@ -338,17 +333,7 @@ static bool live_take(uintptr_t a, live_entry *out)
     return true;
 }
 
-static _Atomic uint16_t *filter_slot(uintptr_t a)
-{
-    return &sh_prof_filter[addr_hash(a) & (SH_PROF_FILTER - 1)];
-}
-
 /* ---- recording ------------------------------------------------------------------------ */
-
-static bool recording(void)
-{
-    return sh_prof_recording();
-}
 
 /* Record p (bytes, calls represented) for the call at ra; flags: IN_PLACE. */
 static void record(void *p, uint64_t bytes, uint32_t calls, void *ra, void **fp, uint32_t flags)
@@ -392,11 +377,21 @@ static void *raw_alloc(sh_heap *h, size_t size, size_t align, bool zero)
     return p;
 }
 
-/* Sampled mode: record p, n bytes, drawn with probability q = 1 - exp(-charged
-   / N), as 1/q calls of n/q bytes. */
-static void record_drawn(sh_heap *h, void *p, size_t n, size_t charged, void *ra, void **fp,
-                         uint32_t flags)
+/* Sampled mode: put p (n bytes) in the filter and the live table.  drawn:
+   with probability q = 1 - exp(-charged / N), recorded as 1/q calls of n/q
+   bytes; not drawn (an offset block resized by a realloc not drawn): no
+   weight.  An offset block's first word before it says which (flags 0); a
+   large block is where it is (IN_PLACE), and always drawn. */
+static void track(sh_heap *h, void *p, size_t n, size_t charged, void *ra, void **fp,
+                  uint32_t flags, bool drawn)
 {
+    atomic_fetch_add_explicit(sh_prof_filter_slot(p), 1, memory_order_relaxed);
+    if (!(flags & IN_PLACE))
+        *(uintptr_t *)((uint8_t *)p - OFFSET) = drawn; /* its heap block's first word */
+    if (!drawn) {
+        live_put((uintptr_t)p, 0, 0, 0);
+        return;
+    }
     double q = 1.0 - exp_neg((double)(charged == 0 ? 1 : charged) / (double)prof.mean);
     if (q < 1e-12)
         q = 1e-12;
@@ -420,20 +415,15 @@ static void *sampled_alloc(sh_heap *h, size_t size, size_t charged, bool zero, v
     }
     if (n > SH_MEDIUM_MAX) { /* a large block: recorded where it is */
         void *p = raw_alloc(h, n, 0, zero);
-        if (p != NULL) {
-            atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
-            record_drawn(h, p, n, charged, ra, fp, IN_PLACE);
-        }
+        if (p != NULL)
+            track(h, p, n, charged, ra, fp, IN_PLACE, true);
         return p;
     }
     uint8_t *base = raw_alloc(h, total, 0, zero);
     if (base == NULL)
         return NULL;
-    uint8_t *p = base + OFFSET;
-    ((uintptr_t *)base)[0] = 1; /* it has a weight (see sampled_realloc) */
-    atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
-    record_drawn(h, p, n, charged, ra, fp, 0);
-    return p;
+    track(h, base + OFFSET, n, charged, ra, fp, 0, true);
+    return base + OFFSET;
 }
 
 void *sh_prof_sample(sh_heap *h, size_t size, size_t charged, void *ra, void **fp)
@@ -475,7 +465,7 @@ bool sh_prof_ran_out(void)
 void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp)
 {
     void *p = sh_heap_alloc(h, size);
-    if (p != NULL && recording())
+    if (p != NULL && sh_prof_recording())
         record(p, size, 1, ra, fp, 0);
     return p;
 }
@@ -488,14 +478,14 @@ void *sh_prof_alloc(size_t size, size_t align, bool zero, void *ra)
     void **fp = __builtin_frame_address(0);
     if (sh_prof_mode == SH_PROF_SAMPLED) {
         /* blocks aligned beyond 16 are not sampled: OFFSET would unalign them */
-        if (align > 16 || !recording() || !sample_now(size)) {
+        if (align > 16 || !sh_prof_recording() || !sample_now(size)) {
             sh_tls_prof_last = NULL;
             return raw_alloc(h, size, align, zero);
         }
         return sampled_alloc(h, size, size, zero, ra, fp);
     }
     void *p = raw_alloc(h, size, align, zero);
-    if (p != NULL && recording())
+    if (p != NULL && sh_prof_recording())
         record(p, size, 1, ra, fp, 0);
     return p;
 }
@@ -504,7 +494,7 @@ void *sh_prof_alloc(size_t size, size_t align, bool zero, void *ra)
 static bool forget(void *p, live_entry *e)
 {
     if (sh_prof_mode == SH_PROF_SAMPLED) {
-        _Atomic uint16_t *f = filter_slot((uintptr_t)p);
+        _Atomic uint16_t *f = sh_prof_filter_slot(p);
         if (atomic_load_explicit(f, memory_order_relaxed) == 0 || !live_take((uintptr_t)p, e))
             return false;
         atomic_fetch_sub_explicit(f, 1, memory_order_relaxed);
@@ -531,7 +521,7 @@ void *sh_prof_forget(void *p)
 bool sh_prof_usable(const void *p, size_t *n)
 {
     if (sh_prof_mode != SH_PROF_SAMPLED ||
-        atomic_load_explicit(filter_slot((uintptr_t)p), memory_order_relaxed) == 0)
+        atomic_load_explicit(sh_prof_filter_slot(p), memory_order_relaxed) == 0)
         return false;
     const uint8_t *base = (const uint8_t *)p - OFFSET;
     sh_segment *seg = sh_segment_of(base);
@@ -545,7 +535,7 @@ bool sh_prof_usable(const void *p, size_t *n)
 static void relive(void *p, const live_entry *e)
 {
     if (sh_prof_mode == SH_PROF_SAMPLED)
-        atomic_fetch_add_explicit(filter_slot((uintptr_t)p), 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(sh_prof_filter_slot(p), 1, memory_order_relaxed);
     if (!live_put((uintptr_t)p, e->site, e->bytes, e->calls) || e->calls == 0)
         return;
     site *s = &prof.sites[e->site & ~IN_PLACE];
@@ -571,7 +561,7 @@ static void relive(void *p, const live_entry *e)
  */
 static void *sampled_realloc(sh_heap *h, void *p, size_t size, void *ra, void **fp)
 {
-    bool drawn = recording() && sample_now(size);
+    bool drawn = sh_prof_recording() && sample_now(size);
     size_t old;
     bool offset = sh_prof_usable(p, &old);
     if (!offset) {
@@ -589,10 +579,8 @@ static void *sampled_realloc(sh_heap *h, void *p, size_t size, void *ra, void **
                     relive(p, &e);
                 return NULL;
             }
-            if (drawn) {
-                atomic_fetch_add_explicit(filter_slot((uintptr_t)q), 1, memory_order_relaxed);
-                record_drawn(h, q, size, size, ra, fp, IN_PLACE);
-            }
+            if (drawn)
+                track(h, q, size, size, ra, fp, IN_PLACE, true);
             return q;
         }
         old = sh_usable_size(p);
@@ -631,14 +619,8 @@ static void *sampled_realloc(sh_heap *h, void *p, size_t size, void *ra, void **
             return NULL;
         }
     }
-    uint8_t *q = base + OFFSET;
-    atomic_fetch_add_explicit(filter_slot((uintptr_t)q), 1, memory_order_relaxed);
-    ((uintptr_t *)base)[0] = drawn;
-    if (drawn)
-        record_drawn(h, q, size, size, ra, fp, 0);
-    else
-        live_put((uintptr_t)q, 0, 0, 0);
-    return q;
+    track(h, base + OFFSET, size, size, ra, fp, 0, drawn);
+    return base + OFFSET;
 }
 
 void *sh_prof_realloc(void *p, size_t size, void *ra)
@@ -664,7 +646,7 @@ void *sh_prof_realloc(void *p, size_t size, void *ra)
             relive(p, &e);
         return NULL;
     }
-    if (recording())
+    if (sh_prof_recording())
         record(q, size, 1, ra, fp, 0);
     return q;
 }

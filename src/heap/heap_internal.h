@@ -121,7 +121,9 @@ typedef struct sh_segment {
     uint32_t used_pages;
     /* its blocks may be borrowed (page.c): it belongs to a thread's default
        heap, which never frees a page with a live block; a first-class heap's
-       sh_heap_destroy does.  Read by other threads' frees. */
+       sh_heap_destroy does.  Never in a sampled profile (a borrowed list grows
+       after malloc's fast path starts popping it: no trial is made for those
+       blocks, page.c "sampling").  Read by other threads' frees. */
     _Atomic uint8_t lendable;
     /* the purge lock: held while free_mask, purge_mask or purge_at change,
        and while pages of purge_mask are decommitted, by the owner or by any
@@ -452,12 +454,11 @@ void sh_prof_init(void);
 /* Exact: malloc's slow path, a block of h for the program's call at ra (fp:
    the frame to walk its stack from), recorded. */
 void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp);
-/* Sampled, for page.c: true unless inside the profiler or the check layer,
-   or after exit; the thread's countdown has reached 0 or below: true if this
-   allocation is sampled (the next interval is drawn); a fresh interval, in
-   bytes (Exp with mean N); a sampled block of size bytes for the call at ra,
-   drawn with probability 1 - exp(-charged / N) (NULL: out of memory). */
-static inline bool sh_prof_recording(void);
+/* Sampled, for page.c: the thread's countdown has reached 0 or below: true
+   if this allocation is sampled (the next interval is drawn); a fresh
+   interval, in bytes (Exp with mean N); a sampled block of size bytes for the
+   call at ra, drawn with probability 1 - exp(-charged / N) (NULL: out of
+   memory).  sh_prof_recording, below: whether an allocation may be sampled. */
 bool sh_prof_ran_out(void);
 int64_t sh_prof_interval(void);
 void *sh_prof_sample(sh_heap *h, size_t size, size_t charged, void *ra, void **fp);
@@ -470,7 +471,9 @@ void *sh_prof_realloc(void *p, size_t size, void *ra);
 /* malloc_usable_size of a sampled block: true and *n set, else false. */
 bool sh_prof_usable(const void *p, size_t *n);
 
-/* Inside the profiler (its own allocations), in the check layer, after exit. */
+/* Inside the profiler (its own allocations), in the check layer (ck_busy:
+   allocations libc makes for it are checked blocks too, but capture no
+   stack), after exit: no allocation is sampled. */
 extern __thread int sh_tls_prof_busy __attribute__((tls_model("initial-exec")));
 extern __thread int ck_busy __attribute__((tls_model("initial-exec")));
 extern _Atomic bool sh_prof_stopped;
@@ -493,10 +496,14 @@ static inline uint64_t sh_prof_hash(uintptr_t a)
     return h ^ (h >> 29);
 }
 
+static inline _Atomic uint16_t *sh_prof_filter_slot(const void *p)
+{
+    return &sh_prof_filter[sh_prof_hash((uintptr_t)p) & (SH_PROF_FILTER - 1)];
+}
+
 static inline bool sh_prof_maybe_offset(const void *p)
 {
-    return atomic_load_explicit(&sh_prof_filter[sh_prof_hash((uintptr_t)p) & (SH_PROF_FILTER - 1)],
-                                memory_order_relaxed) != 0;
+    return atomic_load_explicit(sh_prof_filter_slot(p), memory_order_relaxed) != 0;
 }
 void sh_prof_lock_for_fork(int phase);
 

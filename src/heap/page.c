@@ -371,10 +371,8 @@ bool sh_page_borrow(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
 {
     sh_heap *h = sh_tls_default;
     sh_segment *seg = sh_segment_of(pg);
-    /* sh_tls_heap is the empty heap in check mode; a sampled profile does not
-       borrow (malloc's fast path would pop blocks no trial was made for) */
+    /* sh_tls_heap is the empty heap in check mode */
     if (h == NULL || sh_tls_heap != h || block_size > BORROW_MAX_BLOCK || bin < 2 ||
-        sh_prof_mode == SH_PROF_SAMPLED ||
         !atomic_load_explicit(&seg->lendable, memory_order_relaxed) ||
         atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == 0)
         return false;
@@ -617,7 +615,7 @@ static inline void *heap_alloc_slow(size_t size, sh_heap *h)
  * leaves some of its trials unmade, whatever they would have drawn: the
  * allocations made are still each sampled with probability q.  Lists must
  * reach the fast path through here only: prof_defer hands the others to
- * local_free, and the thread borrows no blocks (sh_page_borrow).
+ * local_free, and no segment is lendable (no thread borrows blocks).
  * Allocations of the profiler's own, and of the entry points that count
  * down for themselves (calloc, realloc, aligned: profile.c), consume trials
  * without being sampled by them.

@@ -316,7 +316,8 @@ static sh_segment *segment_new(sh_heap *h, unsigned kind)
     seg->page_count = (unsigned)(SH_SEGMENT_SIZE >> seg->page_shift);
     seg->free_mask = seg->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << seg->page_count) - 1;
     seg->heap = h;
-    atomic_store_explicit(&seg->lendable, h->is_default, memory_order_relaxed);
+    atomic_store_explicit(&seg->lendable, h->is_default && sh_prof_mode != SH_PROF_SAMPLED,
+                          memory_order_relaxed);
     /* SH_PAGE_SLICE until a page is in use: free's fast path leaves frees
        into free pages, and into later slices of medium pages, to the slow path */
     for (unsigned i = 0; i < SH_MAX_PAGES; i++)
@@ -544,7 +545,8 @@ bool sh_segment_reclaim_one(sh_heap *h)
         return false;
     atomic_thread_fence(memory_order_acquire);         /* pairs with the abandoner's release */
     __atomic_store_n(&seg->heap, h, __ATOMIC_RELAXED); /* read by remote frees */
-    atomic_store_explicit(&seg->lendable, 1, memory_order_relaxed); /* only default heaps adopt */
+    /* only default heaps adopt */
+    atomic_store_explicit(&seg->lendable, sh_prof_mode != SH_PROF_SAMPLED, memory_order_relaxed);
     seg->next = seg->prev = NULL;
     atomic_store_explicit(&seg->thread_id, h->thread_id, memory_order_relaxed);
     if (seg->free_mask != 0)
