@@ -24,9 +24,24 @@
 #include <stdint.h>
 
 #define SH_NOINLINE __attribute__((noinline))
+#define SH_ALWAYS_INLINE inline __attribute__((always_inline))
 #define SH_COLD __attribute__((cold))
 #define SH_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define SH_HIDDEN __attribute__((visibility("hidden")))
+
+/* Fetch p's cache line for writing.  A line another core last wrote, read
+   and then written here, costs two coherence transactions (a shared copy,
+   then the other core's invalidated); fetched for writing first, one.  On
+   x86-64 PREFETCHW, which processors without it execute as a no-op (gcc's
+   __builtin_prefetch(p, 1) emits it only with -mprfchw). */
+static inline void sh_prefetch_write(const void *p)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
 
 /* Debug levels: 0 release, 1 cheap asserts, 2 whole-structure walks. */
 #ifndef SH_DEBUG

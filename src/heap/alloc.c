@@ -141,11 +141,10 @@ void *sh_calloc(size_t n, size_t size)
  * looks freed, an aligned page, this thread's own page) returns false and
  * takes the full path, which checks again and names the misuse.
  */
-static inline bool free_remote_quick(void *p, sh_segment *seg)
+static inline bool free_remote_quick(void *p, sh_segment *seg) /* the map has seg */
 {
     /* an exact profile records every free: sh_heap_free_block */
-    if (!sh_cfg_harden || sh_prof_mode == SH_PROF_EXACT || !sh_segment_map_has(seg) ||
-        seg->kind > SH_SEG_MEDIUM ||
+    if (!sh_cfg_harden || sh_prof_mode == SH_PROF_EXACT || seg->kind > SH_SEG_MEDIUM ||
         atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == sh_tls_owner_id)
         return false;
     /* the page's published copy, not its descriptor (see page_info) */
@@ -168,12 +167,21 @@ static inline bool free_remote_quick(void *p, sh_segment *seg)
     return true;
 }
 
-void sh_free_slow(void *p, sh_segment *seg)
+void sh_free_other(void *p, sh_segment *seg)
 {
-    /* check mode: the slow path below (every free of the public heap comes here) */
+    /* the block was last written by the thread that allocated it, likely on
+       another core; it is read (is it freed already?) and then written (its
+       link): fetch it for writing once, while the checks run */
+    sh_prefetch_write(p);
+    /* check mode: the slow path (every free of the public heap comes here) */
     if (sh_likely(__atomic_load_n(&sh_check_state, __ATOMIC_RELAXED) == SH_CHECK_OFF) &&
         free_remote_quick(p, seg))
         return;
+    sh_free_slow(p, seg);
+}
+
+void sh_free_slow(void *p, sh_segment *seg)
+{
     if (p == NULL)
         return;
     if (sh_unlikely(sh_checking())) /* every free comes here in check mode */

@@ -89,9 +89,9 @@ typedef struct sh_page {
     uint32_t block_size;
     uint16_t capacity; /* blocks carved out so far */
     uint16_t reserved; /* blocks that fit in the page */
-    /* the rest */
-    _Atomic uintptr_t thread_free; /* freed by other threads; SH_TF_BITS */
-    struct sh_page *next, *prev;   /* bin queue or full list */
+    /* the rest (the page's thread_free word is in its segment: sh_page_tf) */
+    uintptr_t unused_;
+    struct sh_page *next, *prev; /* bin queue or full list */
     uint8_t bin;
     bool in_use;      /* given to a heap (else free in its segment) */
     bool has_aligned; /* SH_PAGE_ALIGNED, readable by other threads (set before the
@@ -136,6 +136,12 @@ typedef struct sh_segment {
        descriptors' lines change at every malloc and free of their owner, and
        a remote free that read them would pull the line across at each one */
     _Alignas(64) _Atomic uint64_t page_info[SH_MAX_PAGES];
+    /* by page index: each page's thread_free list (SH_TF_BITS), the one word
+       other threads write.  Here, not in the descriptor, so that a remote
+       free does not take the line the owner writes at every malloc and free
+       (and the owner's next malloc take it back): a remote free and the
+       owner's collection share only this line, with seven other pages */
+    _Alignas(64) _Atomic uintptr_t thread_free[SH_MAX_PAGES];
 } sh_segment;
 
 _Static_assert(sizeof(sh_segment) <= SH_SEGMENT_HEADER, "segment header too big");
@@ -605,6 +611,14 @@ static inline sh_segment *sh_segment_of(const void *p)
     return (sh_segment *)(((uintptr_t)p - 1) & ~(uintptr_t)SH_SEGMENT_MASK);
 }
 
+/* pg's thread_free word: its index from the descriptor's address, since
+   reading pg->index would pull the owner's line to the remote freer. */
+static inline _Atomic uintptr_t *sh_page_tf(const sh_page *pg)
+{
+    sh_segment *seg = sh_segment_of(pg);
+    return &seg->thread_free[pg - seg->pages];
+}
+
 /* Page i of seg: descriptors sit one per 64 KiB slice, a medium page's at its first. */
 static inline sh_page *sh_segment_page(const sh_segment *seg, unsigned i)
 {
@@ -938,6 +952,11 @@ void sh_heap_free_block(void *p, sh_segment *seg);
    for sh_heap_malloc_slow: the fast path calls it without moving p. */
 SH_NOINLINE void sh_free_slow(void *p, sh_segment *seg);
 
+/* A block of a region the map has (seg) that is not this thread's by
+   sh_tls_thread_id: another thread's block, the common case when threads
+   hand blocks over (alloc.c, free_remote_quick), else sh_free_slow. */
+SH_NOINLINE void sh_free_other(void *p, sh_segment *seg);
+
 /*
  * free's fast path: a block of this thread's, on its page's grid, in a page
  * with no special case, that does not look freed already (sh_free_fast_page
@@ -963,10 +982,20 @@ static inline sh_page *sh_free_fast_page(const void *p, sh_segment *seg)
 static inline void sh_heap_free(void *p)
 {
     sh_segment *seg = sh_segment_of(p);
-    sh_page *pg = sh_free_fast_page(p, seg);
-    if (sh_likely(pg != NULL)) {
-        sh_page_free_local(seg, pg, p);
-        return;
+    if (sh_likely(sh_segment_map_has(seg))) {
+        /* relaxed: only this thread ever stores its own id into a segment */
+        if (sh_unlikely(atomic_load_explicit(&seg->thread_id, memory_order_relaxed) !=
+                        sh_tls_thread_id)) {
+            sh_free_other(p, seg); /* the map is not read again */
+            return;
+        }
+        sh_page *pg = sh_slice_of(seg, p);
+        if (sh_likely(sh_cfg_harden
+                          ? sh_on_block_grid(pg, p) && !sh_link_valid(((const sh_block *)p)->link)
+                          : pg->flags == 0)) {
+            sh_page_free_local(seg, pg, p);
+            return;
+        }
     }
     sh_free_slow(p, seg);
 }

@@ -124,7 +124,7 @@ static bool list_holds(const sh_page *pg, const sh_block *head, const sh_block *
 static const sh_block *thread_free_head(const sh_page *pg)
 {
     /* acquire: the pushed blocks' links were written before their push */
-    uintptr_t tf = atomic_load_explicit(&((sh_page *)pg)->thread_free, memory_order_acquire);
+    uintptr_t tf = atomic_load_explicit(sh_page_tf(pg), memory_order_acquire);
     return (const sh_block *)(tf & ~SH_TF_BITS);
 }
 

@@ -132,7 +132,7 @@ void sh_page_init(sh_page *pg, unsigned bin, size_t area)
     __atomic_store_n(&pg->has_aligned, false, __ATOMIC_RELAXED);
     pg->free = NULL;
     pg->local_free = (sh_block *)sh_segment_of(pg);
-    atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+    atomic_store_explicit(sh_page_tf(pg), 0, memory_order_relaxed);
     pg->next = pg->prev = NULL;
     page_extend(pg);
 }
@@ -161,9 +161,9 @@ bool sh_page_collect(sh_page *pg)
     }
     /* relaxed peek avoids the exchange when nothing is there; the exchange also
        clears SH_TF_FULL, so callers clear SH_PAGE_FULL first */
-    if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) != 0) {
+    if (atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed) != 0) {
         /* acquire: the blocks' links were written before their push */
-        uintptr_t tf = atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+        uintptr_t tf = atomic_exchange_explicit(sh_page_tf(pg), 0, memory_order_acquire);
         sh_block *list = (sh_block *)(tf & ~SH_TF_BITS);
         if (list != NULL) {
             if (sh_cfg_harden && (tf & SH_TF_SUSPECT))
@@ -193,12 +193,12 @@ bool sh_page_collect(sh_page *pg)
  */
 static bool page_to_full(sh_heap *h, sh_page *pg)
 {
-    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    uintptr_t tf = atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed);
     do {
         if (tf != 0)
             return false;
         /* acq_rel: pairs with remote pushes so no block lands unseen */
-    } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, SH_TF_FULL,
+    } while (!atomic_compare_exchange_weak_explicit(sh_page_tf(pg), &tf, SH_TF_FULL,
                                                     memory_order_acq_rel, memory_order_relaxed));
     sh_page_queue_remove(&h->bins[pg->bin], pg);
     sh_page_queue_push_front(&h->full, pg);
@@ -231,24 +231,24 @@ static void collect_full(sh_heap *h)
         return;
     for (sh_page *pg = h->full.first, *next; pg != NULL; pg = next) {
         next = pg->next;
-        if ((atomic_load_explicit(&pg->thread_free, memory_order_relaxed) & ~SH_TF_FULL) != 0)
+        if ((atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed) & ~SH_TF_FULL) != 0)
             sh_page_unfull(h, pg);
     }
 }
 
 /* Push the list first..last (linked, of pg) on pg's thread_free. */
-static void push_remote(sh_page *pg, sh_block *first, sh_block *last, bool suspect)
+static SH_ALWAYS_INLINE void push_remote(sh_page *pg, sh_block *first, sh_block *last, bool suspect)
 {
     /* read first: once the blocks are pushed the page may go away (heaps never do) */
     sh_segment *seg = sh_segment_of(pg);
     sh_heap *h = __atomic_load_n(&seg->heap, __ATOMIC_RELAXED);
-    uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    uintptr_t tf = atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed);
     uintptr_t mark = suspect ? SH_TF_SUSPECT : 0;
     do {
         sh_block *head = (sh_block *)(tf & ~SH_TF_BITS);
         last->link = sh_link_encode(last, head != NULL ? (void *)head : seg);
         /* release: the owner must see b->link; acquire: orders with the owner's CAS */
-    } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf,
+    } while (!atomic_compare_exchange_weak_explicit(sh_page_tf(pg), &tf,
                                                     (uintptr_t)first | (tf & SH_TF_BITS) | mark,
                                                     memory_order_acq_rel, memory_order_relaxed));
     if ((tf & SH_TF_FULL) && h != NULL)
@@ -395,7 +395,7 @@ static void page_release(sh_heap *h, sh_page *pg)
 {
     if (pg->flags & SH_PAGE_FULL) {
         sh_page_queue_remove(&h->full, pg);
-        atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
+        atomic_store_explicit(sh_page_tf(pg), 0, memory_order_relaxed);
     } else {
         sh_page_queue_remove(&h->bins[pg->bin], pg);
         sh_heap_update_direct(h, pg->bin);
