@@ -149,6 +149,19 @@ if stale "$MB_RUN"; then
     fi
 fi
 
+# ---- bench_coherence: the cross-core round trip, printed at each round ----------
+# (the cross-thread programs' times follow it: docs/BENCHMARKS.md, "Cross-thread
+# figures and the host"); the build's, or compiled here as mb_run is
+COHERENCE=$BUILD/bench/bench_coherence
+if [ ! -x "$COHERENCE" ] || [ -n "$(find "$HERE/coherence.c" -newer "$COHERENCE" 2>/dev/null)" ]; then
+    COHERENCE=$OUT/bench_coherence
+    if [ ! -x "$COHERENCE" ] || [ -n "$(find "$HERE/coherence.c" -newer "$COHERENCE" 2>/dev/null)" ]; then
+        "$CC" -std=c11 -O2 -pthread -o "$COHERENCE" "$HERE/coherence.c" >"$OUT/logs/coherence-build.txt" 2>&1 ||
+            COHERENCE=""
+    fi
+fi
+coherence() { [ -n "$COHERENCE" ] && "$COHERENCE" || echo "cross-core round trip: unknown (bench/coherence.c did not build)"; }
+
 # ---- the allocators -------------------------------------------------------------
 # name:library (empty: the system's, glibc):extra NAME=VALUE for its runs:package
 KNOWN="stackheap:$BUILD/libstackheap.so::
@@ -503,6 +516,7 @@ round=1
 while [ "$round" -le "$rounds" ]; do
     # this round's order: the list rotated by round-1
     order=$(echo "$allocs" | awk -v k=$((round - 1)) '{ for (i = 0; i < NF; i++) printf "%s ", $((i + k) % NF + 1) }')
+    echo "round $round/$rounds: $(coherence)"
     while IFS='|' read -r name bin how args; do
         [ -n "$name" ] || continue
         printf 'round %d/%d  %-15s' "$round" "$rounds" "$name"

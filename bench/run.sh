@@ -67,12 +67,17 @@ stem=$RESULTS/$(date '+%Y-%m-%d')
 # a run of some allocators only must not replace the day's full results
 [ -n "$only" ] && stem=$stem-$(printf '%s' "$only" | tr ',' '+')
 rm -f "$stem.csv" "$stem.svg" # an earlier run's, which this one may not replace
+# the cross-thread workloads' times follow the host's placement of the vCPUs
+# (docs/BENCHMARKS.md, "Cross-thread figures and the host"): before and after
+coherence() { [ -x "$BUILD/bench/bench_coherence" ] && "$BUILD/bench/bench_coherence" || true; }
+echo "before the suite: $(coherence)"
 "$BUILD/bench/sh_bench" ${quick:+"$quick"} --bin "$BUILD/bench" --src "$HERE" --lib "$BUILD/libstackheap.so" \
     --lib-unhardened "$BUILD/bench/libstackheap-unhardened.so" \
     --csv "$stem.csv" --svg "$stem.svg" || status=1
 if [ $mode = full ] && [ -z "$only" ] && [ -f "$stem.svg" ]; then
     cp "$stem.svg" "$RESULTS/latest.svg"
 fi
+echo "after the suite: $(coherence)"
 echo "results: $stem.csv$( [ -f "$stem.svg" ] && printf ', %s' "$stem.svg")"
 echo
 
