@@ -70,12 +70,20 @@ enum sh_page_flag {
     SH_PAGE_FIRST = 8,   /* page 0: the segment header shares its first slice */
 };
 
-/* thread_free word: the first block pushed, with these bits. */
+/* thread_free word: the first block pushed (bits 2-47), the number of
+   blocks on the list (bits 48-63: a page has at most 8192 blocks, and user
+   addresses stay below 2^47), and these bits.  The count spares the owner a
+   walk of the list when it takes it: the blocks were last written by the
+   threads that pushed them, on other cores, and a walk would wait for each
+   line in turn. */
 #define SH_TF_FULL ((uintptr_t)1) /* the page is on the full list */
 #define SH_TF_SUSPECT                                                                              \
     ((uintptr_t)2) /* a block pushed looked free already: the                                      \
                       owner checks the list when it takes it */
 #define SH_TF_BITS (SH_TF_FULL | SH_TF_SUSPECT)
+#define SH_TF_COUNT_SHIFT 48
+#define SH_TF_BLOCK(tf)                                                                            \
+    ((sh_block *)((tf) & (((uintptr_t)1 << SH_TF_COUNT_SHIFT) - 1) & ~SH_TF_BITS))
 
 struct sh_heap;
 

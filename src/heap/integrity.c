@@ -125,7 +125,7 @@ static const sh_block *thread_free_head(const sh_page *pg)
 {
     /* acquire: the pushed blocks' links were written before their push */
     uintptr_t tf = atomic_load_explicit(sh_page_tf(pg), memory_order_acquire);
-    return (const sh_block *)(tf & ~SH_TF_BITS);
+    return SH_TF_BLOCK(tf);
 }
 
 /* b holds a valid link: is it on one of pg's free lists?  Only the owner may

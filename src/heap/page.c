@@ -145,44 +145,58 @@ static void prepend_free(sh_page *pg, sh_block *list, sh_block *tail)
     pg->free = list;
 }
 
+/* Put list (of n blocks, ending at the end marker) in front of pg->free,
+   walking it for its tail only when free is not empty.  n bounds the walk:
+   a longer list has a cycle. */
+static void join_free(sh_page *pg, sh_block *list, uint32_t n)
+{
+    if (!sh_is_block(pg->free)) {
+        pg->free = list;
+        return;
+    }
+    sh_block *tail = list, *next;
+    uint32_t steps = 1;
+    while (sh_is_block(next = sh_link_next(pg, tail))) {
+        tail = next;
+        if (++steps > n)
+            sh_link_corrupt(pg, tail);
+    }
+    prepend_free(pg, list, tail);
+}
+
+/*
+ * thread_free first: free is empty in the usual call (malloc ran dry), so
+ * the list other threads pushed becomes free as it is, its count from the
+ * word, its lines untouched until malloc pops them one by one.  local_free
+ * (this thread's lines) is then walked for its tail if need be.  A list
+ * that is not what the count says (a cycle, from a block pushed twice that
+ * did not look freed) is caught where its blocks are popped: a popped
+ * block's link is zeroed, which does not decode (sh_page_pop).
+ */
 bool sh_page_collect(sh_page *pg)
 {
-    sh_block *end = (sh_block *)sh_segment_of(pg); /* an empty list */
-    if (sh_is_block(pg->local_free)) {
-        if (!sh_is_block(pg->free)) {
-            pg->free = pg->local_free;
-        } else {
-            sh_block *tail = pg->local_free, *next;
-            while (sh_is_block(next = sh_link_next(pg, tail)))
-                tail = next;
-            prepend_free(pg, pg->local_free, tail);
-        }
-        pg->local_free = end;
-    }
     /* relaxed peek avoids the exchange when nothing is there; the exchange also
        clears SH_TF_FULL, so callers clear SH_PAGE_FULL first */
     if (atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed) != 0) {
         /* acquire: the blocks' links were written before their push */
         uintptr_t tf = atomic_exchange_explicit(sh_page_tf(pg), 0, memory_order_acquire);
-        sh_block *list = (sh_block *)(tf & ~SH_TF_BITS);
+        sh_block *list = SH_TF_BLOCK(tf);
         if (list != NULL) {
             if (sh_cfg_harden && (tf & SH_TF_SUSPECT))
                 sh_page_check_gathered(pg, list);
-            uint32_t n = 1;
-            sh_block *tail = list, *next;
-            while (sh_is_block(next = sh_link_next(pg, tail))) {
-                tail = next;
-                if (sh_cfg_harden && ++n > pg->used)
-                    sh_link_corrupt(pg, tail); /* more frees than blocks out: a cycle */
-            }
-            if (sh_cfg_harden && n > pg->used)
+            uint32_t n = (uint32_t)(tf >> SH_TF_COUNT_SHIFT);
+            if (n == 0 || n > pg->used)
                 sh_heap_misuse("double free", "free", list,
                                "of a %u-byte block: the page has %u blocks handed out and "
                                "got %u back from other threads",
                                pg->block_size, pg->used, n);
             pg->used -= n;
-            prepend_free(pg, list, tail);
+            join_free(pg, list, n);
         }
+    }
+    if (sh_is_block(pg->local_free)) {
+        join_free(pg, pg->local_free, pg->reserved);
+        pg->local_free = (sh_block *)sh_segment_of(pg); /* an empty list */
     }
     return sh_is_block(pg->free);
 }
@@ -236,28 +250,33 @@ static void collect_full(sh_heap *h)
     }
 }
 
-/* Push the list first..last (linked, of pg) on pg's thread_free. */
-static SH_ALWAYS_INLINE void push_remote(sh_page *pg, sh_block *first, sh_block *last, bool suspect)
+/* Push the list first..last (n blocks, linked, of pg) on pg's thread_free. */
+static SH_ALWAYS_INLINE void push_remote(sh_page *pg, sh_block *first, sh_block *last, uint32_t n,
+                                         bool suspect)
 {
     /* read first: once the blocks are pushed the page may go away (heaps never do) */
     sh_segment *seg = sh_segment_of(pg);
     sh_heap *h = __atomic_load_n(&seg->heap, __ATOMIC_RELAXED);
     uintptr_t tf = atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed);
     uintptr_t mark = suspect ? SH_TF_SUSPECT : 0;
+    uintptr_t counts = ~(uintptr_t)0 << SH_TF_COUNT_SHIFT;
+    uintptr_t word;
     do {
-        sh_block *head = (sh_block *)(tf & ~SH_TF_BITS);
+        sh_block *head = SH_TF_BLOCK(tf);
         last->link = sh_link_encode(last, head != NULL ? (void *)head : seg);
+        /* the count grows by n (a carry past bit 63 is dropped), the bits are kept */
+        word = (uintptr_t)first | ((tf | mark) & SH_TF_BITS) |
+               ((tf & counts) + ((uintptr_t)n << SH_TF_COUNT_SHIFT));
         /* release: the owner must see b->link; acquire: orders with the owner's CAS */
-    } while (!atomic_compare_exchange_weak_explicit(sh_page_tf(pg), &tf,
-                                                    (uintptr_t)first | (tf & SH_TF_BITS) | mark,
-                                                    memory_order_acq_rel, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(sh_page_tf(pg), &tf, word, memory_order_acq_rel,
+                                                    memory_order_relaxed));
     if ((tf & SH_TF_FULL) && h != NULL)
         atomic_store_explicit(&h->full_pending, 1, memory_order_release);
 }
 
 void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
 {
-    push_remote(pg, b, b, suspect);
+    push_remote(pg, b, b, 1, suspect);
 }
 
 /*
@@ -304,8 +323,12 @@ void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
 static void borrowed_return(sh_heap *h, unsigned bin)
 {
     sh_page *bp = &h->borrowed[bin];
-    if (sh_is_block(bp->free))
-        push_remote(bp->next, bp->free, bp->local_free, false);
+    if (sh_is_block(bp->free)) { /* counted here, on this thread's lines */
+        uint32_t n = 1;
+        for (const sh_block *b = bp->free; b != bp->local_free; b = sh_link_next(bp, b))
+            n++;
+        push_remote(bp->next, bp->free, bp->local_free, n, false);
+    }
     bp->free = NULL;
     bp->next = NULL;
     bp->capacity = 0;
