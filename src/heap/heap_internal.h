@@ -98,7 +98,7 @@ typedef struct sh_page {
     uint16_t capacity; /* blocks carved out so far */
     uint16_t reserved; /* blocks that fit in the page */
     /* the rest (the page's thread_free word is in its segment: sh_page_tf) */
-    uintptr_t unused_;
+    uintptr_t pad_;              /* the descriptor stays 64 bytes (see the assert below) */
     struct sh_page *next, *prev; /* bin queue or full list */
     uint8_t bin;
     bool in_use;      /* given to a heap (else free in its segment) */
@@ -965,6 +965,15 @@ SH_NOINLINE void sh_free_slow(void *p, sh_segment *seg);
    hand blocks over (alloc.c, free_remote_quick), else sh_free_slow. */
 SH_NOINLINE void sh_free_other(void *p, sh_segment *seg);
 
+/* pg's block p (this thread's) may take free's fast path: on its page's
+   grid and not looking freed already (release mode), or in a page with no
+   special case (unhardened). */
+static inline bool sh_free_fast_ok(const sh_page *pg, const void *p)
+{
+    return sh_cfg_harden ? sh_on_block_grid(pg, p) && !sh_link_valid(((const sh_block *)p)->link)
+                         : pg->flags == 0;
+}
+
 /*
  * free's fast path: a block of this thread's, on its page's grid, in a page
  * with no special case, that does not look freed already (sh_free_fast_page
@@ -979,9 +988,7 @@ static inline sh_page *sh_free_fast_page(const void *p, sh_segment *seg)
                   atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
                       sh_tls_thread_id)) {
         sh_page *pg = sh_slice_of(seg, p);
-        if (sh_likely(sh_cfg_harden
-                          ? sh_on_block_grid(pg, p) && !sh_link_valid(((const sh_block *)p)->link)
-                          : pg->flags == 0))
+        if (sh_likely(sh_free_fast_ok(pg, p)))
             return pg;
     }
     return NULL;
@@ -998,9 +1005,7 @@ static inline void sh_heap_free(void *p)
             return;
         }
         sh_page *pg = sh_slice_of(seg, p);
-        if (sh_likely(sh_cfg_harden
-                          ? sh_on_block_grid(pg, p) && !sh_link_valid(((const sh_block *)p)->link)
-                          : pg->flags == 0)) {
+        if (sh_likely(sh_free_fast_ok(pg, p))) {
             sh_page_free_local(seg, pg, p);
             return;
         }
