@@ -52,10 +52,13 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     "stackheap: double free: free\\(${A}\\) of a 2048-byte block that is free already")
   sh_harden_test(harden_double_free_remote double_free_remote
     "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already")
-  # a block another thread freed and keeps for reuse (page.c, "borrowing")
-  foreach(who owner borrower third)
-    sh_harden_test(harden_double_free_borrowed_${who} double_free_borrowed
-      "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already \\(kept for reuse by the thread that freed it\\)" ${who})
+  # a block another thread freed and holds: in a list it keeps for reuse, or
+  # in its outbox (page.c, "borrowing" and "the outbox")
+  foreach(where borrowed outbox)
+    foreach(who owner freer third)
+      sh_harden_test(harden_double_free_${where}_${who} double_free_borrowed
+        "stackheap: double free: free\\(${A}\\) of a 48-byte block that is free already \\(held by the thread that freed it, for reuse or to return in a batch\\)" ${who} ${where})
+    endforeach()
   endforeach()
 
   set(INTO "stackheap: invalid free: free\\(${A}\\) points")

@@ -13,7 +13,8 @@
  *     blocks of exited threads that it adopted;
  *   - a thread reuses the blocks it freed for another thread (borrowing,
  *     src/heap/page.c), never a first-class heap's, and gives back what it
- *     kept when it exits.
+ *     kept when it exits, as a thread that only frees gives back what its
+ *     outbox holds.
  *
  * CI runs this program under ThreadSanitizer (SH_WITH_TSAN, set by
  * tests/heap.cmake), where the counts are scaled down.
@@ -675,6 +676,61 @@ static void blocks_kept_for_reuse_go_back_when_the_thread_exits(void)
     CHECK(held >= after + BORROWED * 1000);
 }
 
+/* Frees the blocks of arg (a NULL-ended array) without allocating first:
+   the thread has no heap until its first free. */
+static void *free_only(void *arg)
+{
+    for (void **p = arg; *p != NULL; p++)
+        sh_free(*p);
+    return NULL;
+}
+
+static void a_thread_that_only_frees_gives_every_block_back_when_it_exits(void)
+{
+    if (built_with_sanitizer) {
+        fprintf(stderr, "     skipped: mallinfo2 is the sanitizer's in this build\n");
+        return;
+    }
+    /* runs of one page (held in the freeing thread's outbox, pushed a run
+       at a time) and blocks that alternate between pages (pushed as the
+       page changes) */
+    enum { RUN_BLOCKS = 48, MIXED = 64 };
+    void *theirs[RUN_BLOCKS + MIXED + 1];
+    size_t bytes = 0;
+    for (int i = 0; i < RUN_BLOCKS + MIXED; i++) {
+        size_t size = i < RUN_BLOCKS || i % 2 == 0 ? 256 : 3000;
+        CHECK((theirs[i] = sh_malloc(size)) != NULL);
+        memset(theirs[i], 0x5A, size);
+        bytes += size;
+    }
+    theirs[RUN_BLOCKS + MIXED] = NULL;
+    sh_heap_collect(false);
+    size_t before = in_use_bytes();
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, free_only, theirs) == 0);
+    pthread_join(t, NULL);
+    sh_heap_collect(false); /* this thread takes back what arrived on its pages */
+    size_t after = in_use_bytes();
+    fprintf(stderr,
+            "     in use before a thread that never allocated freed %d of this one's blocks "
+            "(%zu bytes): %zu bytes, after it exited: %zu\n",
+            RUN_BLOCKS + MIXED, bytes, before, after);
+    CHECK(before >= after + bytes);
+    /* and they are this thread's to reuse: the same pages serve it again */
+    void *again[RUN_BLOCKS];
+    int reused = 0;
+    for (int i = 0; i < RUN_BLOCKS; i++) {
+        CHECK((again[i] = sh_malloc(256)) != NULL);
+        for (int j = 0; j < RUN_BLOCKS; j++)
+            reused += again[i] == theirs[j];
+    }
+    fprintf(stderr, "     %d of %d new 256-byte blocks are ones the other thread freed\n", reused,
+            RUN_BLOCKS);
+    CHECK(reused > 0);
+    for (int i = 0; i < RUN_BLOCKS; i++)
+        sh_free(again[i]);
+}
+
 static void *free_one(void *arg)
 {
     void **p = arg;
@@ -686,8 +742,9 @@ static void *free_one(void *arg)
     for (int i = 0; i < BORROWED; i++) {
         void *q = got[i] = sh_malloc(48);
         if (q == p[0]) {
-            fprintf(stderr, "  BUG src/heap/page.c sh_page_borrow: a first-class heap's block "
-                            "was kept for reuse and handed out after sh_heap_destroy\n");
+            fprintf(stderr,
+                    "  BUG src/heap/page.c sh_page_free_foreign: a first-class heap's block "
+                    "was kept for reuse and handed out after sh_heap_destroy\n");
             p[3] = q;
         }
         memset(q, 0x11, 48);
@@ -725,6 +782,7 @@ int main(void)
     RUN(destroying_a_heap_keeps_blocks_it_adopted_from_an_exited_thread);
     RUN(a_thread_reuses_the_blocks_it_freed_for_another);
     RUN(blocks_kept_for_reuse_go_back_when_the_thread_exits);
+    RUN(a_thread_that_only_frees_gives_every_block_back_when_it_exits);
     RUN(a_first_class_heaps_blocks_are_not_borrowed);
     return check_report();
 }

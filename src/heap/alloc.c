@@ -161,9 +161,7 @@ static inline bool free_remote_quick(void *p, sh_segment *seg) /* the map has se
     if (start + (size_t)k * block_size != (uint8_t *)p || k >= (uint16_t)info ||
         sh_link_valid(((sh_block *)p)->link))
         return false;
-    sh_page *pg = sh_segment_page(seg, i);
-    if (!sh_page_borrow(pg, p, bin, block_size))
-        sh_page_free_remote(pg, p, false);
+    sh_page_free_foreign(sh_segment_page(seg, i), p, bin, block_size);
     return true;
 }
 
@@ -218,8 +216,10 @@ void sh_heap_free_block(void *p, sh_segment *seg)
     bool suspect;
     sh_block *b = sh_page_block(pg, p, "free", owner, &suspect);
     if (!owner) {
-        if (suspect || !sh_page_borrow(pg, b, pg->bin, pg->block_size))
-            sh_page_free_remote(pg, b, suspect);
+        if (suspect)
+            sh_page_free_remote(pg, b, true);
+        else
+            sh_page_free_foreign(pg, b, pg->bin, pg->block_size);
         return;
     }
     if (pg->flags & SH_PAGE_FULL)

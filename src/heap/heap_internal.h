@@ -203,6 +203,14 @@ typedef struct sh_heap {
        to, capacity the blocks pushed and used the blocks popped since it
        was last empty, reserved the frees left to skip (backing off). */
     sh_page borrowed[SH_BINS];
+    /* A default heap's outbox (page.c, "the outbox"): blocks of one page of
+       another heap's that this thread freed and did not borrow, linked,
+       pushed to the page's thread_free together.  page NULL: empty. */
+    struct {
+        sh_page *page;
+        sh_block *first, *last; /* the list; last's link is written at the push */
+        uint32_t n, bytes;
+    } outbox;
     /* by bin: the bin's only page if the last purge scan found it empty and
        it has not emptied again since (page.c, trim_idle_pages), else NULL */
     const sh_page *idle_seen[SH_BINS];
@@ -759,14 +767,15 @@ void sh_page_retire(sh_heap *h, sh_page *pg);
 void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect);
 /* Another heap's block b of pg (checked, not suspect; pg's bin and block
    size given, so that pg's descriptor need not be read), freed by this
-   thread: kept in its default heap's borrowed list for reuse; false if it
-   may not be (the caller frees it remotely). */
-bool sh_page_borrow(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size);
-/* Give h's borrowed blocks back to their pages (bin: one bin's; SH_BINS: all). */
+   thread: kept in its default heap's borrowed list for reuse, else put in
+   its outbox, else pushed on pg's thread_free now (page.c). */
+void sh_page_free_foreign(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size);
+/* Give h's borrowed blocks back to their pages (bin: one bin's; SH_BINS: all,
+   and h's outbox too). */
 void sh_heap_return_borrowed(sh_heap *h, unsigned bin);
-/* The second word of a borrowed block (blocks of 16 bytes or more): with a
-   valid link in its first, it says "free, in a borrowed list", which only
-   free writes (keyed). */
+/* The second word of a borrowed block, or of one in an outbox (blocks of 16
+   bytes or more): with a valid link in its first, it says "free, held by the
+   thread that freed it", which only free writes (keyed). */
 static inline uintptr_t sh_borrow_tag(const void *b)
 {
     return sh_swap_halves((uintptr_t)b ^ sh_seal_key) ^ sh_link_key;

@@ -213,7 +213,8 @@ sh_block *sh_page_block(sh_page *pg, const void *p, const char *what, bool owner
         if (is_free_block(pg, b, owner))
             double_free(what, pg, p, "");
         if (pg->block_size >= 16 && ((const uintptr_t *)b)[1] == sh_borrow_tag(b))
-            double_free(what, pg, p, " (kept for reuse by the thread that freed it)");
+            double_free(what, pg, p,
+                        " (held by the thread that freed it, for reuse or to return in a batch)");
         *suspect = !owner; /* the owner's lists may hold it: it checks them */
     } else if ((const uint8_t *)b != q && b->link != sh_aligned_tag(b, p)) {
         sh_heap_misuse("invalid free", what, p, "points %zu byte(s) into the %u-byte block at %p",

@@ -303,16 +303,32 @@ void sh_page_free_remote(sh_page *pg, sh_block *b, bool suspect)
  * are borrowed: a first-class heap frees its pages at destroy whatever is
  * live.  Not in check mode, nor for 8-byte blocks.
  *
- * Double frees: a borrowed block holds a valid link (its first word) and
- * sh_borrow_tag (its second), and nothing else writes both: a free that
- * finds them, by any thread, is a double free (integrity.c), even though no
- * other thread can see the list the block is on.
+ * The outbox.  A block that may not be borrowed for another reason than
+ * the gate above (another page than the list's, a list malloc has drawn
+ * from, backing off) goes to the thread's outbox: a list of blocks of one
+ * page, pushed on that page's thread_free with one exchange when a block of
+ * another page comes, when it holds OUTBOX_BYTES, and wherever borrowed
+ * lists are given back (the thread's exit, its purge scans, malloc_trim),
+ * and at its malloc's slow path.  A thread that frees what another
+ * allocated in runs (xmalloc-test's consumers, a queue's reader) makes one
+ * atomic exchange a run, where it made one a block, each a round trip of
+ * the page's thread_free line between cores; a thread whose frees hop from
+ * page to page (larson) pushes each block as before, one free later.  The
+ * page counts the outbox's blocks as handed out until the push: they hold
+ * no more than OUTBOX_BYTES of one page per thread, for no longer than the
+ * thread's next malloc slow path or purge scan.
+ *
+ * Double frees: a borrowed block, or one in an outbox, holds a valid link
+ * (its first word) and sh_borrow_tag (its second), and nothing else writes
+ * both: a free that finds them, by any thread, is a double free
+ * (integrity.c), even though no other thread can see the list the block is
+ * on.
  */
 
 /* Blocks a list may hold: up to BORROW_BYTES of them, at least 4. */
 #define BORROW_BYTES ((size_t)16 << 10)
 #define BORROW_MAX_BLOCK ((size_t)4 << 10)
-/* Blocks a list holds before malloc hands them out (see sh_page_borrow). */
+/* Blocks a list holds before malloc hands them out (see sh_page_free_foreign). */
 #define BORROW_SERVE 8
 /* Frees of a bin that go to their pages, not to a list, after a list of
    that bin filled up with no malloc drawing from it (a thread that only
@@ -337,6 +353,18 @@ static void borrowed_return(sh_heap *h, unsigned bin)
         sh_heap_update_direct(h, bin);
 }
 
+/* Bytes of blocks an outbox holds before it is pushed. */
+#define OUTBOX_BYTES ((size_t)16 << 10)
+
+/* Push h's outbox, if it holds blocks, on their page's thread_free. */
+static inline void outbox_flush(sh_heap *h)
+{
+    if (h->outbox.page != NULL) {
+        push_remote(h->outbox.page, h->outbox.first, h->outbox.last, h->outbox.n, false);
+        h->outbox.page = NULL;
+    }
+}
+
 void sh_heap_return_borrowed(sh_heap *h, unsigned bin)
 {
     if (bin < SH_BINS) {
@@ -346,6 +374,26 @@ void sh_heap_return_borrowed(sh_heap *h, unsigned bin)
     for (bin = 2; bin < SH_BINS; bin++)
         if (h->borrowed[bin].next != NULL)
             borrowed_return(h, bin);
+    outbox_flush(h);
+}
+
+/* Put b, of pg (another heap's), in h's outbox. */
+static void outbox_put(sh_heap *h, sh_page *pg, sh_block *b, uint32_t block_size)
+{
+    if (h->outbox.page != pg || h->outbox.bytes + block_size > OUTBOX_BYTES) {
+        outbox_flush(h);
+        h->outbox.page = pg;
+        h->outbox.first = (sh_block *)sh_segment_of(pg); /* an empty list */
+        h->outbox.last = b;
+        h->outbox.n = 0;
+        h->outbox.bytes = 0;
+    }
+    if (sh_cfg_harden)
+        ((uintptr_t *)b)[1] = sh_borrow_tag(b);
+    b->link = sh_link_encode(b, h->outbox.first);
+    h->outbox.first = b;
+    h->outbox.n++;
+    h->outbox.bytes += block_size;
 }
 
 /* Push b on list bp (of b's page). */
@@ -358,8 +406,9 @@ static inline void borrow_push(sh_page *bp, sh_block *b)
     bp->capacity++;
 }
 
-/* sh_page_borrow's other cases: back off, start a list, or give a full one
-   back; and point the direct entry at a list worth popping. */
+/* sh_page_free_foreign's other cases: back off, start a list, or give a
+   full one back; and point the direct entry at a list worth popping.  False:
+   not borrowed. */
 static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_block *b, unsigned bin,
                                     uint32_t block_size)
 {
@@ -390,15 +439,24 @@ static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_blo
     return true;
 }
 
-bool sh_page_borrow(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
+void sh_page_free_foreign(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
 {
     sh_heap *h = sh_tls_default;
     sh_segment *seg = sh_segment_of(pg);
+    /* a thread that frees before it allocates (a consumer) gets its heap
+       here: the outbox is its heap's, given back at its exit.  Its bins
+       start backing off: a thread that does not allocate gains nothing from
+       borrowed lists, which would hold up to BORROW_BYTES in each bin */
+    if (sh_unlikely(h == NULL) && !sh_checking() && (h = sh_heap_thread_init()) != NULL)
+        for (unsigned i = 0; i < SH_BINS; i++)
+            h->borrowed[i].reserved = BORROW_BACKOFF;
     /* sh_tls_heap is the empty heap in check mode */
     if (h == NULL || sh_tls_heap != h || block_size > BORROW_MAX_BLOCK || bin < 2 ||
         !atomic_load_explicit(&seg->lendable, memory_order_relaxed) ||
-        atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == 0)
-        return false;
+        atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == 0) {
+        push_remote(pg, b, b, 1, false);
+        return;
+    }
     sh_page *bp = &h->borrowed[bin];
     /* the common case, with no call: one more block on a list malloc has not
        drawn from, below its cap, and either served already or not due yet
@@ -408,9 +466,10 @@ bool sh_page_borrow(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
                   bytes <= BORROW_BYTES &&
                   (h->direct[bin] == bp || (next < BORROW_SERVE && bytes < BORROW_BYTES / 2)))) {
         borrow_push(bp, b);
-        return true;
+        return;
     }
-    return borrow_slow(h, bp, pg, b, bin, block_size);
+    if (!borrow_slow(h, bp, pg, b, bin, block_size))
+        outbox_put(h, pg, b, block_size);
 }
 
 /* Give pg, now without live blocks, back to its segment. */
@@ -517,6 +576,7 @@ static void *bin_alloc(sh_heap *h, unsigned bin)
 {
     sh_page_queue *q = &h->bins[bin];
     sh_page *pg;
+    outbox_flush(h); /* a thread that also frees others' blocks: at most this late */
     if (h->borrowed[bin].next != NULL) {
         pg = &h->borrowed[bin];
         if (sh_is_block(pg->free)) { /* the direct entry had moved on */
