@@ -794,5 +794,7 @@ void sh_prof_init(void)
     prof.pid = sh_os_process_id();
     ck_trace_init();
     atexit(at_exit);
+    if (m == SH_PROF_SAMPLED) /* the owner's frees wait for the slow path (page.c) */
+        sh_owner_push_at = offsetof(sh_page, local_free);
     sh_prof_mode = m;
 }

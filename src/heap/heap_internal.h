@@ -98,7 +98,8 @@ typedef struct sh_page {
     uint16_t capacity; /* blocks carved out so far */
     uint16_t reserved; /* blocks that fit in the page */
     /* the rest (the page's thread_free word is in its segment: sh_page_tf) */
-    uintptr_t pad_;              /* the descriptor stays 64 bytes (see the assert below) */
+    uint32_t beat;               /* owner's frees left before sh_page_beat */
+    uint32_t pad_;               /* the descriptor stays 64 bytes (see the assert below) */
     struct sh_page *next, *prev; /* bin queue or full list */
     uint8_t bin;
     bool in_use;      /* given to a heap (else free in its segment) */
@@ -951,14 +952,32 @@ low:
    die before the page is given back with a live block in it). */
 SH_NOINLINE void sh_page_emptied(sh_segment *seg, sh_page *pg);
 
+/* Every SH_PAGE_BEAT frees by its owner, a page's heartbeat (page.c): what
+   malloc's slow path did when free ran dry, which LIFO frees keep it from
+   doing in a loop that frees what it allocates. */
+#define SH_PAGE_BEAT 256
+SH_NOINLINE void sh_page_beat(sh_segment *seg, sh_page *pg);
+
+/* Where in a descriptor the owner's frees go: offsetof(sh_page, free), or
+   offsetof(sh_page, local_free) with a sampled profile (set before the
+   first heap, never changed).  A load, not a branch, in free's fast path. */
+extern size_t sh_owner_push_at SH_HIDDEN;
+
 /* The owner frees block b of pg (not on the full list, checked): push it on
-   local_free. */
+   free, where the next malloc of its size takes it (LIFO: the block is hot
+   in this core's cache).  Sampled profile: on local_free, which only the
+   slow path takes (a list's blocks are charged as trials when it is
+   installed: page.c, "sampling"; blocks a free put back on it would be
+   handed out uncharged). */
 static inline void sh_page_free_local(sh_segment *seg, sh_page *pg, sh_block *b)
 {
-    b->link = sh_link_encode(b, pg->local_free);
-    pg->local_free = b;
+    sh_block **list = (sh_block **)((uint8_t *)pg + sh_owner_push_at);
+    b->link = sh_link_encode(b, *list);
+    *list = b;
     if (sh_unlikely(sh_decrement_to_zero(&pg->used))) /* the last block out, or none was */
         sh_page_emptied(seg, pg);
+    else if (sh_unlikely(--pg->beat == 0))
+        sh_page_beat(seg, pg);
 }
 
 /* Free p of segment seg (the map decides whether it is the heap's): the
@@ -1003,7 +1022,7 @@ static inline sh_page *sh_free_fast_page(const void *p, sh_segment *seg)
     return NULL;
 }
 
-static inline void sh_heap_free(void *p)
+static SH_ALWAYS_INLINE void sh_heap_free(void *p)
 {
     sh_segment *seg = sh_segment_of(p);
     if (sh_likely(sh_segment_map_has(seg))) {

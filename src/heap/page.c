@@ -130,8 +130,9 @@ void sh_page_init(sh_page *pg, unsigned bin, size_t area)
     pg->used = 0;
     sh_page_set_flags(pg, sh_cfg_harden && pg->index == 0 ? SH_PAGE_FIRST : 0);
     __atomic_store_n(&pg->has_aligned, false, __ATOMIC_RELAXED);
-    pg->free = NULL;
+    pg->free = (sh_block *)sh_segment_of(pg); /* the owner's frees push on it */
     pg->local_free = (sh_block *)sh_segment_of(pg);
+    pg->beat = SH_PAGE_BEAT;
     atomic_store_explicit(sh_page_tf(pg), 0, memory_order_relaxed);
     pg->next = pg->prev = NULL;
     page_extend(pg);
@@ -517,7 +518,7 @@ static void trim_idle_pages(sh_heap *h, bool force)
         uint8_t *start = sh_page_start(pg); /* OS-page aligned */
         size_t carved = (size_t)pg->capacity * pg->block_size;
         sh_os_decommit(start, (carved + os_page - 1) & ~(os_page - 1));
-        pg->free = NULL;
+        pg->free = (sh_block *)sh_segment_of(pg); /* empty lists */
         pg->local_free = (sh_block *)sh_segment_of(pg);
         h->prof_trap[bin] = NULL;                             /* its free list is gone */
         __atomic_store_n(&pg->capacity, 0, __ATOMIC_RELAXED); /* carved again when used */
@@ -557,6 +558,24 @@ void sh_page_emptied(sh_segment *seg, sh_page *pg)
                  pg->block_size, (void *)sh_page_start(pg));
     }
     sh_page_retire(seg->heap, pg);
+}
+
+size_t sh_owner_push_at = offsetof(sh_page, free);
+
+/*
+ * The heartbeat.  The owner's frees go on the page's free list (LIFO), so a
+ * loop that frees what it allocates never runs the list dry, and never
+ * reaches malloc's slow path, where other threads' frees are collected and
+ * purge scans and malloc_trim requests are acted on.  Every SH_PAGE_BEAT
+ * frees by the owner, the page collects its thread_free and the heap polls
+ * as the slow path would.
+ */
+void sh_page_beat(sh_segment *seg, sh_page *pg)
+{
+    pg->beat = SH_PAGE_BEAT;
+    if (atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed) != 0)
+        sh_page_collect(pg);
+    maybe_purge(seg->heap);
 }
 
 void sh_page_retire(sh_heap *h, sh_page *pg)
