@@ -731,6 +731,40 @@ static void a_thread_that_only_frees_gives_every_block_back_when_it_exits(void)
         sh_free(again[i]);
 }
 
+/* A loop that frees what it allocates never runs its page's free list dry
+   (the owner's frees go back on it), so malloc's slow path, which takes
+   what other threads freed, does not come; the page's heartbeat does
+   (page.c, sh_page_beat: every 256 frees by the owner). */
+static void a_busy_loop_still_takes_back_what_other_threads_freed(void)
+{
+    enum { GIVEN = 32, LOOPS = 2000 };
+    void *given[GIVEN + 1];
+    for (int i = 0; i < GIVEN; i++)
+        CHECK((given[i] = sh_malloc(64)) != NULL);
+    given[GIVEN] = NULL;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, free_only, given) == 0);
+    pthread_join(t, NULL); /* all of them are on their pages' thread_free now */
+    int back = 0, same = 0;
+    void *first = NULL;
+    for (int i = 0; i < LOOPS; i++) {
+        void *p = sh_malloc(64);
+        CHECK(p != NULL);
+        if (i == 0)
+            first = p;
+        same += p == first;
+        for (int j = 0; j < GIVEN; j++)
+            back += p == given[j];
+        sh_free(p);
+    }
+    fprintf(stderr,
+            "     %d of %d malloc+free pairs reused the first block, %d got one the other "
+            "thread had freed\n",
+            same, LOOPS, back);
+    CHECK(same > LOOPS / 10); /* LIFO: the block just freed comes back */
+    CHECK(back > 0);
+}
+
 static void *free_one(void *arg)
 {
     void **p = arg;
@@ -783,6 +817,7 @@ int main(void)
     RUN(a_thread_reuses_the_blocks_it_freed_for_another);
     RUN(blocks_kept_for_reuse_go_back_when_the_thread_exits);
     RUN(a_thread_that_only_frees_gives_every_block_back_when_it_exits);
+    RUN(a_busy_loop_still_takes_back_what_other_threads_freed);
     RUN(a_first_class_heaps_blocks_are_not_borrowed);
     return check_report();
 }
