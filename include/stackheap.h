@@ -454,7 +454,7 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  *     the one asked for).
  * Free lists are encoded with a per-process random key and heap addresses
  * start at a random place (ASLR for the heap).  Cost (docs/BENCHMARKS.md,
- * "Hardening"): 67 instructions a malloc+free pair instead of 46; 1.4% of
+ * "Hardening"): 77 instructions a malloc+free pair instead of 56; 1.4% of
  * the time of `make bench`'s workloads (geometric mean), up to 18% in
  * loops that do nothing but malloc and free cold blocks.  Not caught in release mode: an
  * overflow that stays within live blocks, a write after free past a free
