@@ -573,7 +573,11 @@ size_t sh_owner_push_at = offsetof(sh_page, free);
 void sh_page_beat(sh_segment *seg, sh_page *pg)
 {
     pg->beat = SH_PAGE_BEAT;
-    if (atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed) != 0)
+    /* a sampled profile's lists reach free only through the slow path, which
+       charges their blocks as trials (its owner frees go to local_free, so
+       free runs dry and the slow path comes as before) */
+    if (sh_prof_mode != SH_PROF_SAMPLED &&
+        atomic_load_explicit(sh_page_tf(pg), memory_order_relaxed) != 0)
         sh_page_collect(pg);
     maybe_purge(seg->heap);
 }
