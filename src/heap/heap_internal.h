@@ -89,11 +89,12 @@ struct sh_heap;
 
 typedef struct sh_page {
     /* hot: the fast paths touch only these */
-    sh_block *free;       /* next blocks malloc hands out (sh_is_block) */
+    sh_block *free;       /* next blocks malloc hands out (sh_is_block); the owner's frees */
     uint32_t used;        /* blocks handed out, not yet freed back to this page */
     uint32_t flags;       /* sh_page_flag, owner only; free's fast path needs 0 */
-    sh_block *local_free; /* freed by the owner, not yet reusable; never NULL in a
-                             page in use: the segment's base when empty */
+    sh_block *local_free; /* freed by the owner with a sampled profile, not yet
+                             reusable; never NULL in a page in use: the
+                             segment's base when empty */
     uint32_t block_size;
     uint16_t capacity; /* blocks carved out so far */
     uint16_t reserved; /* blocks that fit in the page */
