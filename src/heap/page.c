@@ -378,6 +378,16 @@ void sh_heap_return_borrowed(sh_heap *h, unsigned bin)
     outbox_flush(h);
 }
 
+/* Push b on the list at *head that this thread holds (a borrowed list or
+   the outbox: blocks of b's page), tagged as held (see "Double frees"). */
+static inline void hold_push(sh_block **head, sh_block *b)
+{
+    if (sh_cfg_harden)
+        ((uintptr_t *)b)[1] = sh_borrow_tag(b);
+    b->link = sh_link_encode(b, *head);
+    *head = b;
+}
+
 /* Put b, of pg (another heap's), in h's outbox. */
 static void outbox_put(sh_heap *h, sh_page *pg, sh_block *b, uint32_t block_size)
 {
@@ -389,10 +399,7 @@ static void outbox_put(sh_heap *h, sh_page *pg, sh_block *b, uint32_t block_size
         h->outbox.n = 0;
         h->outbox.bytes = 0;
     }
-    if (sh_cfg_harden)
-        ((uintptr_t *)b)[1] = sh_borrow_tag(b);
-    b->link = sh_link_encode(b, h->outbox.first);
-    h->outbox.first = b;
+    hold_push(&h->outbox.first, b);
     h->outbox.n++;
     h->outbox.bytes += block_size;
 }
@@ -400,10 +407,7 @@ static void outbox_put(sh_heap *h, sh_page *pg, sh_block *b, uint32_t block_size
 /* Push b on list bp (of b's page). */
 static inline void borrow_push(sh_page *bp, sh_block *b)
 {
-    if (sh_cfg_harden)
-        ((uintptr_t *)b)[1] = sh_borrow_tag(b);
-    b->link = sh_link_encode(b, bp->free);
-    bp->free = b;
+    hold_push(&bp->free, b);
     bp->capacity++;
 }
 
