@@ -444,9 +444,11 @@ static SH_NOINLINE bool borrow_slow(sh_heap *h, sh_page *bp, sh_page *pg, sh_blo
     return true;
 }
 
-void sh_page_free_foreign(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
+/* sh_page_free_foreign's cases that are more than one push: a thread's
+   first free, a block that goes to its page at once, and borrow_slow's. */
+static SH_NOINLINE void free_foreign_slow(sh_heap *h, sh_page *pg, sh_block *b, unsigned bin,
+                                          uint32_t block_size)
 {
-    sh_heap *h = sh_tls_default;
     sh_segment *seg = sh_segment_of(pg);
     /* a thread that frees before it allocates (a consumer) gets its heap
        here: the outbox is its heap's, given back at its exit.  Its bins
@@ -462,19 +464,47 @@ void sh_page_free_foreign(sh_page *pg, sh_block *b, unsigned bin, uint32_t block
         push_remote(pg, b, b, 1, false);
         return;
     }
-    sh_page *bp = &h->borrowed[bin];
-    /* the common case, with no call: one more block on a list malloc has not
-       drawn from, below its cap, and either served already or not due yet
-       (a list with blocks is never backing off) */
-    uint32_t next = (uint32_t)bp->capacity + 1, bytes = next * block_size;
-    if (sh_likely(bp->next == pg && sh_is_block(bp->free) && bp->used == 0 &&
-                  bytes <= BORROW_BYTES &&
-                  (h->direct[bin] == bp || (next < BORROW_SERVE && bytes < BORROW_BYTES / 2)))) {
-        borrow_push(bp, b);
-        return;
-    }
-    if (!borrow_slow(h, bp, pg, b, bin, block_size))
+    if (!borrow_slow(h, &h->borrowed[bin], pg, b, bin, block_size))
         outbox_put(h, pg, b, block_size);
+}
+
+/*
+ * The two common cases are pushes, with no call (the outbox's saves no
+ * register either): one more block for the outbox's page, or for a
+ * borrowed list malloc has not drawn from.  An outbox holds pg only after borrow_slow
+ * refused a block of pg, and what refused it lasts until malloc's slow path
+ * (which flushes the outbox): a backing-off bin (its countdown is taken
+ * here too), or a list of another page or one malloc drew from.  Either
+ * push needs the checks the first block of its list passed (its bin's
+ * size, a lendable segment) to hold still: the owner's exit clears
+ * thread_id, and its blocks go to their page from then on.
+ */
+void sh_page_free_foreign(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
+{
+    sh_heap *h = sh_tls_default;
+    sh_segment *seg = sh_segment_of(pg);
+    if (sh_likely(h != NULL && sh_tls_heap == h &&
+                  atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != 0 &&
+                  atomic_load_explicit(&seg->lendable, memory_order_relaxed))) {
+        sh_page *bp = &h->borrowed[bin];
+        if (h->outbox.page == pg && h->outbox.bytes + block_size <= OUTBOX_BYTES) {
+            bp->reserved -= bp->reserved != 0;
+            hold_push(&h->outbox.first, b);
+            h->outbox.n++;
+            h->outbox.bytes += block_size;
+            return;
+        }
+        /* one more block on a list malloc has not drawn from, below its
+           cap, and either served already or not due yet (a list with
+           blocks is never backing off) */
+        uint32_t next = (uint32_t)bp->capacity + 1, bytes = next * block_size;
+        if (bp->next == pg && sh_is_block(bp->free) && bp->used == 0 && bytes <= BORROW_BYTES &&
+            (h->direct[bin] == bp || (next < BORROW_SERVE && bytes < BORROW_BYTES / 2))) {
+            borrow_push(bp, b);
+            return;
+        }
+    }
+    free_foreign_slow(h, pg, b, bin, block_size);
 }
 
 /* Give pg, now without live blocks, back to its segment. */
