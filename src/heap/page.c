@@ -388,10 +388,24 @@ static inline void hold_push(sh_block **head, sh_block *b)
     *head = b;
 }
 
+/* h's outbox holds blocks of pg and has room for one more of block_size. */
+static inline bool outbox_takes(const sh_heap *h, const sh_page *pg, uint32_t block_size)
+{
+    return h->outbox.page == pg && h->outbox.bytes + block_size <= OUTBOX_BYTES;
+}
+
+/* Add b to h's outbox, which takes it (outbox_takes). */
+static inline void outbox_push(sh_heap *h, sh_block *b, uint32_t block_size)
+{
+    hold_push(&h->outbox.first, b);
+    h->outbox.n++;
+    h->outbox.bytes += block_size;
+}
+
 /* Put b, of pg (another heap's), in h's outbox. */
 static void outbox_put(sh_heap *h, sh_page *pg, sh_block *b, uint32_t block_size)
 {
-    if (h->outbox.page != pg || h->outbox.bytes + block_size > OUTBOX_BYTES) {
+    if (!outbox_takes(h, pg, block_size)) {
         outbox_flush(h);
         h->outbox.page = pg;
         h->outbox.first = (sh_block *)sh_segment_of(pg); /* an empty list */
@@ -399,9 +413,7 @@ static void outbox_put(sh_heap *h, sh_page *pg, sh_block *b, uint32_t block_size
         h->outbox.n = 0;
         h->outbox.bytes = 0;
     }
-    hold_push(&h->outbox.first, b);
-    h->outbox.n++;
-    h->outbox.bytes += block_size;
+    outbox_push(h, b, block_size);
 }
 
 /* Push b on list bp (of b's page). */
@@ -471,13 +483,13 @@ static SH_NOINLINE void free_foreign_slow(sh_heap *h, sh_page *pg, sh_block *b, 
 /*
  * The two common cases are pushes, with no call (the outbox's saves no
  * register either): one more block for the outbox's page, or for a
- * borrowed list malloc has not drawn from.  An outbox holds pg only after borrow_slow
- * refused a block of pg, and what refused it lasts until malloc's slow path
- * (which flushes the outbox): a backing-off bin (its countdown is taken
- * here too), or a list of another page or one malloc drew from.  Either
- * push needs the checks the first block of its list passed (its bin's
- * size, a lendable segment) to hold still: the owner's exit clears
- * thread_id, and its blocks go to their page from then on.
+ * borrowed list malloc has not drawn from.  An outbox holds pg only after
+ * borrow_slow refused a block of pg, and what refused it lasts until
+ * malloc's slow path (which flushes the outbox): a backing-off bin (its
+ * countdown is taken here too), or a list of another page or one malloc
+ * drew from.  Either push needs the checks the first block of its list
+ * passed (its bin's size, a lendable segment) to hold still: the owner's
+ * exit clears thread_id, and its blocks go to their page from then on.
  */
 void sh_page_free_foreign(sh_page *pg, sh_block *b, unsigned bin, uint32_t block_size)
 {
@@ -487,11 +499,9 @@ void sh_page_free_foreign(sh_page *pg, sh_block *b, unsigned bin, uint32_t block
                   atomic_load_explicit(&seg->thread_id, memory_order_relaxed) != 0 &&
                   atomic_load_explicit(&seg->lendable, memory_order_relaxed))) {
         sh_page *bp = &h->borrowed[bin];
-        if (h->outbox.page == pg && h->outbox.bytes + block_size <= OUTBOX_BYTES) {
+        if (outbox_takes(h, pg, block_size)) {
             bp->reserved -= bp->reserved != 0;
-            hold_push(&h->outbox.first, b);
-            h->outbox.n++;
-            h->outbox.bytes += block_size;
+            outbox_push(h, b, block_size);
             return;
         }
         /* one more block on a list malloc has not drawn from, below its
