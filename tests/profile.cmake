@@ -30,7 +30,8 @@ if(SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory")
     add_test(NAME ${name} COMMAND ${CMAKE_COMMAND} "-DCOMMAND=${cmd}" "-DOUT=${out}"
       "-DMODE=${T_MODE}" "-DMATCH=${T_MATCH}" "-DBROWSER=${SH_CHROMIUM}"
       -P ${CMAKE_CURRENT_SOURCE_DIR}/profile/expect.cmake)
-    set_tests_properties(${name} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
+    set_tests_properties(${name} PROPERTIES TIMEOUT 120
+      SKIP_REGULAR_EXPRESSION "SKIPPED: no chromium")
   endfunction()
 
   sh_profile_test(profile_exact_names_peak_calls_temporaries_and_leaks MODE exact
