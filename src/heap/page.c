@@ -30,8 +30,10 @@
 
 #include <errno.h>
 
-/* Bytes carved into blocks at a time. */
-#define EXTEND_BYTES ((size_t)8 << 10)
+/* Blocks are carved a 4 KiB memory page at a time: an extension writes the
+   links of the blocks that start in one page, so a size class a program
+   uses for a handful of blocks makes one page resident, not two. */
+#define EXTEND_BYTES ((size_t)4 << 10)
 
 void sh_page_queue_remove(sh_page_queue *q, sh_page *pg)
 {
@@ -102,16 +104,16 @@ void sh_heap_update_direct(sh_heap *h, unsigned bin)
         prof_defer(h, first);
 }
 
-/* Carve the next never-used blocks of pg into its free list (free is empty). */
+/* Carve the next never-used blocks of pg into its free list (free is empty):
+   those that start in the 4 KiB memory page of the first (at least one). */
 static void page_extend(sh_page *pg)
 {
     size_t bs = pg->block_size;
-    uint32_t n = (uint32_t)(EXTEND_BYTES / bs);
-    if (n == 0)
-        n = 1;
+    uint8_t *b = sh_page_start(pg) + (size_t)pg->capacity * bs;
+    size_t room = EXTEND_BYTES - ((uintptr_t)b & (EXTEND_BYTES - 1));
+    uint32_t n = (uint32_t)((room + bs - 1) / bs);
     if (n > (uint32_t)(pg->reserved - pg->capacity))
         n = (uint32_t)(pg->reserved - pg->capacity);
-    uint8_t *b = sh_page_start(pg) + (size_t)pg->capacity * bs;
     pg->free = (sh_block *)b;
     for (uint32_t i = 1; i < n; i++, b += bs)
         ((sh_block *)b)->link = sh_link_encode(b, b + bs);
