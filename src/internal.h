@@ -185,11 +185,15 @@ void sh_os_wait_on(_Atomic uint32_t *word, uint32_t expect, uint64_t timeout_ms)
 /* Wake every thread sleeping in sh_os_wait_on(word). */
 void sh_os_wake(_Atomic uint32_t *word);
 void sh_os_yield(void);
-/* Run fn(arg) on a detached thread named name (at most 15 characters),
-   with a 64 KiB stack and every signal blocked; false if the system
-   refuses.  pthread_create may allocate: call it where malloc may be
-   entered again. */
-bool sh_os_start_thread(void *(*fn)(void *), void *arg, const char *name);
+/* Run fn(arg) on a detached thread with a 64 KiB stack and every signal
+   blocked; false if the system refuses.  pthread_create may allocate: call
+   it where malloc may be entered again. */
+bool sh_os_start_thread(void *(*fn)(void *), void *arg);
+/* Name the calling thread (at most 15 characters; /proc/.../comm).  A raw
+   prctl: pthread_setname_np on another thread formats a /proc path with
+   sprintf, which faults some 200 KiB of the C library's printf code and
+   tables into a program that may never print. */
+void sh_os_name_thread(const char *name);
 /* Bytes mapped through this layer now and at most, and the calls that did it. */
 void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps);
 /* mincore(2): one byte per page of [p, p + len) in vec, bit 0 set if resident;

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -237,8 +239,10 @@ size_t sh_os_page_size(void)
     /* relaxed: racing first callers store the same value */
     size_t ps = atomic_load_explicit(&os.page_size, memory_order_relaxed);
     if (sh_unlikely(ps == 0)) {
-        long v = sysconf(_SC_PAGESIZE);
-        ps = v > 0 ? (size_t)v : 4096;
+        /* the kernel's word for it, not sysconf (whose code and tables
+           would be made resident for this one call: see "the clock") */
+        unsigned long v = getauxval(AT_PAGESZ);
+        ps = v != 0 ? (size_t)v : 4096;
         atomic_store_explicit(&os.page_size, ps, memory_order_relaxed);
     }
     return ps;
@@ -370,10 +374,78 @@ void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest)
     return q;
 }
 
+/* ---- the clock ------------------------------------------------------------------
+ *
+ * The purge schedule reads CLOCK_MONOTONIC_COARSE through the vDSO's own
+ * entry, found once in the vDSO's symbol table (the kernel maps it into
+ * every process as a small ELF image, at AT_SYSINFO_EHDR), rather than
+ * through the C library's clock_gettime: that wrapper lies in a part of
+ * the library's code that many programs never run, and the kernel maps
+ * file pages in 64 KiB windows around each fault, so one call made 64 KiB
+ * of it resident in every process (seen with /proc/self/pagemap).  Without
+ * a usable vDSO, the C library's is used.
+ */
+typedef int (*clock_fn)(clockid_t, struct timespec *);
+
+static bool same_name(const char *a, const char *b)
+{
+    while (*a != '\0' && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+/* The address of the vDSO's function called name, 0 if not found. */
+static uintptr_t vdso_symbol(const char *name)
+{
+    const uint8_t *image = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
+    if (image == NULL)
+        return 0;
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)image;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64)
+        return 0;
+    /* the image's addresses are relative to its first PT_LOAD */
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(image + eh->e_phoff);
+    uintptr_t bias = 0;
+    bool loaded = false;
+    for (unsigned i = 0; i < eh->e_phnum && !loaded; i++)
+        if (ph[i].p_type == PT_LOAD) {
+            bias = (uintptr_t)image + ph[i].p_offset - ph[i].p_vaddr;
+            loaded = true;
+        }
+    /* its dynamic symbols, counted by their section (the image has them all) */
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(image + eh->e_shoff);
+    const Elf64_Sym *sym = NULL;
+    const char *names = NULL;
+    size_t count = 0;
+    for (unsigned i = 0; i < eh->e_shnum && eh->e_shoff != 0; i++)
+        if (sh[i].sh_type == SHT_DYNSYM && sh[i].sh_entsize == sizeof(Elf64_Sym) &&
+            sh[i].sh_link < eh->e_shnum) {
+            sym = (const Elf64_Sym *)(image + sh[i].sh_offset);
+            count = sh[i].sh_size / sizeof(Elf64_Sym);
+            names = (const char *)(image + sh[sh[i].sh_link].sh_offset);
+        }
+    if (!loaded || sym == NULL)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        if (ELF64_ST_TYPE(sym[i].st_info) == STT_FUNC && sym[i].st_shndx != SHN_UNDEF &&
+            same_name(names + sym[i].st_name, name))
+            return bias + sym[i].st_value;
+    return 0;
+}
+
+static _Atomic(clock_fn) coarse_clock; /* NULL until first read */
+
 uint64_t sh_os_now_ms(void)
 {
+    clock_fn f = atomic_load_explicit(&coarse_clock, memory_order_relaxed);
+    if (sh_unlikely(f == NULL)) { /* racing first callers store the same value */
+        uintptr_t at = vdso_symbol("__vdso_clock_gettime");
+        f = at != 0 ? (clock_fn)at : clock_gettime;
+        atomic_store_explicit(&coarse_clock, f, memory_order_relaxed);
+    }
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if (f(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
@@ -515,7 +587,7 @@ void sh_os_yield(void)
     sched_yield();
 }
 
-bool sh_os_start_thread(void *(*fn)(void *), void *arg, const char *name)
+bool sh_os_start_thread(void *(*fn)(void *), void *arg)
 {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)
@@ -530,10 +602,12 @@ bool sh_os_start_thread(void *(*fn)(void *), void *arg, const char *name)
     int rc = pthread_create(&t, &attr, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
-    if (rc != 0)
-        return false;
-    pthread_setname_np(t, name);
-    return true;
+    return rc == 0;
+}
+
+void sh_os_name_thread(const char *name)
+{
+    syscall(SYS_prctl, PR_SET_NAME, name, 0, 0, 0); /* a failure leaves the name inherited */
 }
 
 /* ---- files and processes (check mode's reports) ------------------------------ */

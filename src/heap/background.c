@@ -57,6 +57,7 @@ void sh_background_init(void)
 static void *purger_main(void *arg)
 {
     (void)arg;
+    sh_os_name_thread("stackheap-purge");
     for (;;) {
         uint64_t next = sh_segment_purge_all(false);
         atomic_fetch_add_explicit(&bg.passes, 1, memory_order_relaxed);
@@ -106,7 +107,7 @@ void sh_background_start(void)
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
     starting = true;
-    bool ok = sh_os_start_thread(purger_main, NULL, "stackheap-purge");
+    bool ok = sh_os_start_thread(purger_main, NULL);
     starting = false;
     if (!ok)
         atomic_store_explicit(&sh_bg_state, SH_BG_OFF, memory_order_relaxed);
