@@ -137,6 +137,64 @@ static void malloc_of_zero_returns_unique_pointers_that_can_be_freed(void)
     sh_free(c);
 }
 
+/* The 64 KiB regions (small pages) a set of blocks lies in, added to seen[]
+   (n of them so far, at most cap); returns the new n. */
+static size_t note_regions(void *const *blocks, size_t count, uintptr_t *seen, size_t n, size_t cap)
+{
+    for (size_t i = 0; i < count; i++) {
+        uintptr_t r = (uintptr_t)blocks[i] >> 16;
+        size_t k = 0;
+        while (k < n && seen[k] != r)
+            k++;
+        if (k == n && n < cap)
+            seen[n++] = r;
+    }
+    return n;
+}
+
+/*
+ * A working set whose blocks are replaced at random stays in the pages it
+ * filled: blocks freed into full pages are handed out again (a full page
+ * goes back to its queue after a few frees, at most 4), so the heap does
+ * not carve new pages while old ones fill with holes.  2000 blocks of 1 KiB
+ * fill 32 pages or so; 60 rounds replace 100 random blocks each (6000
+ * mallocs, 94 pages' worth if nothing were reused); the blocks may use at
+ * most 2 pages more than the fill did (full pages keep up to 3 freed
+ * blocks, 1.5 pages in all, until their fourth free).
+ */
+static void blocks_freed_into_full_pages_are_reused_before_new_pages(void)
+{
+    enum { LIVE = 2000, ROUNDS = 60, REPLACE = 100, CAP = 512 };
+    static void *block[LIVE];
+    static uintptr_t seen[CAP];
+    sh_heap *h = sh_heap_new();
+    CHECK(h != NULL);
+    for (size_t i = 0; i < LIVE; i++) {
+        block[i] = sh_heap_malloc(h, 1000);
+        CHECK(block[i] != NULL);
+    }
+    size_t filled = note_regions(block, LIVE, seen, 0, CAP), n = filled;
+    uint64_t rng = 88172645463325252ull;
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        size_t slot[REPLACE];
+        for (unsigned k = 0; k < REPLACE; k++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            slot[k] = (size_t)(rng % LIVE);
+            sh_free(block[slot[k]]);
+            block[slot[k]] = NULL;
+        }
+        for (unsigned k = 0; k < REPLACE; k++) {
+            if (block[slot[k]] != NULL) /* the same slot twice */
+                continue;
+            block[slot[k]] = sh_heap_malloc(h, 1000);
+            CHECK(block[slot[k]] != NULL);
+            n = note_regions(&block[slot[k]], 1, seen, n, CAP);
+        }
+    }
+    CHECK(n <= filled + 2);
+    sh_heap_destroy(h);
+}
+
 static void free_of_null_does_nothing(void)
 {
     errno = 1234;
@@ -1100,6 +1158,7 @@ int main(void)
     RUN(malloc_returns_writable_distinct_blocks_of_every_size_to_16_kib);
     RUN(malloc_aligns_blocks_of_16_bytes_or_more_to_16_and_smaller_ones_to_8);
     RUN(malloc_of_zero_returns_unique_pointers_that_can_be_freed);
+    RUN(blocks_freed_into_full_pages_are_reused_before_new_pages);
     RUN(free_of_null_does_nothing);
     RUN(free_of_a_pointer_no_allocator_handed_out_aborts);
     RUN(malloc_of_an_absurd_size_fails_with_enomem);

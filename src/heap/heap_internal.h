@@ -69,6 +69,9 @@ enum sh_page_flag {
     SH_PAGE_SLICE = 4,   /* not a page in use: a free page, or a later slice of a medium page */
     SH_PAGE_FIRST = 8,   /* page 0: the segment header shares its first slice */
 };
+/* The flags that send the owner's free to the slow path (SH_PAGE_FULL does
+   not: page.c, "Full pages"). */
+#define SH_PAGE_SLOW_FREE ((uint32_t)(SH_PAGE_ALIGNED | SH_PAGE_SLICE | SH_PAGE_FIRST))
 
 /* thread_free word: the first block pushed (bits 2-47), the number of
    blocks on the list (bits 48-63: a page has at most 8192 blocks, and user
@@ -307,8 +310,8 @@ static inline sh_block *sh_link_next(const sh_page *pg, const sh_block *b)
    (true for every block of a page that starts on a slice; page 0 does not,
    and carries SH_PAGE_FIRST).  Exact for offsets and sizes below 2^16, and for
    larger sizes too (only offset 0 passes): Lemire's divisibility test.
-   Hardened, divisor is 0 while the page has a flag: then nothing passes,
-   so this test is free's flags test too. */
+   Hardened, divisor is 0 while the page has a flag of SH_PAGE_SLOW_FREE:
+   then nothing passes, so this test is free's flags test too. */
 static inline bool sh_on_block_grid(const sh_page *pg, const void *p)
 {
     uint64_t off = (uintptr_t)p & (((uintptr_t)1 << SH_SMALL_PAGE_SHIFT) - 1);
@@ -319,12 +322,13 @@ static inline bool sh_on_block_grid(const sh_page *pg, const void *p)
     return (uint32_t)prod < pg->divisor && (prod >> 32) < pg->capacity;
 }
 
-/* Set pg's flags (and, hardened, its divisor: 0 while a flag is set). */
+/* Set pg's flags (and, hardened, its divisor: 0 while a SH_PAGE_SLOW_FREE flag is set). */
 static inline void sh_page_set_flags(sh_page *pg, uint32_t flags)
 {
     pg->flags = flags;
     if (sh_cfg_harden)
-        pg->divisor = flags != 0 ? 0 : (uint32_t)(UINT32_MAX / pg->block_size + 1);
+        pg->divisor =
+            (flags & SH_PAGE_SLOW_FREE) != 0 ? 0 : (uint32_t)(UINT32_MAX / pg->block_size + 1);
 }
 
 /* A keyed check value over n words (header seals). */
@@ -653,7 +657,7 @@ static inline sh_page *sh_page_of(sh_segment *seg, const void *p)
  * The descriptor of p's 64 KiB slice, with shifts by constants: p's page in
  * a small segment; in a medium one, its page only within the page's first
  * slice: the other slices' descriptors carry SH_PAGE_SLICE, which sends
- * free's fast path (it demands flags == 0) to sh_page_of.
+ * free's fast path (it demands no SH_PAGE_SLOW_FREE flag) to sh_page_of.
  */
 static inline sh_page *sh_slice_of(sh_segment *seg, const void *p)
 {
@@ -1000,7 +1004,7 @@ SH_NOINLINE void sh_free_other(void *p, sh_segment *seg);
 static inline bool sh_free_fast_ok(const sh_page *pg, const void *p)
 {
     return sh_cfg_harden ? sh_on_block_grid(pg, p) && !sh_link_valid(((const sh_block *)p)->link)
-                         : pg->flags == 0;
+                         : (pg->flags & SH_PAGE_SLOW_FREE) == 0;
 }
 
 /*

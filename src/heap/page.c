@@ -10,13 +10,20 @@
  *   3. moves it to the heap's full list and tries the next page;
  *   4. takes a new page from a segment.
  *
- * Full pages.  A page on the full list has SH_PAGE_FULL in flags (so the
- * owner's free goes through the slow path and puts the page back in its
- * queue) and SH_TF_FULL in its thread_free word (so another thread's free
- * learns, in the same atomic exchange that pushes its block, that it must
- * raise heap->full_pending).  The owner sets SH_TF_FULL only with a CAS that
+ * Full pages.  A page on the full list has SH_PAGE_FULL in flags and
+ * SH_TF_FULL in its thread_free word (so another thread's free learns, in
+ * the same atomic exchange that pushes its block, that it must raise
+ * heap->full_pending).  The owner sets SH_TF_FULL only with a CAS that
  * finds thread_free empty, so no block pushed before that is missed, and
- * every block pushed after it raises the flag.
+ * every block pushed after it raises the flag.  The owner's frees into a
+ * full page take free's fast path, onto its list, and the page's heartbeat
+ * (sh_page_beat), brought to an eighth of its blocks away (1 to UNFULL_MAX)
+ * when it went full, puts it back in its queue: a program that replaces random blocks (a
+ * server's working set) frees into full pages nearly every time, and each
+ * such free was a slow path, and a page put back with one free block, full
+ * again at the next malloc.  A full page holds fewer than UNFULL_MAX free
+ * blocks malloc cannot see (the slow paths that free, sh_heap_free_block,
+ * put it back at once).
  *
  * Invariants:
  *   - used == blocks handed out and not yet back in free/local_free or
@@ -204,6 +211,11 @@ bool sh_page_collect(sh_page *pg)
     return sh_is_block(pg->free);
 }
 
+/* The owner's frees that bring a full page back to its queue (see "Full
+   pages"): an eighth of its blocks, at least 1, at most 16. */
+#define UNFULL_SHARE 8
+#define UNFULL_MAX 4
+
 /*
  * Move pg (no free block, fully carved) from its queue to the full list.
  * Returns false, leaving it in place, if blocks arrived from other threads.
@@ -220,6 +232,10 @@ static bool page_to_full(sh_heap *h, sh_page *pg)
     sh_page_queue_remove(&h->bins[pg->bin], pg);
     sh_page_queue_push_front(&h->full, pg);
     sh_page_set_flags(pg, pg->flags | SH_PAGE_FULL);
+    uint32_t after = pg->reserved / UNFULL_SHARE;
+    after = after < 1 ? 1 : after > UNFULL_MAX ? UNFULL_MAX : after;
+    if (pg->beat > after)
+        pg->beat = after;
     return true;
 }
 
@@ -619,6 +635,11 @@ size_t sh_owner_push_at = offsetof(sh_page, free);
 void sh_page_beat(sh_segment *seg, sh_page *pg)
 {
     pg->beat = SH_PAGE_BEAT;
+    if (pg->flags & SH_PAGE_FULL) { /* the frees page_to_full counted since it went full */
+        sh_page_unfull(seg->heap, pg);
+        maybe_purge(seg->heap);
+        return;
+    }
     /* a sampled profile's lists reach free only through the slow path, which
        charges their blocks as trials (its owner frees go to local_free, so
        free runs dry and the slow path comes as before) */
