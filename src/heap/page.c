@@ -18,12 +18,12 @@
  * every block pushed after it raises the flag.  The owner's frees into a
  * full page take free's fast path, onto its list, and the page's heartbeat
  * (sh_page_beat), brought to an eighth of its blocks away (1 to UNFULL_MAX)
- * when it went full, puts it back in its queue: a program that replaces random blocks (a
- * server's working set) frees into full pages nearly every time, and each
- * such free was a slow path, and a page put back with one free block, full
- * again at the next malloc.  A full page holds fewer than UNFULL_MAX free
- * blocks malloc cannot see (the slow paths that free, sh_heap_free_block,
- * put it back at once).
+ * when it went full, puts it back in its queue.  A program that replaces
+ * random blocks (a server's working set) frees into full pages nearly
+ * every time: each such free was a slow path, and the page went back with
+ * one free block, full again at the next malloc.  A full page holds fewer
+ * than UNFULL_MAX free blocks malloc cannot see (the slow paths that free,
+ * sh_heap_free_block, put it back at once).
  *
  * Invariants:
  *   - used == blocks handed out and not yet back in free/local_free or
@@ -212,7 +212,7 @@ bool sh_page_collect(sh_page *pg)
 }
 
 /* The owner's frees that bring a full page back to its queue (see "Full
-   pages"): an eighth of its blocks, at least 1, at most 16. */
+   pages"): an eighth of its blocks, at least 1, at most UNFULL_MAX. */
 #define UNFULL_SHARE 8
 #define UNFULL_MAX 4
 
