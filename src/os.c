@@ -387,13 +387,6 @@ void *sh_os_remap_move(void *p, size_t old_size, size_t new_size, void *dest)
  */
 typedef int (*clock_fn)(clockid_t, struct timespec *);
 
-static bool same_name(const char *a, const char *b)
-{
-    while (*a != '\0' && *a == *b)
-        a++, b++;
-    return *a == *b;
-}
-
 /* The address of the vDSO's function called name, 0 if not found. */
 static uintptr_t vdso_symbol(const char *name)
 {
@@ -428,7 +421,7 @@ static uintptr_t vdso_symbol(const char *name)
         return 0;
     for (size_t i = 0; i < count; i++)
         if (ELF64_ST_TYPE(sym[i].st_info) == STT_FUNC && sym[i].st_shndx != SHN_UNDEF &&
-            same_name(names + sym[i].st_name, name))
+            strcmp(names + sym[i].st_name, name) == 0)
             return bias + sym[i].st_value;
     return 0;
 }
