@@ -194,6 +194,13 @@ bool sh_os_start_thread(void *(*fn)(void *), void *arg);
    sprintf, which faults some 200 KiB of the C library's printf code and
    tables into a program that may never print. */
 void sh_os_name_thread(const char *name);
+/* pthread_atfork(prepare, parent, child).  glibc's pthread_atfork is a stub
+   linked from libc_nonshared.a, which the linker places after all of the
+   library's own code, among the check and profile code no plain process
+   runs (CMakeLists.txt, "layout"); this calls what the stub calls. */
+void sh_os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+/* Nothing: the shared library's DT_FINI, in place of the C runtime's _fini. */
+void sh_os_fini(void);
 /* Bytes mapped through this layer now and at most, and the calls that did it. */
 void sh_os_mapped(size_t *now, size_t *peak, size_t *maps, size_t *unmaps);
 /* mincore(2): one byte per page of [p, p + len) in vec, bit 0 set if resident;

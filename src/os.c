@@ -603,6 +603,23 @@ void sh_os_name_thread(const char *name)
     syscall(SYS_prctl, PR_SET_NAME, name, 0, 0, 0); /* a failure leaves the name inherited */
 }
 
+/* glibc's, since 2.3.2; the handle is this object's (crtbegin), so that
+   unloading it would drop the handlers (the library is never unloaded) */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *dso);
+extern void *__dso_handle __attribute__((visibility("hidden")));
+
+void sh_os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    __register_atfork(prepare, parent, child, __dso_handle);
+}
+
+/* The shared library's DT_FINI (CMakeLists.txt, "layout").  The C runtime's
+   _fini does nothing on x86-64 (destructors run from .fini_array), but it
+   is the last code of the file, so calling it at exit would fault in the
+   last 64 KiB of the check and profile code. */
+void sh_os_fini(void) {}
+
 /* ---- files and processes (check mode's reports) ------------------------------ */
 
 size_t sh_os_read_file(const char *path, char *buf, size_t cap)

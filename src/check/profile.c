@@ -60,14 +60,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sh_prof_mode;
 __thread int64_t sh_tls_prof_left __attribute__((tls_model("initial-exec")));
 __thread void *sh_tls_prof_last __attribute__((tls_model("initial-exec")));
 static __thread uint32_t last_site __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
 __thread int sh_tls_prof_busy __attribute__((tls_model("initial-exec")));
-_Atomic uint16_t *sh_prof_filter;
-_Atomic bool sh_prof_stopped;
 
 #define SITES (1u << 16) /* trace.c hands out ids below this */
 #define STRIPES 64
@@ -754,10 +751,9 @@ static void at_exit(void)
 
 /* ---- start ------------------------------------------------------------------------------ */
 
-void sh_prof_init(void)
+void sh_prof_init(const char *mode)
 {
-    const char *mode = sh_env("STACKHEAP_PROFILE");
-    if (mode == NULL || *mode == '\0' || strcmp(mode, "0") == 0)
+    if (strcmp(mode, "0") == 0)
         return;
     int m = strcmp(mode, "sampled") == 0                           ? SH_PROF_SAMPLED
             : strcmp(mode, "exact") == 0 || strcmp(mode, "1") == 0 ? SH_PROF_EXACT

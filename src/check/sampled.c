@@ -60,8 +60,6 @@ typedef struct slot {
     _Atomic uint8_t state;
 } slot;
 
-uintptr_t sh_sampled_lo, sh_sampled_hi;
-unsigned sh_sample_rate;
 __thread int32_t sh_tls_sample_countdown __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 /* inside sh_sampled_alloc or _free: a malloc made meanwhile (by the stack

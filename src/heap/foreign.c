@@ -21,10 +21,14 @@
 
 #define RANGES 256
 
+/* The count first and each range's ends side by side: a process with a
+   few early ranges writes the first few hundred bytes, one page of .bss. */
 static struct {
-    uintptr_t lo[RANGES], hi[RANGES];
     unsigned n;
     bool overflow; /* more ranges than fit: every anonymous mapping counts */
+    struct {
+        uintptr_t lo, hi;
+    } r[RANGES];
 } early;
 
 /* One line of /proc/self/maps: its range, whether it is writable, its path. */
@@ -97,16 +101,16 @@ static bool record(const maps_line *m, void *arg)
     (void)arg;
     if (!m->writable || (!is_anonymous(m->path) && strstr(m->path, "/ld-linux") == NULL))
         return true;
-    if (early.n > 0 && early.hi[early.n - 1] == m->lo) { /* neighbours: one range */
-        early.hi[early.n - 1] = m->hi;
+    if (early.n > 0 && early.r[early.n - 1].hi == m->lo) { /* neighbours: one range */
+        early.r[early.n - 1].hi = m->hi;
         return true;
     }
     if (early.n == RANGES) {
         early.overflow = true;
         return false;
     }
-    early.lo[early.n] = m->lo;
-    early.hi[early.n] = m->hi;
+    early.r[early.n].lo = m->lo;
+    early.r[early.n].hi = m->hi;
     early.n++;
     return true;
 }
@@ -151,7 +155,7 @@ bool sh_foreign_is_early(const void *p)
     uintptr_t a = (uintptr_t)p;
     pthread_once(&early_once, record_early); /* done at the first heap, unless no heap yet */
     for (unsigned i = 0; i < early.n; i++)
-        if (a >= early.lo[i] && a < early.hi[i])
+        if (a >= early.r[i].lo && a < early.r[i].hi)
             return true;
     if (!early.overflow)
         return false;

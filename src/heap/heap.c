@@ -38,6 +38,17 @@ __thread sh_heap *sh_tls_default __attribute__((tls_model("initial-exec")));
 __thread uintptr_t sh_tls_owner_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
 int sh_check_state;
 
+/* The tools' switches that the allocation paths read: set by sampled.c and
+   profile.c, defined here beside the heap's other globals so that a process
+   running no tool touches no page of the tools' data (written, such a page
+   becomes resident; read, too, on a kernel that maps no shared zero page,
+   as these machines' does not). */
+unsigned sh_sample_rate;
+uintptr_t sh_sampled_lo, sh_sampled_hi;
+int sh_prof_mode;
+_Atomic uint16_t *sh_prof_filter;
+_Atomic bool sh_prof_stopped;
+
 uint8_t sh_small_bin_first[SH_BINS], sh_small_bin_last[SH_BINS];
 uint64_t sh_bin_magic[SH_BINS];
 
@@ -71,7 +82,9 @@ static void global_init(void)
     sh_purge_delay_ms = sh_option_purge_delay_ms();
     if (!sh_checking()) { /* check mode guards and records every block already */
         sh_sample_rate = sh_option_sample();
-        sh_prof_init();
+        const char *prof = sh_env("STACKHEAP_PROFILE");
+        if (prof != NULL && *prof != '\0')
+            sh_prof_init(prof);
     }
     if (sh_prof_mode != SH_PROF_OFF && sh_sample_rate != 0) {
         sh_warning("STACKHEAP_SAMPLE is off while STACKHEAP_PROFILE is on");
@@ -221,7 +234,7 @@ SH_NOINLINE sh_heap *sh_heap_thread_init(void)
     /* both may allocate: the heap is ready for that now */
     pthread_setspecific(global.key, h);
     if (atomic_exchange_explicit(&global.atfork_done, 1, memory_order_relaxed) == 0)
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        sh_os_atfork(fork_prepare, fork_parent, fork_child);
     return h;
 }
 

@@ -477,8 +477,10 @@ extern int sh_prof_mode;
    recorded block while no other allocation has come since (temporaries) */
 extern __thread int64_t sh_tls_prof_left __attribute__((tls_model("initial-exec")));
 extern __thread void *sh_tls_prof_last __attribute__((tls_model("initial-exec")));
-/* Read the options and start the profiler (global_init, once). */
-void sh_prof_init(void);
+/* Start the profiler for STACKHEAP_PROFILE=mode, mode neither NULL nor empty
+   (global_init, once; the caller tests the variable, so that a process that
+   profiles nothing never runs this file's code). */
+void sh_prof_init(const char *mode);
 /* Exact: malloc's slow path, a block of h for the program's call at ra (fp:
    the frame to walk its stack from), recorded. */
 void *sh_prof_malloc(sh_heap *h, size_t size, void *ra, void *fp);
