@@ -256,6 +256,13 @@ SH_NORETURN SH_COLD void sh_fatal(const char *fmt, ...) SH_PRINTF(1, 2);
 /* The environment variable name, or NULL if unset or the process is setuid
    or setgid (secure_getenv).  Every option is read through it. */
 const char *sh_env(const char *name);
+/* sh_env(name) when it is set to something other than "" or "0" (an option
+   that turns a feature on), else NULL. */
+static inline const char *sh_env_on(const char *name)
+{
+    const char *v = sh_env(name);
+    return v != NULL && *v != '\0' && (v[0] != '0' || v[1] != '\0') ? v : NULL;
+}
 
 /* The lower-case hex number at *s (0 if none), *s moved past it (/proc/self/maps). */
 uintptr_t sh_parse_hex(const char **s);

@@ -753,8 +753,6 @@ static void at_exit(void)
 
 void sh_prof_init(const char *mode)
 {
-    if (strcmp(mode, "0") == 0)
-        return;
     int m = strcmp(mode, "sampled") == 0                           ? SH_PROF_SAMPLED
             : strcmp(mode, "exact") == 0 || strcmp(mode, "1") == 0 ? SH_PROF_EXACT
                                                                    : SH_PROF_OFF;

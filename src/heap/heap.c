@@ -82,8 +82,8 @@ static void global_init(void)
     sh_purge_delay_ms = sh_option_purge_delay_ms();
     if (!sh_checking()) { /* check mode guards and records every block already */
         sh_sample_rate = sh_option_sample();
-        const char *prof = sh_env("STACKHEAP_PROFILE");
-        if (prof != NULL && *prof != '\0')
+        const char *prof = sh_env_on("STACKHEAP_PROFILE");
+        if (prof != NULL)
             sh_prof_init(prof);
     }
     if (sh_prof_mode != SH_PROF_OFF && sh_sample_rate != 0) {
@@ -91,8 +91,7 @@ static void global_init(void)
         sh_sample_rate = 0;
     }
     sh_background_init();
-    const char *stats = sh_env("STACKHEAP_STATS");
-    if (stats != NULL && *stats != '\0' && strcmp(stats, "0") != 0)
+    if (sh_env_on("STACKHEAP_STATS") != NULL)
         atexit(sh_stats_print);
     if (pthread_key_create(&global.key, thread_done) != 0)
         sh_fatal("cannot create the thread-exit key of the heap (pthread_key_create failed): "
@@ -194,8 +193,7 @@ static void fork_child(void)
 
 int sh_check_start(void)
 {
-    const char *env = sh_env("STACKHEAP_CHECK");
-    bool check = env != NULL && *env != '\0' && strcmp(env, "0") != 0;
+    bool check = sh_env_on("STACKHEAP_CHECK") != NULL;
     /* under Valgrind the blocks go through the check layer too, which tells
        memcheck about each (its own reports then stay off) */
     int state = check || sh_tools_heap_valgrind() ? SH_CHECK_ON : SH_CHECK_OFF;

@@ -477,7 +477,7 @@ extern int sh_prof_mode;
    recorded block while no other allocation has come since (temporaries) */
 extern __thread int64_t sh_tls_prof_left __attribute__((tls_model("initial-exec")));
 extern __thread void *sh_tls_prof_last __attribute__((tls_model("initial-exec")));
-/* Start the profiler for STACKHEAP_PROFILE=mode, mode neither NULL nor empty
+/* Start the profiler for STACKHEAP_PROFILE=mode, mode as sh_env_on gives it
    (global_init, once; the caller tests the variable, so that a process that
    profiles nothing never runs this file's code). */
 void sh_prof_init(const char *mode);
