@@ -259,8 +259,11 @@ void sh_page_unfull(sh_heap *h, sh_page *pg)
 /* Bring back every full page that received blocks from other threads. */
 static void collect_full(sh_heap *h)
 {
-    /* acquire: pairs with the remote freer's release of the flag */
-    if (!atomic_exchange_explicit(&h->full_pending, 0, memory_order_acquire))
+    /* a load first: the exchange is a locked write to a line other threads
+       write, and most slow paths find nothing pending; acquire: pairs with
+       the remote freer's release of the flag */
+    if (atomic_load_explicit(&h->full_pending, memory_order_relaxed) == 0 ||
+        !atomic_exchange_explicit(&h->full_pending, 0, memory_order_acquire))
         return;
     for (sh_page *pg = h->full.first, *next; pg != NULL; pg = next) {
         next = pg->next;
