@@ -454,9 +454,10 @@ SH_API size_t sh_stack_trim(sh_stack *s);
  *     the one asked for).
  * Free lists are encoded with a per-process random key and heap addresses
  * start at a random place (ASLR for the heap).  Cost (docs/BENCHMARKS.md,
- * "Hardening"): 77 instructions a malloc+free pair instead of 56; 1.4% of
- * the time of `make bench`'s workloads (geometric mean), up to 18% in
- * loops that do nothing but malloc and free cold blocks.  Not caught in release mode: an
+ * "Hardening"): 63 instructions a malloc+free pair instead of 41 (22 more,
+ * as 77 against 55 were when the time was measured); 1.4% of the time of
+ * `make bench`'s workloads (geometric mean), up to 18% in loops that do
+ * nothing but malloc and free cold blocks.  Not caught in release mode: an
  * overflow that stays within live blocks, a write after free past a free
  * block's first 8 bytes, reads of freed memory: check mode finds the writes.
  *

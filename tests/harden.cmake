@@ -11,7 +11,7 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     free_interior free_metadata large_header_overflow
     usable_size_of_freed realloc_of_freed aslr
     sized_delete_wrong_size aligned_delete_wrong_size sized_delete_right_size
-    large_overflow_into_next)
+    large_overflow_into_next free_after_heap_destroy)
   foreach(p IN LISTS SH_HARDEN_PROGRAMS)
     add_executable(harden_${p} harden/${p}.c)
     target_compile_options(harden_${p} PRIVATE -g -O0 -fno-omit-frame-pointer -w)
@@ -48,6 +48,8 @@ if(SH_HARDEN AND SH_OVERRIDE AND NOT SH_SANITIZE MATCHES "address|thread|memory"
     sh_harden_test(harden_double_free_large_${size} double_free
       "stackheap: double free or invalid free: free\\(${A}\\) points into memory stackheap released \\(a block freed already, or a stale pointer\\)" ${size})
   endforeach()
+  sh_harden_test(harden_free_after_heap_destroy free_after_heap_destroy
+    "stackheap: double free or invalid free: free\\(${A}\\) points into memory stackheap released \\(a block freed already, or a stale pointer\\)")
   sh_harden_test(harden_double_free_last_live_block double_free_last_live_block
     "stackheap: double free: free\\(${A}\\) of a 2048-byte block that is free already")
   sh_harden_test(harden_double_free_remote double_free_remote

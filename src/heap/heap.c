@@ -36,6 +36,7 @@ __thread sh_heap *sh_tls_heap __attribute__((tls_model("initial-exec"))) = &sh_e
 __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
 __thread sh_heap *sh_tls_default __attribute__((tls_model("initial-exec")));
 __thread uintptr_t sh_tls_owner_id __attribute__((tls_model("initial-exec"))) = SH_NO_THREAD;
+__thread sh_segment *sh_tls_own_seg __attribute__((tls_model("initial-exec"))) = SH_NO_SEGMENT;
 int sh_check_state;
 
 /* The tools' switches that the allocation paths read: set by sampled.c and

@@ -405,6 +405,14 @@ extern __thread uintptr_t sh_tls_thread_id __attribute__((tls_model("initial-exe
    sh_empty_heap (every malloc); and in a sampled profile, from a sample to
    the thread's next malloc (profile.c, temporaries). */
 extern __thread sh_heap *sh_tls_default __attribute__((tls_model("initial-exec")));
+/* A live segment this thread owns (the last one its free found to be),
+   or SH_NO_SEGMENT: free's fast path skips the segment map and the owner
+   check for its blocks.  Only the owner unmaps, caches or abandons its
+   segments, and each of those resets it first (segment.c,
+   sh_segment_forget).  SH_NO_SEGMENT is no region's start (regions are 4
+   MiB aligned): not NULL, which free(p) with p < 4 MiB maps to. */
+#define SH_NO_SEGMENT ((sh_segment *)1)
+extern __thread sh_segment *sh_tls_own_seg __attribute__((tls_model("initial-exec")));
 extern __thread uintptr_t sh_tls_owner_id __attribute__((tls_model("initial-exec")));
 
 /* ---- check mode ------------------------------------------------------------ */
@@ -1019,9 +1027,10 @@ static inline bool sh_free_fast_ok(const sh_page *pg, const void *p)
 static inline sh_page *sh_free_fast_page(const void *p, sh_segment *seg)
 {
     /* relaxed: only this thread ever stores its own id into a segment */
-    if (sh_likely(sh_segment_map_has(seg) &&
-                  atomic_load_explicit(&seg->thread_id, memory_order_relaxed) ==
-                      sh_tls_thread_id)) {
+    if (sh_likely(
+            seg == sh_tls_own_seg ||
+            (sh_segment_map_has(seg) &&
+             atomic_load_explicit(&seg->thread_id, memory_order_relaxed) == sh_tls_thread_id))) {
         sh_page *pg = sh_slice_of(seg, p);
         if (sh_likely(sh_free_fast_ok(pg, p)))
             return pg;
@@ -1032,18 +1041,23 @@ static inline sh_page *sh_free_fast_page(const void *p, sh_segment *seg)
 static SH_ALWAYS_INLINE void sh_heap_free(void *p)
 {
     sh_segment *seg = sh_segment_of(p);
-    if (sh_likely(sh_segment_map_has(seg))) {
+    if (sh_unlikely(seg != sh_tls_own_seg)) {
+        if (sh_unlikely(!sh_segment_map_has(seg))) {
+            sh_free_slow(p, seg);
+            return;
+        }
         /* relaxed: only this thread ever stores its own id into a segment */
         if (sh_unlikely(atomic_load_explicit(&seg->thread_id, memory_order_relaxed) !=
                         sh_tls_thread_id)) {
             sh_free_other(p, seg); /* the map is not read again */
             return;
         }
-        sh_page *pg = sh_slice_of(seg, p);
-        if (sh_likely(sh_free_fast_ok(pg, p))) {
-            sh_page_free_local(seg, pg, p);
-            return;
-        }
+        sh_tls_own_seg = seg;
+    }
+    sh_page *pg = sh_slice_of(seg, p);
+    if (sh_likely(sh_free_fast_ok(pg, p))) {
+        sh_page_free_local(seg, pg, p);
+        return;
     }
     sh_free_slow(p, seg);
 }
