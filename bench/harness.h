@@ -48,10 +48,11 @@ typedef struct {
     char why[BENCH_WHY_LEN];
     double secs[BENCH_MAX_RUNS]; /* successful runs only */
     double rss_kib[BENCH_MAX_RUNS];
+    double cpu_s[BENCH_MAX_RUNS];                  /* user + system time of the run's processes */
     char sum[BENCH_MAX_RUNS][BENCH_SUM_LEN];       /* "" when the run printed none */
     double report[BENCH_MAX_KEYS][BENCH_MAX_RUNS]; /* NaN when missing */
     /* filled by bench_summarise */
-    double median_s, median_rss_kib, time_ratio, rss_ratio;
+    double median_s, median_rss_kib, time_ratio, rss_ratio, median_cpu_s, cpu_ratio;
     double report_median[BENCH_MAX_KEYS];
 } bench_cell;
 
@@ -124,8 +125,12 @@ void bench_summarise(bench_suite *b);
 /* The median of n values (n > 0); sorts v. */
 double bench_median(double *v, int n);
 
-/* Geometric mean of the time (or RSS) ratios of allocator a over the
-   workloads where it and the baseline succeeded; *used gets their count. */
+/* What a table or a geometric mean is of. */
+typedef enum { BENCH_WALL, BENCH_RSS, BENCH_CPU } bench_metric;
+
+/* Geometric mean of the wall time (or peak RSS: rss) ratios of allocator a
+   over the workloads where it and the baseline succeeded; *used gets their
+   count. */
 double bench_geomean(const bench_suite *b, int a, bool rss, int *used);
 
 /* Print the report tables to out. */

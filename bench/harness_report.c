@@ -1,14 +1,14 @@
 /*
  * harness_report.c -- the side-by-side benchmark's text report and CSV.
  *
- * The report is plain aligned text, one table for wall time and one for peak
- * RSS: a row per workload, a column per allocator holding the median and its
- * ratio to the baseline (mimalloc, else glibc), then a geometric-mean row of
- * the ratios.  A failed cell reads FAILED and its reason is listed under the
- * tables; a geometric mean leaves out the workloads where the allocator or the
- * baseline failed, and says how many it used when that is not all of them.
- * The `report:` values a workload prints (median over its runs) follow, one
- * small table per workload.
+ * The report is plain aligned text, one table for wall time, one for peak
+ * RSS and one for CPU time (user + system, of the workload's processes: the
+ * steadier figure where threads finish apart): a row per workload, a column per allocator holding
+ * the median and its ratio to the baseline (mimalloc, else glibc), then a geometric-mean row of the
+ * ratios.  A failed cell reads FAILED and its reason is listed under the tables; a geometric mean
+ * leaves out the workloads where the allocator or the baseline failed, and says how many it used
+ * when that is not all of them. The `report:` values a workload prints (median over its runs)
+ * follow, one small table per workload.
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -35,9 +35,15 @@ static bool cell_usable(const bench_cell *c)
     return !c->failed && c->ok > 0;
 }
 
+/* c's median of metric m. */
+static double cell_median(const bench_cell *c, bench_metric m)
+{
+    return m == BENCH_RSS ? c->median_rss_kib : m == BENCH_CPU ? c->median_cpu_s : c->median_s;
+}
+
 /* Geometric mean over the workloads of allocator a's median over allocator
-   ref's (time or RSS), where both succeeded; *used gets the count. */
-static double geomean_vs(const bench_suite *b, int a, int ref, bool rss, int *used)
+   ref's (of metric m), where both succeeded; *used gets the count. */
+static double geomean_vs(const bench_suite *b, int a, int ref, bench_metric m, int *used)
 {
     double log_sum = 0;
     int n = 0;
@@ -45,8 +51,7 @@ static double geomean_vs(const bench_suite *b, int a, int ref, bool rss, int *us
         const bench_workload *w = &b->work[i];
         if (w->skipped || !cell_usable(&w->cell[a]) || !cell_usable(&w->cell[ref]))
             continue;
-        double x = rss ? w->cell[a].median_rss_kib : w->cell[a].median_s;
-        double y = rss ? w->cell[ref].median_rss_kib : w->cell[ref].median_s;
+        double x = cell_median(&w->cell[a], m), y = cell_median(&w->cell[ref], m);
         if (x > 0 && y > 0) {
             log_sum += log(x / y);
             n++;
@@ -56,13 +61,18 @@ static double geomean_vs(const bench_suite *b, int a, int ref, bool rss, int *us
     return n > 0 ? exp(log_sum / n) : NAN;
 }
 
-double bench_geomean(const bench_suite *b, int a, bool rss, int *used)
+static double geomean_of(const bench_suite *b, int a, bench_metric m, int *used)
 {
     if (b->baseline < 0) {
         *used = 0;
         return NAN;
     }
-    return geomean_vs(b, a, b->baseline, rss, used);
+    return geomean_vs(b, a, b->baseline, m, used);
+}
+
+double bench_geomean(const bench_suite *b, int a, bool rss, int *used)
+{
+    return geomean_of(b, a, rss ? BENCH_RSS : BENCH_WALL, used);
 }
 
 static int active_workloads(const bench_suite *b)
@@ -99,9 +109,13 @@ static void format_value(double v, bool rss, char *out, size_t cap)
         snprintf(out, cap, "%7.0f", v);
 }
 
-static void print_table(const bench_suite *b, bool rss, FILE *out)
+static void print_table(const bench_suite *b, bench_metric m, FILE *out)
 {
-    const char *what = rss ? "Peak RSS (MiB, median" : "Wall time (seconds, median";
+    bool rss = m == BENCH_RSS;
+    const char *what = rss              ? "Peak RSS (MiB, median"
+                       : m == BENCH_CPU ? "CPU time (user + system seconds of the workload's "
+                                          "processes, median"
+                                        : "Wall time (seconds, median";
     if (b->baseline >= 0)
         fprintf(out, "%s; x = ratio to %s)\n", what, b->alloc[b->baseline].name);
     else
@@ -122,8 +136,11 @@ static void print_table(const bench_suite *b, bool rss, FILE *out)
                 fprintf(out, "%*s", CELL_W, "FAILED");
                 continue;
             }
-            format_value(rss ? c->median_rss_kib : c->median_s, rss, v, sizeof v);
-            format_ratio(rss ? c->rss_ratio : c->time_ratio, r, sizeof r);
+            format_value(cell_median(c, m), rss, v, sizeof v);
+            format_ratio(rss              ? c->rss_ratio
+                         : m == BENCH_CPU ? c->cpu_ratio
+                                          : c->time_ratio,
+                         r, sizeof r);
             snprintf(cell, sizeof cell, "%s %s", v, r);
             fprintf(out, "%*s", CELL_W, cell);
         }
@@ -139,7 +156,7 @@ static void print_table(const bench_suite *b, bool rss, FILE *out)
     for (int a = 0; a < b->nalloc; a++) {
         int used;
         char r[32];
-        format_ratio(bench_geomean(b, a, rss, &used), r, sizeof r);
+        format_ratio(geomean_of(b, a, m, &used), r, sizeof r);
         partial |= used < active;
         fprintf(out, "%*s", CELL_W, r);
     }
@@ -148,7 +165,7 @@ static void print_table(const bench_suite *b, bool rss, FILE *out)
         fprintf(out, "  (fewer workloads where it or %s failed:", b->alloc[b->baseline].name);
         for (int a = 0; a < b->nalloc; a++) {
             int used;
-            bench_geomean(b, a, rss, &used);
+            geomean_of(b, a, m, &used);
             if (used < active)
                 fprintf(out, " %s %d of %d", b->alloc[a].name, used, active);
         }
@@ -173,10 +190,11 @@ static void print_stackheap_summary(const bench_suite *b, FILE *out)
     for (int a = 0; a < b->nalloc; a++) {
         if (a == sh || (a != b->baseline && a != glibc))
             continue;
-        int nt, nr;
-        double t = geomean_vs(b, sh, a, false, &nt), r = geomean_vs(b, sh, a, true, &nr);
-        fprintf(out, "  vs %-9s time %5.2fx, peak RSS %5.2fx  (%d workloads)\n", b->alloc[a].name,
-                t, r, nt);
+        int nt, nr, nc;
+        double t = geomean_vs(b, sh, a, BENCH_WALL, &nt), r = geomean_vs(b, sh, a, BENCH_RSS, &nr),
+               cpu = geomean_vs(b, sh, a, BENCH_CPU, &nc);
+        fprintf(out, "  vs %-9s time %5.2fx, peak RSS %5.2fx, CPU time %5.2fx  (%d workloads)\n",
+                b->alloc[a].name, t, r, cpu, nt);
     }
     /* the workload where stackheap is furthest behind the best other allocator */
     double worst = 0;
@@ -262,8 +280,9 @@ void bench_print_report(const bench_suite *b, FILE *out)
         fputc('\n', out);
     }
     fputc('\n', out);
-    print_table(b, false, out);
-    print_table(b, true, out);
+    print_table(b, BENCH_WALL, out);
+    print_table(b, BENCH_RSS, out);
+    print_table(b, BENCH_CPU, out);
     print_stackheap_summary(b, out);
     print_reports(b, out);
     bool any = false;
@@ -324,7 +343,9 @@ bool bench_write_csv(const bench_suite *b, const char *path)
             if (j == nkeys)
                 keys[nkeys++] = b->work[i].keys[k];
         }
-    fputs("workload,allocator,runs,median_s,median_rss_kib,time_ratio,rss_ratio,status", f);
+    fputs("workload,allocator,runs,median_s,median_rss_kib,time_ratio,rss_ratio,median_cpu_s,"
+          "cpu_ratio,status",
+          f);
     for (int j = 0; j < nkeys; j++) {
         fputc(',', f);
         csv_field(f, keys[j]);
@@ -345,6 +366,8 @@ bool bench_write_csv(const bench_suite *b, const char *path)
             csv_number(f, "%.0f", usable ? c->median_rss_kib : NAN);
             csv_number(f, "%.4f", c->time_ratio);
             csv_number(f, "%.4f", c->rss_ratio);
+            csv_number(f, "%.6f", usable ? c->median_cpu_s : NAN);
+            csv_number(f, "%.4f", c->cpu_ratio);
             fputc(',', f);
             if (c->failed) {
                 char status[BENCH_WHY_LEN + 16];

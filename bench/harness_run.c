@@ -214,6 +214,9 @@ void bench_run_once(bench_suite *b, const bench_runner *r, bench_workload *w, in
         int slot = c->ok++;
         c->secs[slot] = t1 - t0;
         c->rss_kib[slot] = (double)ru.ru_maxrss; /* Linux: KiB */
+        /* the child's and those of its descendants it waited for */
+        c->cpu_s[slot] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
         char *out = slurp(out_path, 16 << 20);
         parse_stdout(w, c, slot, out);
         free(out);
@@ -277,12 +280,14 @@ void bench_summarise(bench_suite *b)
                 break;
             }
             double v[BENCH_MAX_RUNS];
-            c->median_s = c->median_rss_kib = NAN;
+            c->median_s = c->median_rss_kib = c->median_cpu_s = NAN;
             if (c->ok > 0) {
                 memcpy(v, c->secs, (size_t)c->ok * sizeof *v);
                 c->median_s = bench_median(v, c->ok);
                 memcpy(v, c->rss_kib, (size_t)c->ok * sizeof *v);
                 c->median_rss_kib = bench_median(v, c->ok);
+                memcpy(v, c->cpu_s, (size_t)c->ok * sizeof *v);
+                c->median_cpu_s = bench_median(v, c->ok);
             }
             for (int k = 0; k < w->nkeys; k++) {
                 int n = 0;
@@ -294,7 +299,7 @@ void bench_summarise(bench_suite *b)
         }
         for (int a = 0; a < b->nalloc; a++) {
             bench_cell *c = &w->cell[a];
-            c->time_ratio = c->rss_ratio = NAN;
+            c->time_ratio = c->rss_ratio = c->cpu_ratio = NAN;
             if (b->baseline < 0 || c->failed || c->ok == 0)
                 continue;
             const bench_cell *base = &w->cell[b->baseline];
@@ -302,6 +307,7 @@ void bench_summarise(bench_suite *b)
                 continue;
             c->time_ratio = c->median_s / base->median_s;
             c->rss_ratio = c->median_rss_kib / base->median_rss_kib;
+            c->cpu_ratio = c->median_cpu_s / base->median_cpu_s;
         }
     }
 }
