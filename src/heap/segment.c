@@ -214,6 +214,10 @@ static void segment_cache_put(sh_segment *seg)
 {
     sh_segment_forget(seg);
     sh_segment_map_release(seg); /* a stale pointer into it is foreign now */
+    /* and no thread's free takes it for its own: a stale free racing the
+       segment's reuse by another thread, on a CPU that reorders the map's
+       load and this one, would otherwise see its old owner's id */
+    atomic_store_explicit(&seg->thread_id, 0, memory_order_relaxed);
     sh_lock(&seg_cache.lock);
     bool kept = seg_cache.n < SEG_CACHE_SLOTS && sh_purge_delay_ms > 0;
     if (kept) {
