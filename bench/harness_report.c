@@ -3,12 +3,14 @@
  *
  * The report is plain aligned text, one table for wall time, one for peak
  * RSS and one for CPU time (user + system, of the workload's processes: the
- * steadier figure where threads finish apart): a row per workload, a column per allocator holding
- * the median and its ratio to the baseline (mimalloc, else glibc), then a geometric-mean row of the
- * ratios.  A failed cell reads FAILED and its reason is listed under the tables; a geometric mean
- * leaves out the workloads where the allocator or the baseline failed, and says how many it used
- * when that is not all of them. The `report:` values a workload prints (median over its runs)
- * follow, one small table per workload.
+ * steadier figure where threads finish apart): a row per workload, a
+ * column per allocator holding the median and its ratio to the baseline
+ * (mimalloc, else glibc), then a geometric-mean row of the ratios.  A
+ * failed cell reads FAILED and its reason is listed under the tables; a
+ * geometric mean leaves out the workloads where the allocator or the
+ * baseline failed, and says how many it used when that is not all of them.
+ * The `report:` values a workload prints (median over its runs) follow, one
+ * small table per workload.
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -39,6 +41,12 @@ static bool cell_usable(const bench_cell *c)
 static double cell_median(const bench_cell *c, bench_metric m)
 {
     return m == BENCH_RSS ? c->median_rss_kib : m == BENCH_CPU ? c->median_cpu_s : c->median_s;
+}
+
+/* c's ratio to the baseline of metric m. */
+static double cell_ratio(const bench_cell *c, bench_metric m)
+{
+    return m == BENCH_RSS ? c->rss_ratio : m == BENCH_CPU ? c->cpu_ratio : c->time_ratio;
 }
 
 /* Geometric mean over the workloads of allocator a's median over allocator
@@ -137,10 +145,7 @@ static void print_table(const bench_suite *b, bench_metric m, FILE *out)
                 continue;
             }
             format_value(cell_median(c, m), rss, v, sizeof v);
-            format_ratio(rss              ? c->rss_ratio
-                         : m == BENCH_CPU ? c->cpu_ratio
-                                          : c->time_ratio,
-                         r, sizeof r);
+            format_ratio(cell_ratio(c, m), r, sizeof r);
             snprintf(cell, sizeof cell, "%s %s", v, r);
             fprintf(out, "%*s", CELL_W, cell);
         }

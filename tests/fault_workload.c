@@ -7,9 +7,9 @@
  * Every allocation either succeeds or returns NULL with errno ENOMEM; any
  * other outcome is a failure (exit 1), and a crash is one too.  The pass
  * (everything freed, then sh_heap_collect(true)) runs N times (the
- * argument; 6 without one), then once more, and that last pass must
- * succeed entirely: one failed call
- * leaves nothing broken.  The fault must fall before it: N is at most 80
+ * argument; 6 without one), then once more, and that last pass must succeed
+ * entirely: one failed call leaves nothing broken.  The fault must fall
+ * before it: the sweep's N is at most 80
  * (fault_sweep.sh), and a pass makes about 26 mmap, 23 munmap, 20 madvise
  * (at a purge delay of 0) and 1 mremap calls (`strace -f -c` of a whole run
  * at delay 0: 192 mmap with the loader's, 163 munmap, 139 madvise, 7

@@ -409,7 +409,7 @@ extern __thread sh_heap *sh_tls_default __attribute__((tls_model("initial-exec")
    or SH_NO_SEGMENT: free's fast path skips the segment map and the owner
    check for its blocks.  Only the owner unmaps, caches or abandons its
    segments, and each of those resets it first (segment.c,
-   sh_segment_forget).  SH_NO_SEGMENT is no region's start (regions are 4
+   segment_forget).  SH_NO_SEGMENT is no region's start (regions are 4
    MiB aligned): not NULL, which free(p) with p < 4 MiB maps to. */
 #define SH_NO_SEGMENT ((sh_segment *)1)
 extern __thread sh_segment *sh_tls_own_seg __attribute__((tls_model("initial-exec")));

@@ -169,7 +169,7 @@ static void unmap_segment_memory(sh_segment *seg)
 }
 
 /* seg is no longer this thread's live segment (free's fast path). */
-static inline void sh_segment_forget(const sh_segment *seg)
+static inline void segment_forget(const sh_segment *seg)
 {
     if (sh_tls_own_seg == seg)
         sh_tls_own_seg = SH_NO_SEGMENT;
@@ -177,7 +177,7 @@ static inline void sh_segment_forget(const sh_segment *seg)
 
 static void segment_unmap(sh_segment *seg)
 {
-    sh_segment_forget(seg);
+    segment_forget(seg);
     sh_segment_map_release(seg);
     unmap_segment_memory(seg);
 }
@@ -212,7 +212,7 @@ void sh_segment_totals(sh_segment_figures *t)
 /* Keep an empty segment for reuse, or unmap it when the cache is full. */
 static void segment_cache_put(sh_segment *seg)
 {
-    sh_segment_forget(seg);
+    segment_forget(seg);
     sh_segment_map_release(seg); /* a stale pointer into it is foreign now */
     /* and no thread's free takes it for its own: a stale free racing the
        segment's reuse by another thread, on a CPU that reorders the map's
@@ -531,7 +531,7 @@ void sh_segment_abandon_all(sh_heap *h)
             /* free pages whose delay has passed go back now; younger ones at
                their time (the next thread may want them meanwhile) */
             purge_free_pages(seg, false, sh_now_ms(), true);
-            sh_segment_forget(seg);
+            segment_forget(seg);
             /* release: the adopter must see the pages as this thread left them */
             atomic_store_explicit(&seg->thread_id, 0, memory_order_release);
             sh_lock(&abandoned.lock);

@@ -1,9 +1,10 @@
 /* Frees, through free(), a block of a first-class heap the program already
-   destroyed: the block's segment went back to the OS with the heap.  free
-   had freed that block once before the destroy, so free's fast path had
-   seen its segment as this thread's own (heap_internal.h, sh_tls_own_seg):
-   the second free must find the segment released, not read its unmapped
-   header.  The heap API is found with dlsym (the library is preloaded). */
+   destroyed: the block's segment went back to the OS with the heap.  Before
+   the destroy, free had freed another block of that segment, so its fast
+   path had taken the segment for this thread's own (heap_internal.h,
+   sh_tls_own_seg): this free must find the segment released, not read its
+   unmapped header.  The heap API is found with dlsym (the library is
+   preloaded). */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
