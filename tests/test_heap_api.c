@@ -374,6 +374,48 @@ static void realloc_of_a_big_block_shrinks_and_grows_back_in_place(void)
     sh_free(s);
 }
 
+/* A span block goes where the memory is resident already: into the slices
+   of a freed block rather than into slices decommitted or never touched (a
+   lower hole here), and into the tightest such hole. */
+static void a_big_block_reuses_resident_slices_and_the_tightest_hole(void)
+{
+    /* h: a hole of 1 MiB, decommitted by the collect below; x: the 1 MiB
+       block freed after it, whose slices are then the only resident free
+       ones */
+    unsigned char *h = sh_malloc(1 * MIB), *x = sh_malloc(1 * MIB);
+    CHECK(h != NULL && x != NULL);
+    if (h == NULL || x == NULL)
+        return;
+    fill(h, 1 * MIB, 5);
+    fill(x, 1 * MIB, 6);
+    sh_free(h);
+    sh_heap_collect(true);
+    sh_free(x);
+    unsigned char *y = sh_malloc(1 * MIB);
+    CHECK(y == x);
+    /* r: 15 slices, freed resident; a (5 slices), s1 (3), b (4) and s2 (3)
+       fill them in that order; then a and b are freed: b's hole is exactly
+       4 slices (s1 and s2 live on each side), a's at least 5 */
+    unsigned char *r = sh_malloc(15 * 64 * KIB);
+    CHECK(r != NULL);
+    if (r == NULL)
+        return;
+    fill(r, 15 * 64 * KIB, 7);
+    sh_heap_collect(true);
+    sh_free(r);
+    unsigned char *a = sh_malloc(300 * KIB), *s1 = sh_malloc(150 * KIB);
+    unsigned char *b = sh_malloc(250 * KIB), *s2 = sh_malloc(150 * KIB);
+    CHECK(a == r && s1 == r + 5 * 64 * KIB && b == r + 8 * 64 * KIB && s2 == r + 12 * 64 * KIB);
+    sh_free(a);
+    sh_free(b);
+    unsigned char *c = sh_malloc(250 * KIB);
+    CHECK(c == b);
+    sh_free(c);
+    sh_free(s1);
+    sh_free(s2);
+    sh_free(y);
+}
+
 static void free_big_block_twice(void *arg)
 {
     (void)arg;
@@ -1182,6 +1224,7 @@ int main(void)
     RUN(reallocarray_whose_product_overflows_fails_and_keeps_the_block);
 
     RUN(realloc_of_a_big_block_shrinks_and_grows_back_in_place);
+    RUN(a_big_block_reuses_resident_slices_and_the_tightest_hole);
     RUN(double_or_interior_free_of_a_big_block_aborts_with_a_message);
     RUN(usable_size_of_a_pointer_inside_a_big_block_aborts);
 

@@ -14,17 +14,20 @@
  *   dirty  slices that may be resident and hold non-zero bytes (touched
  *          since the segment was mapped or last purged)
  *
- * Free slices coalesce by construction, and a run of n free slices is found
- * with log2(n) shift-and-ands.  The segments are split among SHARDS lists,
- * each with its mutex: a thread allocates from its shard, the one of the
- * CPU it ran on when it first needed one or found its shard's lock busy
- * four times in a row (then from any other shard whose lock is free,
- * before it maps a new segment), and a block's free, resize or measure takes the lock of its
- * segment's shard
- * (kept in the header, which never changes), so threads that allocate and
- * free span blocks at a high rate meet on one lock only one time in SHARDS
- * (a lock lets any thread free or resize any block; a block this big costs
- * a memset's worth of time to use, far more than the lock).
+ * Free slices coalesce by construction, and the runs of n free slices are
+ * found with log2(n) shift-and-ands.  A block takes, in the first LOOK
+ * segments, the run with the fewest clean slices (not dirty: memory the OS
+ * must fault in), and of those the one in the tightest hole: freed memory is
+ * reused before fresh memory is touched, and a big hole is kept for a big
+ * block.  The segments are split among SHARDS lists, each with its mutex: a
+ * thread allocates from its shard, the one of the CPU it ran on when it
+ * first needed one or found its shard's lock busy four times in a row (then
+ * from any other shard whose lock is free, before it maps a new segment),
+ * and a block's free, resize or measure takes the lock of its segment's
+ * shard (kept in the header, which never changes), so threads that allocate
+ * and free span blocks at a high rate meet on one lock only one time in
+ * SHARDS (a lock lets any thread free or resize any block; a block this big
+ * costs a memset's worth of time to use, far more than the lock).
  *
  * The point: a freed block keeps its pages, so the next block of any size up
  * to SH_SPAN_MAX reuses them without page faults (a mapping per block
@@ -243,19 +246,72 @@ static span_seg *segment_new(span_shard *sh)
     return s;
 }
 
-/* A run of n free slices in sh's segments: the segment, and in *at the
-   run's first slice; NULL if none has one.  Its lock held. */
-static span_seg *find_run(span_shard *sh, unsigned n, unsigned *at)
+/* A run of free slices to hand out, and what it would cost. */
+typedef struct span_pick {
+    span_seg *seg;  /* NULL: none found yet */
+    unsigned at;    /* its first slice */
+    unsigned clean; /* its slices that are not dirty: memory the OS must fault in */
+    unsigned hole;  /* the free slices around it, itself included */
+} span_pick;
+
+/* Segments a span allocation looks at for the best run (find_run). */
+#define LOOK 8
+
+/* Set bits in m (the library is built for any x86-64: no popcnt). */
+static unsigned count(uint64_t m)
 {
-    for (span_seg *s = sh->segs; s != NULL; s = s->next) {
+    m -= (m >> 1) & 0x5555555555555555ull;
+    m = (m & 0x3333333333333333ull) + ((m >> 2) & 0x3333333333333333ull);
+    m = (m + (m >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((m * 0x0101010101010101ull) >> 56);
+}
+
+/* Improve *best with a run of n free slices in sh's segments: fewer clean
+   slices first (a free dirty slice stays resident until its purge anyway),
+   then a tighter hole, then the first found.  A run starts a dirty stretch
+   of its hole, or starts or ends the hole (what is left of the hole stays
+   in one piece).  The first LOOK segments are looked at, then more only
+   until one has room: the lock is held meanwhile.  Lock held. */
+static void find_run(span_shard *sh, unsigned n, span_pick *best)
+{
+    unsigned looked = 0;
+    for (span_seg *s = sh->segs; s != NULL && (looked < LOOK || best->seg == NULL);
+         s = s->next, looked++) {
         check(s, s, "malloc");
-        uint64_t x = runs_of(~s->used & USABLE, n);
-        if (x != 0) {
-            *at = (unsigned)__builtin_ctzll(x);
-            return s;
+        uint64_t free = ~s->used & USABLE, dirty = s->dirty & free;
+        /* x: the first slices of runs of n free slices; each hole with room
+           starts at one (the slice before it is not free); d: the same for
+           runs of n dirty ones */
+        uint64_t x = runs_of(free, n), d = x != 0 ? runs_of(dirty, n) : 0;
+        if (x == 0 || (best->clean == 0 && d == 0))
+            continue; /* no room, or nothing better than a dirty run found already */
+        while (x != 0) {
+            unsigned a = (unsigned)__builtin_ctzll(x);
+            unsigned hole = (unsigned)__builtin_ctzll(~(free >> a)); /* free >> a: bit 63 clear */
+            uint64_t in_hole = bits(hole, a);
+            x &= ~in_hole;
+            if (best->clean == 0 && hole >= best->hole)
+                continue;
+            unsigned i, clean;
+            if ((d & in_hole) != 0) {
+                i = (unsigned)__builtin_ctzll(d & in_hole);
+                clean = 0;
+            } else if (best->clean == 0) {
+                continue;
+            } else {
+                unsigned end = a + hole - n, at_end = count(bits(n, end) & ~dirty);
+                i = a;
+                clean = count(bits(n, a) & ~dirty);
+                if (at_end < clean)
+                    i = end, clean = at_end;
+            }
+            if (clean < best->clean || (clean == best->clean && hole < best->hole)) {
+                *best = (span_pick){s, i, clean, hole};
+                if (clean == 0 && hole == n)
+                    return; /* an exact fit of dirty slices: none is better */
+            }
         }
     }
-    return NULL;
 }
 
 void *sh_span_alloc(size_t size, bool zeroed)
@@ -284,18 +340,22 @@ void *sh_span_alloc(size_t size, bool zeroed)
     }
     home_plus_1 = home + 1;
     purge_locked(sh, false, sh_now_ms());
-    span_seg *s = find_run(sh, n, &i);
-    for (unsigned k = 1; k < SHARDS && s == NULL; k++) {
+    span_pick pick = {NULL, 0, n + 1, SLICES + 1};
+    find_run(sh, n, &pick);
+    for (unsigned k = 1; k < SHARDS && pick.seg == NULL; k++) {
         span_shard *t = &spans[(home + k) % SHARDS];
         if (__atomic_load_n(&t->segs, __ATOMIC_RELAXED) == NULL || !sh_trylock(&t->lock))
             continue;
-        if ((s = find_run(t, n, &i)) != NULL) {
+        find_run(t, n, &pick);
+        if (pick.seg != NULL) {
             sh_unlock(&sh->lock);
             sh = t;
         } else {
             sh_unlock(&t->lock);
         }
     }
+    span_seg *s = pick.seg;
+    i = pick.at;
     if (s == NULL && (s = segment_new(sh)) == NULL) {
         /* the OS refused: give the caches back (that takes this lock) and
            try once more */
