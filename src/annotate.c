@@ -55,7 +55,8 @@ static bool under_valgrind(void)
    callgrind); an ASan build always marks, its shadow memory must stay right. */
 static bool valgrind_marking_wanted(void)
 {
-    const char *env = sh_env("STACKHEAP_TOOLS");
+    static char name[] = "STACKHEAP_TOOLS"; /* in .data: options.c */
+    const char *env = sh_env(name);
     return env == NULL || strcmp(env, "0") != 0;
 }
 

@@ -18,6 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The names of the options a process reads whatever it does: arrays, so
+   that they lie in .data, not .rodata (DESIGN, "What a small program pays":
+   one read of .rodata makes all of it resident). */
+static char env_stack_size[] = "STACKHEAP_STACK_SIZE";
+static char env_purge_delay[] = "STACKHEAP_PURGE_DELAY";
+static char env_sample[] = "STACKHEAP_SAMPLE";
+static char env_background[] = "STACKHEAP_BACKGROUND";
+
 const char *sh_env(const char *name)
 {
     return secure_getenv(name);
@@ -82,7 +90,7 @@ size_t sh_option_stack_size(void)
     if (sh_likely(v != 0))
         return v;
     v = SH_STACK_DEFAULT_CAPACITY;
-    const char *env = sh_env("STACKHEAP_STACK_SIZE");
+    const char *env = sh_env(env_stack_size);
     if (env != NULL && *env != '\0') {
         size_t parsed;
         if (sh_parse_size(env, &parsed) && parsed > 0) {
@@ -99,7 +107,7 @@ size_t sh_option_stack_size(void)
 
 uint64_t sh_option_purge_delay_ms(void)
 {
-    const char *env = sh_env("STACKHEAP_PURGE_DELAY");
+    const char *env = sh_env(env_purge_delay);
     if (env == NULL || *env == '\0')
         return SH_PURGE_DELAY_DEFAULT_MS;
     char *end;
@@ -115,7 +123,7 @@ uint64_t sh_option_purge_delay_ms(void)
 
 unsigned sh_option_sample(void)
 {
-    const char *env = sh_env("STACKHEAP_SAMPLE");
+    const char *env = sh_env(env_sample);
     if (env == NULL || *env == '\0')
         return 0;
     char *end;
@@ -131,7 +139,7 @@ unsigned sh_option_sample(void)
 
 bool sh_option_background(void)
 {
-    const char *env = sh_env("STACKHEAP_BACKGROUND");
+    const char *env = sh_env(env_background);
     if (env == NULL || *env == '\0' || strcmp(env, "1") == 0)
         return true;
     if (strcmp(env, "0") != 0)

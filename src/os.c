@@ -75,7 +75,8 @@ static struct {
 static void fault_read(void)
 {
     static const char *const names[FAULT_KINDS] = {"mmap", "mremap", "madvise", "munmap"};
-    const char *spec = sh_env("STACKHEAP_FAULT");
+    static char name[] = "STACKHEAP_FAULT"; /* in .data: options.c */
+    const char *spec = sh_env(name);
     int state = 1;
     for (const char *s = spec; s != NULL && *s != '\0';) {
         for (int k = 0; k < FAULT_KINDS; k++) {
@@ -431,8 +432,9 @@ static _Atomic(clock_fn) coarse_clock; /* NULL until first read */
 uint64_t sh_os_now_ms(void)
 {
     clock_fn f = atomic_load_explicit(&coarse_clock, memory_order_relaxed);
-    if (sh_unlikely(f == NULL)) { /* racing first callers store the same value */
-        uintptr_t at = vdso_symbol("__vdso_clock_gettime");
+    if (sh_unlikely(f == NULL)) {                    /* racing first callers store the same value */
+        static char name[] = "__vdso_clock_gettime"; /* in .data: options.c */
+        uintptr_t at = vdso_symbol(name);
         f = at != 0 ? (clock_fn)at : clock_gettime;
         atomic_store_explicit(&coarse_clock, f, memory_order_relaxed);
     }

@@ -21,6 +21,12 @@ foreach(t test_heap_api test_heap_threads test_heap_fork test_heap_shrink test_h
 endforeach()
 set_tests_properties(test_heap_threads test_heap_shrink test_heap_idle PROPERTIES TIMEOUT 300)
 
+# The library's own resident pages (its layout: CMakeLists.txt).  Not in sanitizer
+# builds, whose instrumented code runs everywhere in it.
+if(NOT SH_SANITIZE)
+  sh_add_test(test_library_pages test_library_pages.c Threads::Threads ${CMAKE_DL_LIBS})
+endif()
+
 
 # Fault injection: every mmap, mremap, madvise and munmap call of a workload
 # over every block kind fails in turn (STACKHEAP_FAULT, src/os.c); each run

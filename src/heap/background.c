@@ -57,7 +57,8 @@ void sh_background_init(void)
 static void *purger_main(void *arg)
 {
     (void)arg;
-    sh_os_name_thread("stackheap-purge");
+    static char name[] = "stackheap-purge"; /* in .data: options.c */
+    sh_os_name_thread(name);
     for (;;) {
         uint64_t next = sh_segment_purge_all(false);
         atomic_fetch_add_explicit(&bg.passes, 1, memory_order_relaxed);

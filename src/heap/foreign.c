@@ -61,7 +61,8 @@ static bool parse_line(const char *s, maps_line *out)
    f returns false.  Reads a chunk at a time: no allocation. */
 static void each_mapping(bool (*f)(const maps_line *, void *), void *arg)
 {
-    int fd = sh_os_open_read("/proc/self/maps");
+    static char path[] = "/proc/self/maps"; /* in .data: options.c */
+    int fd = sh_os_open_read(path);
     if (fd < 0)
         return;
     char buf[4096];
@@ -91,15 +92,18 @@ static void each_mapping(bool (*f)(const maps_line *, void *), void *arg)
     sh_os_close(fd);
 }
 
+/* Read at every process's start: in .data, not .rodata (options.c). */
+static char path_heap[] = "[heap]", path_anon[] = "[anon", path_loader[] = "/ld-linux";
+
 static bool is_anonymous(const char *path)
 {
-    return path[0] == '\0' || strncmp(path, "[heap]", 6) == 0 || strncmp(path, "[anon", 5) == 0;
+    return path[0] == '\0' || strncmp(path, path_heap, 6) == 0 || strncmp(path, path_anon, 5) == 0;
 }
 
 static bool record(const maps_line *m, void *arg)
 {
     (void)arg;
-    if (!m->writable || (!is_anonymous(m->path) && strstr(m->path, "/ld-linux") == NULL))
+    if (!m->writable || (!is_anonymous(m->path) && strstr(m->path, path_loader) == NULL))
         return true;
     if (early.n > 0 && early.r[early.n - 1].hi == m->lo) { /* neighbours: one range */
         early.r[early.n - 1].hi = m->hi;

@@ -65,11 +65,17 @@ static struct {
 
 static void thread_done(void *arg);
 
+/* in .data: options.c */
+static char env_profile[] = "STACKHEAP_PROFILE";
+static char env_stats[] = "STACKHEAP_STATS";
+
 static void global_init(void)
 {
     sh_harden_init(); /* the keys, before the first page is carved */
     for (unsigned b = 0; b < SH_BINS; b++) {
-        sh_small_bin_first[b] = 1;
+        /* first > last: none yet (all ones, not a vector of 1s read from
+           .rodata: options.c) */
+        sh_small_bin_first[b] = UINT8_MAX;
         sh_small_bin_last[b] = 0;
         if (b > 0)
             sh_bin_magic[b] = UINT64_MAX / sh_bin_size(b) + 1;
@@ -83,7 +89,7 @@ static void global_init(void)
     sh_purge_delay_ms = sh_option_purge_delay_ms();
     if (!sh_checking()) { /* check mode guards and records every block already */
         sh_sample_rate = sh_option_sample();
-        const char *prof = sh_env_on("STACKHEAP_PROFILE");
+        const char *prof = sh_env_on(env_profile);
         if (prof != NULL)
             sh_prof_init(prof);
     }
@@ -92,7 +98,7 @@ static void global_init(void)
         sh_sample_rate = 0;
     }
     sh_background_init();
-    if (sh_env_on("STACKHEAP_STATS") != NULL)
+    if (sh_env_on(env_stats) != NULL)
         atexit(sh_stats_print);
     if (pthread_key_create(&global.key, thread_done) != 0)
         sh_fatal("cannot create the thread-exit key of the heap (pthread_key_create failed): "
@@ -194,7 +200,8 @@ static void fork_child(void)
 
 int sh_check_start(void)
 {
-    bool check = sh_env_on("STACKHEAP_CHECK") != NULL;
+    static char name[] = "STACKHEAP_CHECK"; /* in .data: options.c */
+    bool check = sh_env_on(name) != NULL;
     /* under Valgrind the blocks go through the check layer too, which tells
        memcheck about each (its own reports then stay off) */
     int state = check || sh_tools_heap_valgrind() ? SH_CHECK_ON : SH_CHECK_OFF;

@@ -325,6 +325,8 @@ static void *publish(sh_heap *h, uint8_t *map, size_t map_size, size_t off, size
     sh_large *l = (sh_large *)sh_segment_of(user);
     atomic_store_explicit(&l->thread_id, 0, memory_order_relaxed); /* never an owner */
     l->kind = SH_SEG_LARGE;
+    /* two stores: merged, they would be a constant read from .rodata (options.c) */
+    atomic_signal_fence(memory_order_seq_cst);
     l->page_shift = 63;
     l->map = map;
     l->map_size = map_size;

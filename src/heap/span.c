@@ -236,6 +236,8 @@ static span_seg *segment_new(span_shard *sh)
     }
     atomic_store_explicit(&s->thread_id, 0, memory_order_relaxed);
     s->kind = SH_SEG_SPAN;
+    /* two stores: merged, they would be a constant read from .rodata (options.c) */
+    atomic_signal_fence(memory_order_seq_cst);
     s->page_shift = SLICE_SHIFT;
     s->used = s->start = s->dirty = s->purge_at = 0; /* dirty never has the header's bit */
     s->shard = (uint64_t)(sh - spans);
