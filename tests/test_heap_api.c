@@ -877,6 +877,32 @@ static void heap_malloc_serves_blocks_of_every_kind(void)
     sh_heap_destroy(h);
 }
 
+/* A block freed to a full page of a size class is handed out again before
+   never-used blocks are carved from the class's newer page: its memory is
+   resident already. */
+static void heap_malloc_reuses_freed_blocks_before_carving_new_ones(void)
+{
+    enum { SIZE = 512, FILL = 64 * 1024 / SIZE + 4, FREED = 16, NEXT = 32 };
+    sh_heap *h = sh_heap_new();
+    CHECK(h != NULL);
+    if (h == NULL)
+        return;
+    static void *first[FILL];
+    for (unsigned i = 0; i < FILL; i++) /* a 64 KiB page of them, and a second page begun */
+        first[i] = sh_heap_malloc(h, SIZE);
+    for (unsigned i = 0; i < FREED; i++)
+        sh_free(first[i]);
+    unsigned reused = 0;
+    for (unsigned n = 0; n < NEXT; n++) {
+        void *p = sh_heap_malloc(h, SIZE);
+        for (unsigned i = 0; i < FREED; i++)
+            reused += p == first[i];
+    }
+    printf("     %u of the next %d blocks were freed ones\n", reused, NEXT);
+    CHECK(reused > 0);
+    sh_heap_destroy(h);
+}
+
 static void heap_malloc_of_an_absurd_size_fails_with_enomem(void)
 {
     sh_heap *h = sh_heap_new();
@@ -1242,6 +1268,7 @@ int main(void)
 
     RUN(heap_new_returns_distinct_empty_heaps);
     RUN(heap_malloc_serves_blocks_of_every_kind);
+    RUN(heap_malloc_reuses_freed_blocks_before_carving_new_ones);
     RUN(heap_malloc_of_an_absurd_size_fails_with_enomem);
     RUN(heap_destroy_releases_every_block_at_once);
     RUN(heap_destroy_of_null_does_nothing);

@@ -664,6 +664,10 @@ void sh_page_retire(sh_heap *h, sh_page *pg)
     maybe_purge(h);
 }
 
+/* Pages of a bin's queue malloc's slow path looks at for freed blocks
+   before it carves new ones (bin_alloc). */
+#define REUSE_LOOK 4
+
 /* A block of `bin` from h's queue, or from a new page; NULL when out of memory. */
 static void *bin_alloc(sh_heap *h, unsigned bin)
 {
@@ -680,6 +684,15 @@ static void *bin_alloc(sh_heap *h, unsigned bin)
     }
     collect_full(h);
 scan:
+    /* blocks freed back to the first REUSE_LOOK pages of the queue before
+       never-used blocks carved from the first with room: carving first made
+       a page's memory grow while blocks that other threads had freed to the
+       next page waited (wl_prodcons peaked at 7.7 MiB, 6.4 this way); the
+       whole queue cost wl_server a fifth more CPU time (its queues are long) */
+    pg = q->first;
+    for (unsigned k = 0; pg != NULL && k < REUSE_LOOK; pg = pg->next, k++)
+        if (sh_is_block(pg->free) || sh_page_collect(pg))
+            goto found;
     for (pg = q->first; pg != NULL;) {
         sh_page *next = pg->next;
         if (sh_is_block(pg->free) || sh_page_collect(pg))
