@@ -55,8 +55,7 @@ static bool under_valgrind(void)
    callgrind); an ASan build always marks, its shadow memory must stay right. */
 static bool valgrind_marking_wanted(void)
 {
-    static char name[] = "STACKHEAP_TOOLS"; /* in .data: options.c */
-    const char *env = sh_env(name);
+    const char *env = sh_env(sh_env_tools);
     return env == NULL || strcmp(env, "0") != 0;
 }
 

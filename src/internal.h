@@ -263,6 +263,10 @@ static inline const char *sh_env_on(const char *name)
     const char *v = sh_env(name);
     return v != NULL && *v != '\0' && (v[0] != '0' || v[1] != '\0') ? v : NULL;
 }
+/* The names of the options every process reads (options.c: in .data, not
+   .rodata); the tools' own options are read by their literal names. */
+extern char sh_env_check[] SH_HIDDEN, sh_env_profile[] SH_HIDDEN, sh_env_stats[] SH_HIDDEN,
+    sh_env_tools[] SH_HIDDEN, sh_env_fault[] SH_HIDDEN;
 
 /* The lower-case hex number at *s (0 if none), *s moved past it (/proc/self/maps). */
 uintptr_t sh_parse_hex(const char **s);

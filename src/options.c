@@ -20,7 +20,13 @@
 
 /* The names of the options a process reads whatever it does: arrays, so
    that they lie in .data, not .rodata (DESIGN, "What a small program pays":
-   one read of .rodata makes all of it resident). */
+   one read of .rodata makes all of it resident).  The same goes for the
+   other strings such a process reads, each kept beside its use. */
+char sh_env_check[] = "STACKHEAP_CHECK";
+char sh_env_profile[] = "STACKHEAP_PROFILE";
+char sh_env_stats[] = "STACKHEAP_STATS";
+char sh_env_tools[] = "STACKHEAP_TOOLS";
+char sh_env_fault[] = "STACKHEAP_FAULT";
 static char env_stack_size[] = "STACKHEAP_STACK_SIZE";
 static char env_purge_delay[] = "STACKHEAP_PURGE_DELAY";
 static char env_sample[] = "STACKHEAP_SAMPLE";

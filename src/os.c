@@ -75,8 +75,7 @@ static struct {
 static void fault_read(void)
 {
     static const char *const names[FAULT_KINDS] = {"mmap", "mremap", "madvise", "munmap"};
-    static char name[] = "STACKHEAP_FAULT"; /* in .data: options.c */
-    const char *spec = sh_env(name);
+    const char *spec = sh_env(sh_env_fault);
     int state = 1;
     for (const char *s = spec; s != NULL && *s != '\0';) {
         for (int k = 0; k < FAULT_KINDS; k++) {
@@ -433,7 +432,7 @@ uint64_t sh_os_now_ms(void)
 {
     clock_fn f = atomic_load_explicit(&coarse_clock, memory_order_relaxed);
     if (sh_unlikely(f == NULL)) {                    /* racing first callers store the same value */
-        static char name[] = "__vdso_clock_gettime"; /* in .data: options.c */
+        static char name[] = "__vdso_clock_gettime"; /* in .data, not .rodata: options.c */
         uintptr_t at = vdso_symbol(name);
         f = at != 0 ? (clock_fn)at : clock_gettime;
         atomic_store_explicit(&coarse_clock, f, memory_order_relaxed);

@@ -57,7 +57,7 @@ void sh_background_init(void)
 static void *purger_main(void *arg)
 {
     (void)arg;
-    static char name[] = "stackheap-purge"; /* in .data: options.c */
+    static char name[] = "stackheap-purge"; /* in .data, not .rodata: options.c */
     sh_os_name_thread(name);
     for (;;) {
         uint64_t next = sh_segment_purge_all(false);

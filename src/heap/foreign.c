@@ -61,7 +61,7 @@ static bool parse_line(const char *s, maps_line *out)
    f returns false.  Reads a chunk at a time: no allocation. */
 static void each_mapping(bool (*f)(const maps_line *, void *), void *arg)
 {
-    static char path[] = "/proc/self/maps"; /* in .data: options.c */
+    static char path[] = "/proc/self/maps"; /* in .data, not .rodata: options.c */
     int fd = sh_os_open_read(path);
     if (fd < 0)
         return;

@@ -65,10 +65,6 @@ static struct {
 
 static void thread_done(void *arg);
 
-/* in .data: options.c */
-static char env_profile[] = "STACKHEAP_PROFILE";
-static char env_stats[] = "STACKHEAP_STATS";
-
 static void global_init(void)
 {
     sh_harden_init(); /* the keys, before the first page is carved */
@@ -89,7 +85,7 @@ static void global_init(void)
     sh_purge_delay_ms = sh_option_purge_delay_ms();
     if (!sh_checking()) { /* check mode guards and records every block already */
         sh_sample_rate = sh_option_sample();
-        const char *prof = sh_env_on(env_profile);
+        const char *prof = sh_env_on(sh_env_profile);
         if (prof != NULL)
             sh_prof_init(prof);
     }
@@ -98,7 +94,7 @@ static void global_init(void)
         sh_sample_rate = 0;
     }
     sh_background_init();
-    if (sh_env_on(env_stats) != NULL)
+    if (sh_env_on(sh_env_stats) != NULL)
         atexit(sh_stats_print);
     if (pthread_key_create(&global.key, thread_done) != 0)
         sh_fatal("cannot create the thread-exit key of the heap (pthread_key_create failed): "
@@ -200,8 +196,7 @@ static void fork_child(void)
 
 int sh_check_start(void)
 {
-    static char name[] = "STACKHEAP_CHECK"; /* in .data: options.c */
-    bool check = sh_env_on(name) != NULL;
+    bool check = sh_env_on(sh_env_check) != NULL;
     /* under Valgrind the blocks go through the check layer too, which tells
        memcheck about each (its own reports then stay off) */
     int state = check || sh_tools_heap_valgrind() ? SH_CHECK_ON : SH_CHECK_OFF;
