@@ -683,7 +683,6 @@ static inline struct sh_heap *sh_page_heap(const sh_page *pg)
     return sh_segment_of(pg)->heap;
 }
 
-/* First block of pg: page 0 starts after the segment header. */
 /* First block of page i of seg: page 0 starts after the segment header. */
 static inline uint8_t *sh_segment_page_start(const sh_segment *seg, unsigned i)
 {
