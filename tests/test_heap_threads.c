@@ -582,68 +582,6 @@ static void blocks_left_by_exited_threads_share_pages(void)
         sh_free(blocks[i]);
 }
 
-/* A thread that fills some 30 pages with 1 KiB blocks, frees all but one
-   and exits: its segment waits on the abandoned list with those pages
-   free and still resident. */
-static void *fill_free_keep_one_and_exit(void *arg)
-{
-    enum { BLOCKS = 1920 };
-    static void *b[BLOCKS];
-    for (int i = 0; i < BLOCKS; i++) {
-        if ((b[i] = sh_malloc(1024)) == NULL)
-            return NULL; /* the caller finds no block kept */
-        memset(b[i], 0x3C, 1024);
-    }
-    for (int i = 1; i < BLOCKS; i++)
-        sh_free(b[i]);
-    *(void **)arg = b[0];
-    return NULL;
-}
-
-typedef struct adopter {
-    void *first, *later;
-    sem_t started, go;
-} adopter;
-
-/* Takes a page of its own, then (told to) a page of another size class. */
-static void *take_a_page_then_another(void *arg)
-{
-    adopter *a = arg;
-    a->first = sh_malloc(100);
-    sem_post(&a->started);
-    sem_wait(&a->go);
-    a->later = sh_malloc(3000);
-    return NULL;
-}
-
-static void a_thread_adopts_an_exited_threads_resident_pages_before_fresh_ones(void)
-{
-    sh_heap_collect(true); /* no exited thread's segment waits: this thread took them */
-    adopter a = {0};
-    sem_init(&a.started, 0, 0);
-    sem_init(&a.go, 0, 0);
-    pthread_t t, exiting;
-    CHECK(pthread_create(&t, NULL, take_a_page_then_another, &a) == 0);
-    sem_wait(&a.started); /* its segment has free pages, none touched yet */
-    void *kept = NULL;
-    CHECK(pthread_create(&exiting, NULL, fill_free_keep_one_and_exit, &kept) == 0);
-    pthread_join(exiting, NULL);
-    sem_post(&a.go);
-    pthread_join(t, NULL);
-    CHECK(a.first != NULL && a.later != NULL && kept != NULL);
-    uintptr_t segment = (uintptr_t)4 << 20;
-    bool adopted = (uintptr_t)a.later / segment == (uintptr_t)kept / segment;
-    fprintf(stderr, "     the new page came from the exited thread's segment: %s\n",
-            adopted ? "yes" : "no");
-    CHECK(adopted);
-    CHECK((uintptr_t)a.first / segment != (uintptr_t)kept / segment);
-    sh_free(a.first);
-    sh_free(a.later);
-    sh_free(kept);
-    sem_destroy(&a.started);
-    sem_destroy(&a.go);
-}
-
 /* ---- borrowing ------------------------------------------------------------- */
 
 enum { BORROWED = 64 };
@@ -872,7 +810,6 @@ int main(void)
 {
     RUN(blocks_freed_by_other_threads_arrive_intact);
     RUN(blocks_left_by_exited_threads_share_pages);
-    RUN(a_thread_adopts_an_exited_threads_resident_pages_before_fresh_ones);
     RUN(many_short_lived_threads_leave_no_growing_footprint);
     RUN(frees_after_the_owner_exited_are_safe_and_memory_is_reused);
     RUN(frees_racing_with_the_owners_exit_are_safe);

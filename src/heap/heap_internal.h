@@ -761,10 +761,6 @@ uint64_t sh_segment_purge_all(bool force);
 void sh_segment_abandon_all(sh_heap *h);
 /* Adopt one abandoned segment into h; false if there is none. */
 bool sh_segment_reclaim_one(sh_heap *h);
-/* True when an exited thread's segment waits and h's next page of `kind`
-   (SH_SEG_SMALL or SH_SEG_MEDIUM) would need a new segment or memory not
-   resident now: adopting first reuses memory already faulted in. */
-bool sh_segment_adopt_first(sh_heap *h, unsigned kind);
 /* Unmap every segment of h (sh_heap_destroy). */
 void sh_segment_release_all(sh_heap *h);
 uint64_t sh_now_ms(void);

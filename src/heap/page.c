@@ -705,14 +705,13 @@ scan:
             goto found;
         pg = next;
     }
-    /* when a new page would need a new segment, or memory not resident,
-       exited threads' segments come first: an adopted page of this bin with
-       room beats a fresh page (100 threads that each left one block would
-       otherwise leave 100 pages), and their free pages are still resident
-       until the purge delay passes (short-lived threads would otherwise
-       each fault in new pages while the last one's wait to be purged) */
+    /* when a new page would need a new segment, exited threads' segments
+       come first, and an adopted page of this bin with room beats a fresh
+       page (100 threads that each left one block would otherwise leave 100
+       pages); only then, as before, so that a thread adopts no more often */
     unsigned kind = sh_bin_size(bin) <= SH_SMALL_MAX ? SH_SEG_SMALL : SH_SEG_MEDIUM;
-    if (h->is_default && sh_segment_adopt_first(h, kind) && sh_segment_reclaim_one(h))
+    if (h->is_default && (h->segments[kind] == NULL || h->segments[kind]->free_mask == 0) &&
+        sh_segment_reclaim_one(h))
         goto scan;
     maybe_purge(h);
     pg = sh_segment_page_alloc(h, bin);

@@ -543,19 +543,6 @@ void sh_segment_abandon_all(sh_heap *h)
     }
 }
 
-bool sh_segment_adopt_first(sh_heap *h, unsigned kind)
-{
-    if (__atomic_load_n(&abandoned.first, __ATOMIC_RELAXED) == NULL) /* racy peek, fine */
-        return false;
-    sh_segment *seg = h->segments[kind];
-    if (seg == NULL || seg->free_mask == 0)
-        return true;
-    purge_lock(seg); /* purge_mask: the purger clears it */
-    bool warm = (seg->free_mask & seg->purge_mask) != 0;
-    purge_unlock(seg);
-    return !warm;
-}
-
 bool sh_segment_reclaim_one(sh_heap *h)
 {
     /* relaxed peek: a missed segment is found by a later call */
