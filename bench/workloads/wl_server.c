@@ -15,7 +15,7 @@
  * takes no more hand-overs (its sender frees the batch itself): otherwise
  * its mailbox grew for as long as its sender ran on, and the peak RSS
  * measured how far apart the scheduler let the threads finish (one
- * allocator's runs peaked anywhere from 126 to 282 MiB), not the allocator.
+ * allocator's runs peaked anywhere from 126 to 312 MiB), not the allocator.
  * What is still in a mailbox when every thread has finished is freed by
  * the main thread.
  *
